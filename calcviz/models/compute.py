@@ -1,0 +1,179 @@
+"""The compute process: TensorFlow lives there, never in the window's process.
+
+TensorFlow and the OpenGL view crash when they share a process on Mesa's software GL, and the
+2 s TensorFlow import should not delay the window. So the GUI talks to one child process,
+started with ``spawn`` (never fork after GL or TF exist), over a pipe.
+
+Protocol, child -> parent: ``("ready", device_name)``, ``("result", id, kind, payload)``,
+``("error", id, kind, message)``. Parent -> child: ``(id, kind, kwargs)`` where kind names an
+Engine request method.
+
+Stale work is dropped twice: the client keeps at most one request in flight and only the
+newest pending request per kind (superseded ones are never computed), and a result whose id is
+not the newest issued for its kind is discarded. Cancelling restarts the process.
+
+No Qt here: the window watches :meth:`ComputeClient.fileno` with a socket notifier and calls
+:meth:`ComputeClient.receive`.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+# Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
+KINDS = ("evaluate_grid", "evaluate_point")
+
+
+@dataclass
+class Reply:
+    kind: str          # the request kind, or "ready" / "crashed"
+    id: int
+    payload: Any = None
+    error: str | None = None
+
+
+def _serve(conn, device: str) -> None:
+    """The child's loop: one Engine, requests in order, every failure reported as a message."""
+    try:
+        from .autodiff import Engine  # the TensorFlow import happens here, in the child
+        from .expression import ParseError
+        engine = Engine(device)
+    except Exception as exc:  # noqa: BLE001 - report anything, then stop
+        conn.send(("fatal", str(exc)))
+        return
+    conn.send(("ready", engine.device_name))
+    while True:
+        try:
+            request_id, kind, kwargs = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        try:
+            if kind not in KINDS:
+                raise ValueError(f"unknown request {kind!r}")
+            conn.send(("result", request_id, kind, getattr(engine, kind)(**kwargs)))
+        except (ParseError, ValueError, ArithmeticError) as exc:
+            conn.send(("error", request_id, kind, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - TensorFlow's own errors, worded as they come
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            conn.send(("error", request_id, kind, f"the computation failed: {detail}"))
+
+
+class ComputeClient:
+    """Parent side: start, send (coalescing), receive (dropping stale), cancel by restart."""
+
+    def __init__(self, device: str = "auto"):
+        self._device = device
+        self._ids = itertools.count(1)
+        self.latest: dict[str, int] = {}           # kind -> newest id issued
+        self._pending: dict[str, tuple[int, dict]] = {}
+        self._in_flight: tuple[int, str] | None = None
+        self.device_name: str | None = None
+        self.starts = 0                           # bumps on every (re)start: the pipe is new
+        self._start()
+
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(child, self._device), daemon=True, name="calcviz-compute")
+        self._process.start()
+        child.close()
+        self._in_flight = None
+        self.device_name = None
+        self.starts += 1
+
+    def fileno(self) -> int:
+        return self._conn.fileno()
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None or bool(self._pending)
+
+    def submit(self, kind: str, **kwargs) -> int:
+        """Queue a request; it replaces any not-yet-sent request of the same kind. Returns its id."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown request {kind!r}")
+        request_id = next(self._ids)
+        self.latest[kind] = request_id
+        self._pending[kind] = (request_id, kwargs)
+        self._pump()
+        return request_id
+
+    def _pump(self) -> None:
+        if self._in_flight is None and self._pending and self.device_name is not None:
+            kind = next(iter(self._pending))
+            request_id, kwargs = self._pending.pop(kind)
+            self._conn.send((request_id, kind, kwargs))
+            self._in_flight = (request_id, kind)
+
+    def receive(self) -> list[Reply]:
+        """Read what has arrived (call when fileno is readable); return the replies still current."""
+        replies: list[Reply] = []
+        try:
+            while self._conn.poll():
+                message = self._conn.recv()
+                tag = message[0]
+                if tag == "ready":
+                    self.device_name = message[1]
+                    replies.append(Reply("ready", 0, message[1]))
+                elif tag == "fatal":
+                    replies.append(Reply("crashed", 0, error=f"the compute process could not start: {message[1]}"))
+                else:
+                    _, request_id, kind, body = message
+                    self._in_flight = None
+                    if request_id == self.latest.get(kind):
+                        replies.append(Reply(kind, request_id, None if tag == "error" else body,
+                                             body if tag == "error" else None))
+        except (EOFError, OSError):
+            lost = self._in_flight
+            self.restart()
+            what = f" while computing {lost[1].replace('_', ' ')}" if lost else ""
+            replies.append(Reply("crashed", 0, error=f"the compute process stopped{what}; it was restarted"))
+        self._pump()
+        return replies
+
+    def wait(self, timeout: float = 60.0) -> list[Reply]:
+        """Block until something arrives (for the CLI, tests and benchmarks; the GUI never blocks)."""
+        if self._conn.poll(timeout):
+            return self.receive()
+        return []
+
+    def request(self, kind: str, timeout: float = 120.0, **kwargs) -> Reply:
+        """Submit and wait for this request's reply (blocking; not for the GUI thread)."""
+        request_id = self.submit(kind, **kwargs)
+        while True:
+            replies = self.wait(timeout)
+            if not replies:
+                raise TimeoutError(f"no reply to {kind} within {timeout} s")
+            for reply in replies:
+                if reply.id == request_id or reply.kind == "crashed":
+                    return reply
+
+    def cancel(self) -> None:
+        """Drop everything queued and stop the computation under way (by restarting the process)."""
+        self._pending.clear()
+        self.latest = {kind: next(self._ids) for kind in self.latest}
+        if self._in_flight is not None:
+            self.restart()
+
+    def restart(self) -> None:
+        self._stop()
+        self._start()
+
+    def _stop(self) -> None:
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(2)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(1)
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._stop()
