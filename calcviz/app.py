@@ -22,7 +22,6 @@ def has_display() -> bool:
 def gui_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="calcviz", description="See and explore multivariable calculus.",
                                      epilog="Headless commands: calcviz eval --help")
-    parser.add_argument("session", nargs="?", help="a session file to open")
     parser.add_argument("--expr", help="start on this formula")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where TensorFlow computes (default: a GPU when there is one)")

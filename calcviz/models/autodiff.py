@@ -142,32 +142,33 @@ class Compiled:
         self.expression, self.variables, self.params = expression, tuple(variables), tuple(params)
         n, m = len(self.variables), len(self.params)
 
-        def f(columns, param_values, dtype):
+        def f(columns, param_values, dtype, shape=None):
             env = {name: col for name, col in zip(self.variables, columns)}
             env.update({name: param_values[k] for k, name in enumerate(self.params)})
             out = lower(expression, env, dtype)
-            return out + tf.zeros_like(columns[0])  # a constant still has the grid's shape
+            # A constant still has the grid's shape (``shape`` also covers a formula with no variables).
+            return out + (tf.zeros_like(columns[0]) if shape is None else tf.zeros(shape, dtype))
 
         f64 = tf.float64
 
         @tf.function(input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)],
-                     reduce_retracing=True)
+                     reduce_retracing=True, autograph=False)
         def point(X, P):
             with tf.GradientTape() as outer:
                 outer.watch(X)
                 with tf.GradientTape() as inner:
                     inner.watch(X)
-                    value = f(tf.unstack(X, n, axis=1), P, f64)
+                    value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
                 grad = inner.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             hess = outer.batch_jacobian(grad, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             return value, grad, hess
 
         @tf.function(input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)],
-                     reduce_retracing=True)
+                     reduce_retracing=True, autograph=False)
         def value_and_gradient(X, P):
             with tf.GradientTape() as tape:
                 tape.watch(X)
-                value = f(tf.unstack(X, n, axis=1), P, f64)
+                value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
             return value, tape.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
         self._point = point
@@ -196,7 +197,8 @@ class Compiled:
             f = self._f
 
             @tf.function(input_signature=[tf.TensorSpec([None], f32), tf.TensorSpec([None], f32),
-                                          tf.TensorSpec([len(self.params)], f32)])
+                                          tf.TensorSpec([len(self.params)], f32)],
+                         autograph=False)
             def grid(xs, ys, P):
                 X, Y = tf.meshgrid(xs, ys, indexing="ij")
                 with tf.GradientTape() as tape:
@@ -218,7 +220,8 @@ class Compiled:
             f64 = tf.float64
             f = self._f
 
-            @tf.function(input_signature=[tf.TensorSpec([None], f64), tf.TensorSpec([len(self.params)], f64)])
+            @tf.function(input_signature=[tf.TensorSpec([None], f64), tf.TensorSpec([len(self.params)], f64)],
+                         autograph=False)
             def curve(xs, P):
                 with tf.GradientTape() as outer:
                     outer.watch(xs)
@@ -314,6 +317,9 @@ class Engine:
     def evaluate_grid(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]], n: int,
                       params: Mapping[str, float] | None = None) -> dict:
         """f and its gradient on an n x n grid (or f, f', f'' on n points for one axis)."""
+        if len(axes) not in (1, 2) or len(ranges) != len(axes):
+            raise EngineError(f"a grid needs one or two axes, each with a range (got {len(axes)} axes "
+                              f"and {len(ranges)} ranges)")
         check_box(ranges, n)
         expression = parse(text)
         split = split_inputs(expression, list(axes), params or {})

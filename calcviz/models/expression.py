@@ -27,7 +27,10 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 AXES = ("x", "y")  # the plot axes, when an expression uses them
 
-MAX_DEPTH = 200          # deeper trees are refused (recursion safety, and nobody types that)
+# Deeper nesting (and taller trees) are refused: recursion safety, and nobody types that. One level
+# of nesting costs the parser up to 7 Python frames (a call), so 100 levels stay well inside
+# Python's default limit of 1000 frames; 200 did not ("sin(" * 150 raised RecursionError).
+MAX_DEPTH = 100
 MAX_LENGTH = 20_000      # characters
 
 _PYTHON_WORDS = set(keyword.kwlist) | set(keyword.softkwlist)
@@ -163,7 +166,7 @@ class Token:
 _TOKEN = re.compile(
     r"(?P<space>[ \t\r]+)"
     r"|(?P<num>(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    r"|(?P<name>[^\W\d_]\w*)"
+    r"|(?P<name>[^\W\d_][^\W\u00b2\u00b3]*)"  # x² is x^2, not a name "x²"
     r"|(?P<op>\*\*|[-+*/^(),=])"
     r"|(?P<sep>[;\n])"
 )
@@ -226,6 +229,7 @@ class _Parser:
 
     def __init__(self, tokens: list[Token], text: str):
         self.tokens, self.text, self.i, self.depth = tokens, text, 0, 0
+        self.heights: dict[int, tuple[Node, int]] = {}  # id(node) -> (node, height of its tree)
 
     def error(self, message: str, pos: int) -> ParseError:
         return ParseError(message, pos, self.text)
@@ -295,7 +299,7 @@ class _Parser:
                 return operand
             if isinstance(operand, Num):
                 return Num(-operand.value, op.pos)
-            return Unary("-", operand, op.pos)
+            return self.tall(Unary("-", operand, op.pos))
         return self.power()
 
     def power(self) -> Node:
@@ -309,7 +313,17 @@ class _Parser:
         return base
 
     def binary(self, op: str, left: Node, right: Node, pos: int) -> Binary:
-        return Binary(op, left, right, pos)
+        return self.tall(Binary(op, left, right, pos))
+
+    def tall(self, node: Node) -> Node:
+        """Refuse trees taller than MAX_DEPTH: x+x+...+x is parsed in a loop, but printing,
+        comparing and lowering the tree recurse once per level."""
+        height = 1 + max((self.heights.get(id(c), (c, 1))[1] for c in children(node)), default=0)
+        if height > MAX_DEPTH:
+            raise self.error(
+                f"the formula is nested too deeply (over {MAX_DEPTH} levels); split it into definitions", node.pos)
+        self.heights[id(node)] = (node, height)
+        return node
 
     def atom(self) -> Node:
         t = self.tok
@@ -376,7 +390,7 @@ class _Parser:
             want = (f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}")
             plural = "" if want == "1" else "s"
             raise self.error(f"{name} takes {want} argument{plural}, got {len(args)}", pos)
-        return Call(name, tuple(args), pos)
+        return self.tall(Call(name, tuple(args), pos))
 
 
 def check_name(name: str, pos: int, text: str) -> None:

@@ -1,0 +1,53 @@
+"""Start the window: QApplication, pyqtgraph options, compute process, controller."""
+from __future__ import annotations
+
+import sys
+
+from PyQt6 import QtCore, QtWidgets
+
+
+def create_app() -> QtWidgets.QApplication:
+    # pyqtgraph caches GL shader programs per class: every GL view must share one context group.
+    QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("calcviz")
+    app.setOrganizationName("calcviz")
+    return app
+
+
+def build(device: str = "auto"):
+    """The compute process (started first: its TensorFlow import overlaps building the window),
+    the window and the controller."""
+    from .models.compute import ComputeClient
+
+    client = ComputeClient(device)
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True)
+    from .controller import Controller
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    controller = Controller(window, client)
+    window.destroyed.connect(controller.shutdown)
+    return window, controller
+
+
+def run(args) -> int:
+    from .app import DEFAULT_EXPRESSION
+    from .models.expression import ParseError, parse
+
+    text = args.expr or DEFAULT_EXPRESSION
+    try:
+        parse(text)
+    except ParseError as exc:
+        print(f"calcviz: --expr: {exc}\n{exc.caret()}", file=sys.stderr)
+        return 2
+    app = create_app()
+    window, controller = build(args.device)
+    controller.start(text)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        controller.shutdown()

@@ -1,0 +1,135 @@
+"""The main window: composition only. Builds the views and docks; the controller wires them."""
+from __future__ import annotations
+
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from .views.contour import ContourView
+from .views.curve import CurveView
+from .views.editor import EquationEditor
+from .views.inspector import PointInspector
+from .views.panels import DomainPanel, ParametersPanel
+from .views.surface import SurfaceView
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("calcviz")
+        self.resize(1400, 900)
+        self.editor = EquationEditor(self)
+        self.surface = SurfaceView(self)
+        self.contour = ContourView(self)
+        self.curve = CurveView(self)
+
+        # Right of the surface: the contour map for f(x, y), the curve for f(x).
+        self.plane = QtWidgets.QStackedWidget(self)
+        self.plane.addWidget(self.contour)
+        self.plane.addWidget(self.curve)
+        views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, self)
+        views.addWidget(self.surface)
+        views.addWidget(self.plane)
+        views.setSizes([700, 700])
+        central = QtWidgets.QWidget(self)
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.editor)
+        layout.addWidget(views, 1)
+        self.setCentralWidget(central)
+
+        self.domain = DomainPanel(self)
+        self.parameters = ParametersPanel(self)
+        self.inspector = PointInspector(self)
+        self.critical = QtWidgets.QLabel("Critical points will be listed here.", self)
+        self.critical.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.docks = {}
+        left, right = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        for key, title, widget, area in (("domain", "Domain", self.domain, left),
+                                         ("parameters", "Parameters", self.parameters, left),
+                                         ("inspector", "Point inspector", self.inspector, right),
+                                         ("critical", "Critical points", self.critical, right)):
+            dock = QtWidgets.QDockWidget(title, self)
+            dock.setObjectName(f"dock-{key}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+
+        self.actions = self._build_actions()
+        self._build_status_bar()
+
+    def _action(self, text: str, shortcut=None, checkable=False, checked=False, tip="") -> QtGui.QAction:
+        action = QtGui.QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QtGui.QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        action.setChecked(checked)
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip or text)
+        return action
+
+    def _build_actions(self) -> dict[str, QtGui.QAction]:
+        Std = QtGui.QKeySequence.StandardKey
+        a = {
+            "undo": self._action("&Undo", Std.Undo, tip="Undo the last change of formula, parameter, box or resolution"),
+            "redo": self._action("&Redo", "Ctrl+Shift+Z", tip="Redo"),
+            "quit": self._action("&Quit", Std.Quit),
+            "cancel": self._action("&Cancel computation", "Esc", tip="Stop the computation under way"),
+            "field": self._action("&Gradient field", "Ctrl+G", checkable=True,
+                                  tip="Draw the gradient as arrows on a coarse grid of the contour map"),
+            "surface_isolines": self._action("&Iso-lines on surface", "Ctrl+I", checkable=True,
+                                             tip="Draw the contour lines on the 3D surface too"),
+            "second_derivative": self._action("Show f″ on curves", checkable=True),
+            "reset_view": self._action("&Reset 3D view", "Ctrl+0", tip="Put the 3D camera back where it started"),
+        }
+        a["undo"].setEnabled(False)
+        a["redo"].setEnabled(False)
+        a["quit"].triggered.connect(self.close)
+        a["reset_view"].triggered.connect(self.surface.reset_view)
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(a["quit"])
+        edit = menus.addMenu("&Edit")
+        edit.addActions([a["undo"], a["redo"]])
+        edit.addSeparator()
+        edit.addAction(a["cancel"])
+        view = menus.addMenu("&View")
+        view.addActions([a["field"], a["surface_isolines"], a["second_derivative"], a["reset_view"]])
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        bar = self.addToolBar("View")
+        bar.setObjectName("toolbar-view")
+        bar.addActions([a["field"], a["surface_isolines"], a["reset_view"]])
+        return a
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.message = QtWidgets.QLabel(self)
+        self.busy = QtWidgets.QProgressBar(self)
+        self.busy.setRange(0, 0)  # indeterminate: the engine does not report progress for one grid
+        self.busy.setMaximumWidth(90)
+        self.busy.setVisible(False)
+        self.compute_time = QtWidgets.QLabel(self)
+        self.device = QtWidgets.QLabel("starting TensorFlow…", self)
+        self.device.setToolTip("Where TensorFlow computes (calcviz --device cpu|gpu)")
+        status.addWidget(self.message, 1)
+        status.addPermanentWidget(self.busy)
+        status.addPermanentWidget(self.compute_time)
+        status.addPermanentWidget(self.device)
+
+    # ------------------------------------------------------------------ set_* for the controller
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #b00020;" if error else "")
+        self.message.setText(text)
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+
+    def set_device(self, name: str) -> None:
+        self.device.setText(f"Device: {name}")
+
+    def set_compute_time(self, text: str) -> None:
+        self.compute_time.setText(text)
+
+    def set_dimension(self, count: int) -> None:
+        """Curve view for f(x); contour map for two or more variables."""
+        self.plane.setCurrentWidget(self.curve if count == 1 else self.contour)

@@ -1,0 +1,127 @@
+"""Reading a computed grid: values under the cursor, colour limits, a coarse gradient field.
+
+Pure numpy on the arrays the engine returns (value/d1/d2 indexed [i, j] -> (xs[i], ys[j])).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def nearest_index(coords: np.ndarray, value: float) -> int | None:
+    """Index of the grid line nearest to ``value``, or None outside the range."""
+    lo, hi = coords[0], coords[-1]
+    if not lo <= value <= hi:
+        return None
+    return int(round((value - lo) / (hi - lo) * (len(coords) - 1)))
+
+
+def sample(grid: dict, x: float, y: float | None = None) -> dict | None:
+    """f and its gradient at the grid node nearest (x, y) (for hover read-outs; clicks ask the engine)."""
+    coords = grid["coords"]
+    i = nearest_index(coords[0], x)
+    if i is None:
+        return None
+    if len(coords) == 1:
+        return {"x": float(coords[0][i]), "value": float(grid["value"][i]), "gradient": (float(grid["d1"][i]),)}
+    j = nearest_index(coords[1], y)
+    if j is None:
+        return None
+    return {"x": float(coords[0][i]), "y": float(coords[1][j]), "value": float(grid["value"][i, j]),
+            "gradient": (float(grid["d1"][i, j]), float(grid["d2"][i, j]))}
+
+
+def robust_limits(values: np.ndarray, tail: float = 1.0) -> tuple[float, float] | None:
+    """Colour/height limits that ignore NaN/inf and the extreme ``tail`` percent on each side.
+
+    Without this, one huge value (exp(50x)) flattens every colour into one. Returns None when
+    nothing is finite.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    lo, hi = np.percentile(finite, [tail, 100 - tail]) if finite.size > 50 else (finite.min(), finite.max())
+    lo, hi = float(lo), float(hi)
+    if hi - lo < 1e-12 * max(1.0, abs(lo)):
+        pad = max(abs(lo) * 0.05, 1e-6)
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def is_heavy_tailed(values: np.ndarray) -> bool:
+    """True when the extremes lie far outside the robust limits: the colour scale clips them."""
+    limits = robust_limits(values)
+    finite = values[np.isfinite(values)]
+    if limits is None or finite.size == 0:
+        return False
+    span = limits[1] - limits[0]
+    return bool(finite.max() - limits[1] > 10 * span or limits[0] - finite.min() > 10 * span)
+
+
+def display_limits(values: np.ndarray) -> tuple[float, float] | None:
+    """The full finite range, unless a few extreme values would flatten it: then robust limits."""
+    if is_heavy_tailed(values):
+        return robust_limits(values)
+    return robust_limits(values, tail=0.0)
+
+
+def contour_levels(limits: tuple[float, float], count: int = 10) -> np.ndarray:
+    """``count`` evenly spaced iso-levels strictly inside the limits."""
+    return np.linspace(limits[0], limits[1], count + 2)[1:-1]
+
+
+def gradient_field(grid: dict, arrows_per_side: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (x, y) and gradient components (gx, gy) on a coarse sub-grid, finite ones only."""
+    xs, ys = grid["coords"]
+    n, m = len(xs), len(ys)
+    ii = np.unique(np.linspace(0, n - 1, min(arrows_per_side, n)).round().astype(int))
+    jj = np.unique(np.linspace(0, m - 1, min(arrows_per_side, m)).round().astype(int))
+    I, J = np.meshgrid(ii, jj, indexing="ij")
+    gx, gy = grid["d1"][I, J], grid["d2"][I, J]
+    keep = np.isfinite(gx) & np.isfinite(gy)
+    return xs[I][keep], ys[J][keep], gx[keep], gy[keep]
+
+
+def isolines(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, level: float) -> np.ndarray:
+    """Marching squares, vectorised: the iso-line ``values == level`` as segments (K, 2, 2) in (x, y).
+
+    pyqtgraph.functions.isocurve does the same in a Python loop (about 14 ms a level at 200 x 200,
+    too slow for a live redraw of ten levels); this takes about 1 ms. Cells touching NaN are skipped.
+    """
+    a, b, c, d = values[:-1, :-1], values[1:, :-1], values[1:, 1:], values[:-1, 1:]
+    ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(c) & np.isfinite(d)
+    sa, sb, sc, sd = a >= level, b >= level, c >= level, d >= level
+    # Edges: 0 a-b (bottom), 1 b-c (right), 2 d-c (top), 3 a-d (left); a=(i,j) b=(i+1,j) c=(i+1,j+1) d=(i,j+1).
+    crossed = np.stack([sa != sb, sb != sc, sd != sc, sa != sd], axis=-1) & ok[..., None]
+    count = crossed.sum(-1)
+    I, J = np.nonzero(count >= 2)
+    if I.size == 0:
+        return np.zeros((0, 2, 2))
+    x0, x1, y0, y1 = xs[I], xs[I + 1], ys[J], ys[J + 1]
+    va, vb, vc, vd = a[I, J], b[I, J], c[I, J], d[I, J]
+
+    def frac(u, v):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.clip(np.nan_to_num((level - u) / (v - u), nan=0.5), 0.0, 1.0)
+
+    points = np.stack([
+        np.stack([x0 + frac(va, vb) * (x1 - x0), y0], -1),
+        np.stack([x1, y0 + frac(vb, vc) * (y1 - y0)], -1),
+        np.stack([x0 + frac(vd, vc) * (x1 - x0), y1], -1),
+        np.stack([x0, y0 + frac(va, vd) * (y1 - y0)], -1),
+    ], axis=1)  # (K, 4 edges, 2)
+    cx, cnt = crossed[I, J], count[I, J]
+    rows = np.arange(I.size)
+    two = cnt == 2
+    first = np.argmax(cx, axis=1)
+    second = 3 - np.argmax(cx[:, ::-1], axis=1)
+    segments = [np.stack([points[rows[two], first[two]], points[rows[two], second[two]]], axis=1)]
+    four = cnt == 4
+    if four.any():
+        # Saddle cell: the centre's side decides which corners the line cuts off.
+        r = rows[four]
+        centre_like_a = ((va + vb + vc + vd)[four] / 4 >= level) == sa[I, J][four]
+        pairs_a = np.where(centre_like_a[:, None], [[0, 1]], [[0, 3]])
+        pairs_b = np.where(centre_like_a[:, None], [[2, 3]], [[1, 2]])
+        for pairs in (pairs_a, pairs_b):
+            segments.append(np.stack([points[r, pairs[:, 0]], points[r, pairs[:, 1]]], axis=1))
+    return np.concatenate(segments)

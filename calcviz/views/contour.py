@@ -1,0 +1,180 @@
+"""The contour map: a filled colour image of f, iso-lines, a colour bar, real axes, pan and zoom.
+
+Emits where the user hovers and clicks (in data coordinates); draws what the controller hands it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+COLORMAP = "viridis"
+POINT_COLOR = "#d62728"
+DIRECTION_COLOR = "#ff7f0e"
+
+
+def _segments_xy(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 2, 2) segments -> x, y arrays for a PlotCurveItem with connect='pairs'."""
+    flat = segments.reshape(-1, 2)
+    return flat[:, 0], flat[:, 1]
+
+
+def arrow_segments(x, y, dx, dy, head: float = 0.3) -> np.ndarray:
+    """Shafts plus two head strokes per arrow, as (K, 2, 2) segments (drawing geometry only)."""
+    x, y, dx, dy = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, y, dx, dy))
+    tip = np.stack([x + dx, y + dy], -1)
+    base = np.stack([x, y], -1)
+    back = (base - tip) * head
+    side = np.stack([-dy, dx], -1) * head * 0.5
+    return np.concatenate([np.stack([base, tip], 1), np.stack([tip, tip + back + side], 1),
+                           np.stack([tip, tip + back - side], 1)])
+
+
+class ContourView(pg.GraphicsLayoutWidget):
+    """Image + iso-lines + colour bar; selected point, gradient and direction arrows; gradient field."""
+
+    hovered = QtCore.pyqtSignal(float, float)
+    left = QtCore.pyqtSignal()
+    pointPicked = QtCore.pyqtSignal(float, float)
+    nudged = QtCore.pyqtSignal(int, int)  # arrow keys: move the selected point by steps of 1% of the box
+
+    _ARROWS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
+               QtCore.Qt.Key.Key_Up: (0, 1), QtCore.Qt.Key.Key_Down: (0, -1)}
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Hover: f and its gradient. Click: select a point. Arrow keys: nudge it "
+                        "(Shift: 10x). Wheel/drag: zoom and pan.")
+        self.plot = self.addPlot()
+        self.plot.setAspectLocked(False)
+        self.plot.showGrid(x=False, y=False)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setPen("k")
+            self.plot.getAxis(side).setTextPen("k")
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLORMAP), interactive=False, width=16, pen="k")
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.axis.setTextPen("k")
+        pen = pg.mkPen((20, 20, 20, 170), width=1)
+        self.isolines = pg.PlotCurveItem(pen=pen, connect="pairs", antialias=True)
+        self.field = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 220), width=1.2), connect="pairs", antialias=True)
+        self.gradient_arrow = pg.PlotCurveItem(pen=pg.mkPen(POINT_COLOR, width=2.5), connect="pairs", antialias=True)
+        self.direction_arrow = pg.PlotCurveItem(pen=pg.mkPen(DIRECTION_COLOR, width=2.5, style=QtCore.Qt.PenStyle.DashLine),
+                                                connect="pairs", antialias=True)
+        self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(POINT_COLOR), pen=pg.mkPen("w", width=1.5))
+        for item in (self.isolines, self.field, self.gradient_arrow, self.direction_arrow, self.marker):
+            self.plot.addItem(item)
+        self.readout = pg.TextItem(color="k", fill=pg.mkBrush(255, 255, 255, 210), anchor=(0, 1))
+        self.readout.setZValue(20)
+        self.plot.addItem(self.readout, ignoreBounds=True)
+        self.readout.hide()
+        self.field.setVisible(False)
+        self._box = None
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.scene().sigMouseClicked.connect(self._mouse_clicked)
+
+    # ------------------------------------------------------------------ input
+    def keyPressEvent(self, event) -> None:
+        step = self._ARROWS.get(QtCore.Qt.Key(event.key()))
+        if step is None:
+            super().keyPressEvent(event)
+            return
+        k = 10 if event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier else 1
+        self.nudged.emit(step[0] * k, step[1] * k)
+
+    def _to_data(self, scene_pos) -> QtCore.QPointF | None:
+        if not self.plot.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        return self.plot.vb.mapSceneToView(scene_pos)
+
+    def _mouse_moved(self, scene_pos) -> None:
+        p = self._to_data(scene_pos)
+        if p is None:
+            self.readout.hide()
+            self.left.emit()
+        else:
+            self.hovered.emit(p.x(), p.y())
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or event.double():
+            return
+        p = self._to_data(event.scenePos())
+        if p is not None and self._inside(p.x(), p.y()):
+            self.setFocus()
+            self.pointPicked.emit(p.x(), p.y())
+
+    def _inside(self, x: float, y: float) -> bool:
+        if self._box is None:
+            return False
+        x0, x1, y0, y1 = self._box
+        return x0 <= x <= x1 and y0 <= y <= y1
+
+    # ------------------------------------------------------------------ drawing
+    def set_grid(self, xs: np.ndarray, ys: np.ndarray, z: np.ndarray, limits: tuple[float, float],
+                 isolines: list[np.ndarray], names: tuple[str, str] = ("x", "y"), reset_range: bool = True) -> None:
+        x0, x1, y0, y1 = float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])
+        box_changed = self._box != (x0, x1, y0, y1)
+        self._box = (x0, x1, y0, y1)
+        dx, dy = (x1 - x0) / max(len(xs) - 1, 1), (y1 - y0) / max(len(ys) - 1, 1)
+        self.image.setImage(np.asarray(z, dtype=np.float32), levels=limits, autoLevels=False)
+        # Pixel centres sit on the grid nodes.
+        self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
+        self.colorbar.setLevels(limits)
+        segments = np.concatenate(isolines) if isolines else np.zeros((0, 2, 2))
+        self.isolines.setData(*_segments_xy(segments))
+        self.plot.setLabel("bottom", names[0], color="k")
+        self.plot.setLabel("left", names[1], color="k")
+        if box_changed and reset_range:
+            self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+    def set_field(self, x, y, gx, gy) -> None:
+        """Gradient arrows on a coarse grid, scaled so the longest is about one cell."""
+        if self._box is None or len(x) == 0:
+            self.field.setData([], [])
+            return
+        x0, x1, y0, y1 = self._box
+        cells = max(int(np.sqrt(len(x))), 2)
+        # Scale each axis separately so arrows fit the cells however the box is stretched.
+        sx, sy = (x1 - x0) / cells * 0.85, (y1 - y0) / cells * 0.85
+        big = max(float(np.max(np.hypot(gx, gy))), 1e-300)
+        length = np.sqrt(np.hypot(gx, gy) / big)  # sqrt: small gradients stay visible
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ux, uy = np.nan_to_num(gx / np.hypot(gx, gy)), np.nan_to_num(gy / np.hypot(gx, gy))
+        self.field.setData(*_segments_xy(arrow_segments(x, y, ux * length * sx, uy * length * sy)))
+
+    def set_field_visible(self, visible: bool) -> None:
+        self.field.setVisible(visible)
+
+    def set_point(self, x: float, y: float, gradient: tuple[float, float] | None,
+                  direction: tuple[float, float] | None = None) -> None:
+        """Mark the selected point; draw the gradient (red) and the chosen direction (orange, dashed)."""
+        self.marker.setData([x], [y])
+        x0, x1, y0, y1 = self._box or (x - 1, x + 1, y - 1, y + 1)
+        reach = 0.15 * min(x1 - x0, y1 - y0)
+        for item, vector in ((self.gradient_arrow, gradient), (self.direction_arrow, direction)):
+            if vector is None or not np.all(np.isfinite(vector)) or np.hypot(*vector) == 0:
+                item.setData([], [])
+                continue
+            u = np.asarray(vector, dtype=float) / np.hypot(*vector) * reach
+            item.setData(*_segments_xy(arrow_segments(x, y, u[0], u[1])))
+
+    def clear_point(self) -> None:
+        self.marker.setData([], [])
+        self.gradient_arrow.setData([], [])
+        self.direction_arrow.setData([], [])
+
+    def show_readout(self, x: float, y: float, text: str) -> None:
+        self.readout.setText(text)
+        self.readout.setPos(x, y)
+        self.readout.show()
+
+    def view_box(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The x and y ranges currently shown (for 'refit')."""
+        (x0, x1), (y0, y1) = self.plot.vb.viewRange()
+        return (x0, x1), (y0, y1)
+
+    def export_image(self) -> QtGui.QImage:
+        return self.grab().toImage()

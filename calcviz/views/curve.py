@@ -1,0 +1,69 @@
+"""The curve view for one-variable functions: f, f' (and f''), the selected point and its tangent."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtWidgets
+
+
+class CurveView(pg.PlotWidget):
+    pointPicked = QtCore.pyqtSignal(float, float)
+    hovered = QtCore.pyqtSignal(float, float)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent, background="w")
+        self.plot = self.getPlotItem()
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setPen("k")
+            self.plot.getAxis(side).setTextPen("k")
+        self.plot.addLegend(offset=(10, 10), labelTextColor="k")
+        self.f = self.plot.plot(pen=pg.mkPen("#1f77b4", width=2.5), name="f")
+        self.d1 = self.plot.plot(pen=pg.mkPen("#2ca02c", width=1.8, style=QtCore.Qt.PenStyle.DashLine), name="f′")
+        self.d2 = self.plot.plot(pen=pg.mkPen("#9467bd", width=1.5, style=QtCore.Qt.PenStyle.DotLine), name="f″")
+        self.tangent = self.plot.plot(pen=pg.mkPen("#d62728", width=1.8))
+        self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#d62728"), pen=pg.mkPen("w", width=1.5))
+        self.plot.addItem(self.marker)
+        self.d2.setVisible(False)
+        self._range = (0.0, 1.0)
+        self.scene().sigMouseClicked.connect(self._clicked)
+        self.scene().sigMouseMoved.connect(self._moved)
+
+    def _data_pos(self, scene_pos):
+        if not self.plot.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        return self.plot.vb.mapSceneToView(scene_pos)
+
+    def _clicked(self, event) -> None:
+        p = self._data_pos(event.scenePos())
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and p is not None and \
+                self._range[0] <= p.x() <= self._range[1]:
+            self.pointPicked.emit(p.x(), p.y())
+
+    def _moved(self, scene_pos) -> None:
+        p = self._data_pos(scene_pos)
+        if p is not None:
+            self.hovered.emit(p.x(), p.y())
+
+    def set_curve(self, xs, f, d1, d2, name: str = "x") -> None:
+        self._range = (float(xs[0]), float(xs[-1]))
+        self.f.setData(xs, f, connect="finite")
+        self.d1.setData(xs, d1, connect="finite")
+        self.d2.setData(xs, d2, connect="finite")
+        self.plot.setLabel("bottom", name, color="k")
+
+    def set_second_derivative_visible(self, visible: bool) -> None:
+        self.d2.setVisible(visible)
+
+    def set_point(self, x: float, value: float, slope: float) -> None:
+        """The selected point and its tangent line across a fifth of the range."""
+        self.marker.setData([x], [value])
+        half = (self._range[1] - self._range[0]) / 10
+        if np.isfinite(value) and np.isfinite(slope):
+            self.tangent.setData([x - half, x + half], [value - slope * half, value + slope * half])
+        else:
+            self.tangent.setData([], [])
+
+    def clear_point(self) -> None:
+        self.marker.setData([], [])
+        self.tangent.setData([], [])

@@ -1,0 +1,432 @@
+"""The point inspector: f, its gradient and Hessian at one picked point, and directional derivatives.
+
+A view only: it shows what it is given (an engine's point result, a directional profile from
+:func:`calcviz.models.directional.directional_profile`) and emits ``angleChanged`` when the user
+turns the direction. ``set_*`` methods never emit.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
+from PyQt6.QtGui import QPalette
+from PyQt6.QtWidgets import (
+    QAbstractItemView, QDial, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QHeaderView,
+    QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+PLACEHOLDER = "Click the contour map to pick a point"
+UNDEFINED = "undefined"
+
+# Plot colours: readable on light and dark backgrounds.
+CURVE_COLOR = (31, 119, 180)
+MAX_COLOR = (44, 160, 44)
+MIN_COLOR = (214, 39, 40)
+ANGLE_COLOR = (255, 127, 14)
+
+
+def format_number(value: Any, digits: int = 6) -> str:
+    """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"."""
+    if value is None:
+        return "—"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return UNDEFINED
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    text = f"{x:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def format_vector(values: Sequence[Any]) -> str:
+    return "(" + ", ".join(format_number(v) for v in values) + ")"
+
+
+def _muted(label: QLabel) -> QLabel:
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    return label
+
+
+class PointInspector(QWidget):
+    """Shows one point's numbers; ``angleChanged(degrees)`` when the user turns the direction v."""
+
+    angleChanged = pyqtSignal(float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._info: dict | None = None
+        self._profile: dict | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+
+        self.placeholder = _muted(QLabel(PLACEHOLDER, self))
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        layout.addWidget(self.placeholder)
+
+        # --- the numbers at the point ----------------------------------------------------------
+        self.details = QWidget(self)
+        self.form = QFormLayout(self.details)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        def row(caption: str) -> tuple[QLabel, QLabel]:
+            name = QLabel(caption, self.details)
+            value = QLabel(self.details)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.form.addRow(name, value)
+            return name, value
+
+        self.point_caption, self.point_label = row("(x, y)")
+        self.value_caption, self.value_label = row("f")
+        self.gradient_caption, self.gradient_label = row("∇f")
+        self.norm_caption, self.norm_label = row("|∇f|")
+        self.second_caption, self.second_label = row("f″(x)")  # one variable only
+
+        self.hessian_caption = QLabel("Hessian H", self.details)
+        self.hessian_table = QTableWidget(self.details)
+        self.hessian_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.hessian_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.hessian_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hessian_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hessian_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.hessian_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.hessian_table.horizontalHeader().setMinimumSectionSize(56)
+        self.hessian_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.hessian_table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.form.addRow(self.hessian_caption, self.hessian_table)
+
+        self.eigen_caption, self.eigen_label = row("eigenvalues of H")
+        self.device_caption, self.device_label = row("computed on")
+        _muted(self.device_label)
+        layout.addWidget(self.details)
+
+        # --- directional derivative ------------------------------------------------------------
+        self.directional_box = QGroupBox("Directional derivative", self)
+        box = QVBoxLayout(self.directional_box)
+        box.setContentsMargins(6, 6, 6, 6)
+        controls = QHBoxLayout()
+        box.addLayout(controls)
+
+        angle_caption = QLabel("angle θ", self.directional_box)
+        self.angle_spin = QDoubleSpinBox(self.directional_box)
+        self.angle_spin.setRange(0.0, 360.0)
+        self.angle_spin.setWrapping(True)
+        self.angle_spin.setDecimals(1)
+        self.angle_spin.setSingleStep(1.0)
+        self.angle_spin.setSuffix("°")
+        self.angle_spin.setKeyboardTracking(False)  # emit on Enter / focus out, not per keystroke
+        self.angle_spin.setToolTip("Direction of v, counter-clockwise from the positive horizontal axis")
+        angle_caption.setBuddy(self.angle_spin)
+
+        # The dial's pointer shows v itself: QDial's wrapping dial starts at 6 o'clock and runs
+        # clockwise, so dial value = 270 - angle (mod 360).
+        self.angle_dial = QDial(self.directional_box)
+        self.angle_dial.setRange(0, 360)
+        self.angle_dial.setWrapping(True)
+        self.angle_dial.setNotchesVisible(True)
+        self.angle_dial.setNotchTarget(15.0)
+        self.angle_dial.setSingleStep(1)
+        self.angle_dial.setPageStep(15)
+        self.angle_dial.setFixedSize(56, 56)
+        self.angle_dial.setToolTip("Drag to turn v; the pointer points along v")
+        self.angle_dial.setValue(self._dial_from_angle(0.0))
+
+        readout = QVBoxLayout()
+        readout.setSpacing(2)
+        self.direction_label = QLabel(self.directional_box)
+        self.directional_label = QLabel(self.directional_box)
+        for label in (self.direction_label, self.directional_label):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            readout.addWidget(label)
+
+        controls.addWidget(angle_caption)
+        controls.addWidget(self.angle_spin)
+        controls.addWidget(self.angle_dial)
+        controls.addSpacing(6)
+        controls.addLayout(readout, 1)
+
+        self.plot = pg.PlotWidget(parent=self.directional_box, background=self.palette().color(QPalette.ColorRole.Base))
+        self.plot.setFixedHeight(150)
+        self.plot.setMinimumWidth(220)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        item = self.plot.getPlotItem()
+        foreground = self.palette().color(QPalette.ColorRole.Text)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(foreground)
+            axis.setTextPen(foreground)
+        item.getAxis("bottom").setTicks([[(a, f"{a}°") for a in (0, 90, 180, 270, 360)],
+                                         [(a, "") for a in range(0, 361, 45)]])
+        item.getAxis("left").setWidth(40)
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setXRange(0, 360, padding=0.02)
+        item.setYRange(-1, 1, padding=0)
+
+        # Created once; set_directional updates them with setData / setPos.
+        self.zero_line = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(foreground, width=1, style=Qt.PenStyle.DotLine))
+        self.curve = pg.PlotDataItem([], [], pen=pg.mkPen(CURVE_COLOR, width=2))
+        self.angle_line = pg.InfiniteLine(pos=0, angle=90, movable=True, bounds=(0, 360),
+                                          pen=pg.mkPen(ANGLE_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
+                                          hoverPen=pg.mkPen(ANGLE_COLOR, width=3))
+        self.angle_line.setToolTip("Drag to turn v")
+        self.angle_dot = pg.ScatterPlotItem([], [], size=9, brush=pg.mkBrush(ANGLE_COLOR), pen=pg.mkPen(None))
+        self.max_marker = pg.ScatterPlotItem([], [], symbol="t1", size=11, brush=pg.mkBrush(MAX_COLOR),
+                                             pen=pg.mkPen(None))
+        self.min_marker = pg.ScatterPlotItem([], [], symbol="t", size=11, brush=pg.mkBrush(MIN_COLOR),
+                                             pen=pg.mkPen(None))
+        self.max_text = pg.TextItem("", color=MAX_COLOR, anchor=(0, 1))
+        self.min_text = pg.TextItem("", color=MIN_COLOR, anchor=(0, 0))
+        for graphic in (self.zero_line, self.curve, self.angle_line, self.max_marker, self.min_marker,
+                        self.angle_dot, self.max_text, self.min_text):
+            item.addItem(graphic)
+        box.addWidget(self.plot)
+
+        self.note_label = _muted(QLabel(self.directional_box))
+        self.note_label.setWordWrap(True)
+        box.addWidget(self.note_label)
+        layout.addWidget(self.directional_box)
+        layout.addStretch(1)
+
+        self.angle_spin.valueChanged.connect(self._spin_changed)
+        self.angle_dial.valueChanged.connect(self._dial_changed)
+        self.angle_line.sigDragged.connect(self._line_dragged)
+
+        self.set_point(None)
+        self.set_directional(None)
+
+    # --- public interface ------------------------------------------------------------------------
+    def set_point(self, info: dict | None) -> None:
+        """Show an engine point result (see Engine.evaluate_point), or None for the placeholder."""
+        self._info = info
+        if info is None:
+            self.placeholder.show()
+            self.details.hide()
+            self.directional_box.hide()
+            return
+        variables = list(info.get("variables") or list((info.get("point") or {}).keys()))
+        point = info.get("point") or {}
+        gradient = info.get("gradient") or {}
+        hessian = info.get("hessian") or []
+        one = len(variables) == 1
+
+        self.placeholder.hide()
+        self.details.show()
+        if one:
+            x = variables[0]
+            self.point_caption.setText(x)
+            self.value_caption.setText(f"f({x})")
+            self.gradient_caption.setText(f"f′({x})")
+            self.second_caption.setText(f"f″({x})")
+            self.point_label.setText(format_number(point.get(x)))
+            self.gradient_label.setText(format_number(gradient.get(x)))
+            self.second_label.setText(format_number(hessian[0][0] if hessian and hessian[0] else None))
+        else:
+            self.point_caption.setText("(" + ", ".join(variables) + ")")
+            self.value_caption.setText("f")
+            self.gradient_caption.setText("∇f")
+            self.point_label.setText(format_vector([point.get(v) for v in variables]))
+            components = [gradient.get(v) for v in variables]
+            self.gradient_label.setText(format_vector(components))
+            self.gradient_label.setToolTip("\n".join(f"∂f/∂{v} = {format_number(c)}" for v, c in zip(variables, components)))
+            self.norm_label.setText(format_number(self._norm(components)))
+            self._fill_hessian(variables, hessian)
+            eigenvalues = info.get("eigenvalues") or []
+            self.eigen_label.setText(", ".join(format_number(e) for e in eigenvalues) or "—")
+        self.value_label.setText(format_number(info.get("value")))
+        device = info.get("device")
+        self.device_label.setText(str(device) if device else "")
+
+        self.form.setRowVisible(self.norm_label, not one)
+        self.form.setRowVisible(self.second_label, one)
+        self.form.setRowVisible(self.hessian_table, not one)
+        self.form.setRowVisible(self.eigen_label, not one)
+        self.form.setRowVisible(self.device_label, bool(device))
+        # Directional derivatives need a plane: hidden for one variable, else shown once a profile is set.
+        self.directional_box.setVisible(not one and self._profile is not None)
+
+    def set_angle(self, degrees: float) -> None:
+        """Turn the angle controls (and the plot's angle line) to ``degrees``, without emitting."""
+        angle = float(degrees) % 360.0
+        with QSignalBlocker(self.angle_spin):
+            if abs(self.angle_spin.value() % 360.0 - angle) > 1e-9:
+                self.angle_spin.setValue(angle)
+        with QSignalBlocker(self.angle_dial):
+            self.angle_dial.setValue(self._dial_from_angle(angle))
+        if not self.angle_line.moving:
+            self.angle_line.setValue(angle)
+
+    def angle(self) -> float:
+        return float(self.angle_spin.value()) % 360.0
+
+    def set_directional(self, profile: dict | None, axes: Sequence[str] | None = None) -> None:
+        """Show ``directional_profile()``'s result; None hides the section.
+
+        ``axes`` names the plane of v for functions of 3+ variables, e.g. ("x", "z").
+        """
+        self._profile = profile
+        if profile is None:
+            self.directional_box.hide()
+            for scatter in (self.angle_dot, self.max_marker, self.min_marker):
+                scatter.setData([], [])
+            self.curve.setData([], [])
+            return
+        one = self._info is not None and len(self._info.get("variables") or []) == 1
+        self.directional_box.setVisible(self._info is not None and not one)
+        self.set_angle(profile["angle"])
+
+        a, b = (list(axes) + ["x", "y"])[:2] if axes else ("x", "y")
+        plane = f" in the ({a}, {b}) plane" if axes else ""
+        self.direction_label.setText(f"v = (cos θ, sin θ) = {format_vector(profile['direction'])}{plane}")
+        self.directional_label.setText(f"D<sub>v</sub>f = ∇f · v = <b>{format_number(profile['value'])}</b>")
+        self.note_label.setText(self._note(profile))
+
+        angles = np.asarray(profile["angles"], dtype=float)
+        values = np.asarray(profile["values"], dtype=float)
+        defined = bool(profile.get("defined", True))
+        self.curve.setData(angles, values, connect="finite")
+        if defined and math.isfinite(profile["value"]):
+            self.angle_dot.setData([profile["angle"]], [profile["value"]])
+        else:
+            self.angle_dot.setData([], [])
+
+        norm = profile.get("norm", float("nan"))
+        extremes = defined and profile.get("max_angle") is not None
+        if extremes:
+            self.max_marker.setData([profile["max_angle"]], [profile["max_value"]])
+            self.min_marker.setData([profile["min_angle"]], [profile["min_value"]])
+            self._place_text(self.max_text, profile["max_angle"], profile["max_value"], above=True,
+                             text=f"+|∇f| = {format_number(profile['max_value'])}")
+            self._place_text(self.min_text, profile["min_angle"], profile["min_value"], above=False,
+                             text=f"−|∇f| = {format_number(profile['min_value'])}")
+        else:
+            self.max_marker.setData([], [])
+            self.min_marker.setData([], [])
+        self.max_text.setVisible(extremes)
+        self.min_text.setVisible(extremes)
+        span = norm if defined and math.isfinite(norm) and norm > 0 else 1.0
+        self.plot.getPlotItem().setYRange(-1.5 * span, 1.5 * span, padding=0)
+
+    def shown(self) -> dict:
+        """The texts on screen (None for hidden rows): what a reader sees, for tests and debugging."""
+        def visible(label: QLabel) -> str | None:
+            return label.text() if self.details.isVisibleTo(self) and not label.isHidden() else None
+
+        table = self.hessian_table
+        hessian = None
+        if self.details.isVisibleTo(self) and not table.isHidden():
+            hessian = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+        directional = None
+        if self.directional_box.isVisibleTo(self) and self._profile is not None:
+            p = self._profile
+            directional = {
+                "angle": self.angle_spin.value(),
+                "direction": format_vector(p["direction"]),
+                "value": format_number(p["value"]),
+                "max": (p.get("max_angle"), format_number(p.get("max_value"))) if p.get("max_angle") is not None else None,
+                "min": (p.get("min_angle"), format_number(p.get("min_value"))) if p.get("min_angle") is not None else None,
+                "note": self.note_label.text(),
+            }
+        return {
+            "placeholder": self.placeholder.text() if not self.placeholder.isHidden() else None,
+            "point": visible(self.point_label),
+            "value": visible(self.value_label),
+            "gradient": visible(self.gradient_label),
+            "gradient_norm": visible(self.norm_label),
+            "second_derivative": visible(self.second_label),
+            "hessian": hessian,
+            "eigenvalues": visible(self.eigen_label),
+            "device": visible(self.device_label),
+            "directional": directional,
+        }
+
+    # --- internals ---------------------------------------------------------------------------------
+    @staticmethod
+    def _norm(components: Sequence[Any]) -> float:
+        try:
+            values = [float(c) for c in components]
+        except (TypeError, ValueError):
+            return float("nan")
+        return math.hypot(*values)
+
+    def _fill_hessian(self, variables: Sequence[str], hessian: Sequence[Sequence[Any]]) -> None:
+        n = len(variables)
+        table = self.hessian_table
+        table.setRowCount(n)
+        table.setColumnCount(n)
+        table.setHorizontalHeaderLabels(list(variables))
+        table.setVerticalHeaderLabels(list(variables))
+        for r in range(n):
+            for c in range(n):
+                try:
+                    value = hessian[r][c]
+                except (IndexError, TypeError):
+                    value = None
+                cell = QTableWidgetItem(format_number(value))
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                cell.setToolTip(f"∂²f/∂{variables[r]}∂{variables[c]}")
+                table.setItem(r, c, cell)
+        table.resizeRowsToContents()
+        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(n)) + 2 * table.frameWidth()
+        if table.horizontalScrollBar().isVisible():
+            height += table.horizontalScrollBar().height()
+        table.setFixedHeight(height)
+
+    @staticmethod
+    def _note(profile: dict) -> str:
+        if not profile.get("defined", True):
+            return "The gradient is undefined here, so D<sub>v</sub>f is too."
+        if profile.get("zero"):
+            return "∇f = 0: D<sub>v</sub>f = 0 in every direction (no direction of steepest ascent)."
+        return (f"Largest <b>+|∇f| = {format_number(profile['max_value'])}</b> at "
+                f"{format_number(round(profile['max_angle'], 2))}° (along ∇f); smallest "
+                f"<b>−|∇f| = {format_number(profile['min_value'])}</b> at "
+                f"{format_number(round(profile['min_angle'], 2))}° (opposite ∇f).")
+
+    @staticmethod
+    def _place_text(text_item: pg.TextItem, angle: float, value: float, above: bool, text: str) -> None:
+        # Keep the label inside the plot: to the right of the marker, or to its left near 360°.
+        right = angle > 270
+        text_item.setAnchor((1.0 if right else 0.0, 1.0 if above else 0.0))
+        text_item.setText(text)
+        text_item.setPos(angle, value)
+
+    @staticmethod
+    def _dial_from_angle(angle: float) -> int:
+        return int(round(270.0 - angle)) % 360
+
+    @staticmethod
+    def _angle_from_dial(value: int) -> float:
+        return float((270 - value) % 360)
+
+    def _spin_changed(self, value: float) -> None:
+        angle = float(value) % 360.0
+        with QSignalBlocker(self.angle_dial):
+            self.angle_dial.setValue(self._dial_from_angle(angle))
+        self.angle_line.setValue(angle)
+        self.angleChanged.emit(angle)
+
+    def _dial_changed(self, value: int) -> None:
+        angle = self._angle_from_dial(value)
+        with QSignalBlocker(self.angle_spin):
+            self.angle_spin.setValue(angle)
+        self.angle_line.setValue(angle)
+        self.angleChanged.emit(angle)
+
+    def _line_dragged(self, line: pg.InfiniteLine) -> None:
+        angle = round(float(line.value()), 1) % 360.0
+        with QSignalBlocker(self.angle_spin):
+            self.angle_spin.setValue(angle)
+        with QSignalBlocker(self.angle_dial):
+            self.angle_dial.setValue(self._dial_from_angle(angle))
+        self.angleChanged.emit(angle)

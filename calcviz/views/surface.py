@@ -1,0 +1,153 @@
+"""The 3D surface view: the graph of f over the box, coloured by height, with labelled axes.
+
+The box is drawn in a fixed scene cube (x, y in [-S, S], z in [0, H]) so every function looks
+well proportioned; tick labels carry the real values. Items are created once and updated.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+S = 10.0     # half-width of the box in scene units
+H = 10.0     # height of the value range in scene units
+TICKS = 5
+COLORMAP = "viridis"
+INK = (0.15, 0.15, 0.2, 1.0)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+class SurfaceView(QtWidgets.QWidget):
+    """GL surface + axes + selected point and its gradient; or a message when there is no surface."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self._stack = QtWidgets.QStackedLayout(self)
+        self.gl = gl.GLViewWidget(self)
+        self.gl.setBackgroundColor("w")
+        self.gl.setMinimumSize(200, 200)
+        self.message = QtWidgets.QLabel(self)
+        self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #555; font-size: 14px;")
+        self._stack.addWidget(self.gl)
+        self._stack.addWidget(self.message)
+        self._cmap = pg.colormap.get(COLORMAP)
+        self._box = (-1.0, 1.0, -1.0, 1.0, 0.0, 1.0)  # x0, x1, y0, y1, zlo, zhi
+
+        self.floor = gl.GLGridItem(color=(0, 0, 0, 40))
+        self.floor.setSize(2 * S, 2 * S)
+        self.floor.setSpacing(2 * S / (TICKS - 1), 2 * S / (TICKS - 1))
+        self.surface = gl.GLSurfacePlotItem(shader=None, computeNormals=False, smooth=False, glOptions="opaque")
+        self.frame = gl.GLLinePlotItem(mode="lines", color=INK, width=1.5, antialias=True)
+        self.isolines = gl.GLLinePlotItem(mode="lines", color=(0.1, 0.1, 0.1, 0.8), width=1.2, antialias=True)
+        self.marker = gl.GLScatterPlotItem(color=(0.85, 0.1, 0.1, 1), size=14, pxMode=True)
+        self.arrow = gl.GLLinePlotItem(mode="lines", color=(0.85, 0.1, 0.1, 1), width=3, antialias=True)
+        self.marker.setGLOptions("translucent")
+        self.arrow.setGLOptions("translucent")
+        for item in (self.floor, self.surface, self.frame, self.isolines, self.marker, self.arrow):
+            self.gl.addItem(item)
+        self.tick_labels = [gl.GLTextItem(color=INK, font=QtGui.QFont("Sans", 9)) for _ in range(3 * TICKS)]
+        self.axis_labels = [gl.GLTextItem(color=INK, font=QtGui.QFont("Sans", 13, QtGui.QFont.Weight.Bold),
+                                          text=t) for t in ("x", "y", "f")]
+        for item in self.tick_labels + self.axis_labels:
+            self.gl.addItem(item)
+        self.isolines.setVisible(False)
+        self.clear_point()
+        self.reset_view()
+
+    # ------------------------------------------------------------------ mapping
+    def to_scene(self, x, y, z):
+        x0, x1, y0, y1, zlo, zhi = self._box
+        return (-S + 2 * S * (np.asarray(x) - x0) / (x1 - x0),
+                -S + 2 * S * (np.asarray(y) - y0) / (y1 - y0),
+                H * (np.clip(np.asarray(z, dtype=float), zlo, zhi) - zlo) / (zhi - zlo))
+
+    # ------------------------------------------------------------------ public
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self._stack.setCurrentWidget(self.message)
+
+    def set_grid(self, xs: np.ndarray, ys: np.ndarray, z: np.ndarray, limits: tuple[float, float],
+                 levels: np.ndarray, isolines: list[np.ndarray], names: tuple[str, str] = ("x", "y")) -> None:
+        """Draw f over xs x ys. ``limits`` are the colour/height limits; ``isolines`` one (K,2,2) array per level."""
+        self._stack.setCurrentWidget(self.gl)
+        self._box = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]), *limits)
+        sx, sy, sz = self.to_scene(xs, ys, z)
+        finite = np.isfinite(z)
+        colors = self._cmap.map(np.clip((np.where(finite, z, limits[0]) - limits[0]) / (limits[1] - limits[0]), 0, 1),
+                                mode="float").reshape(-1, 4)
+        colors[~finite.ravel(), 3] = 0.0
+        # Holes: undefined vertices are pushed below the floor and made transparent.
+        sz = np.where(finite, sz, np.nan)
+        self.surface.setData(x=sx, y=sy, z=np.nan_to_num(sz, nan=-0.01 * H), colors=colors)
+        self.surface.setGLOptions("opaque" if finite.all() else "translucent")
+        self._set_isolines(levels, isolines)
+        self._draw_axes(names)
+
+    def _set_isolines(self, levels, isolines) -> None:
+        lifted = []
+        for level, segments in zip(levels, isolines):
+            if len(segments):
+                px, py, pz = self.to_scene(segments[..., 0].ravel(), segments[..., 1].ravel(), np.full(segments.size // 2, level))
+                lifted.append(np.column_stack([px, py, pz + 0.02]))
+        self.isolines.setData(pos=np.concatenate(lifted) if lifted else np.zeros((0, 3)))
+
+    def set_isolines_visible(self, visible: bool) -> None:
+        self.isolines.setVisible(visible)
+
+    def _draw_axes(self, names) -> None:
+        x0, x1, y0, y1, zlo, zhi = self._box
+        c = [(-S, -S, 0), (S, -S, 0), (-S, -S, 0), (-S, S, 0), (-S, S, 0), (-S, S, H)]
+        self.frame.setData(pos=np.array(c, dtype=float))
+        k = 0
+        for t in np.linspace(0, 1, TICKS):
+            for pos, value in (((-S + 2 * S * t, -S - 1.2, 0), x0 + t * (x1 - x0)),
+                               ((-S - 1.5, -S + 2 * S * t, 0), y0 + t * (y1 - y0)),
+                               ((-S - 0.6, S + 0.6, H * t), zlo + t * (zhi - zlo))):
+                self.tick_labels[k].setData(pos=pos, text=_fmt(value))
+                k += 1
+        self.axis_labels[0].setData(pos=(0, -S - 3.0, 0), text=names[0])
+        self.axis_labels[1].setData(pos=(-S - 3.5, 0, 0), text=names[1])
+        self.axis_labels[2].setData(pos=(-S - 1.0, S + 1.0, H + 1.2), text="f")
+
+    def set_point(self, x: float, y: float, z: float, gradient: tuple[float, float]) -> None:
+        """Mark (x, y, f) and draw the gradient as an arrow along the tangent plane."""
+        px, py, pz = (float(v) for v in self.to_scene(x, y, z))
+        if not np.isfinite(pz):
+            self.clear_point()
+            return
+        self.marker.setData(pos=np.array([[px, py, pz]]))
+        gx, gy = gradient
+        x0, x1, y0, y1, zlo, zhi = self._box
+        # Direction of steepest ascent in scene units (x and y scale differently), lifted along the tangent plane.
+        sx, sy = 2 * S / (x1 - x0), 2 * S / (y1 - y0)
+        vx, vy = gx * sx, gy * sy
+        norm = float(np.hypot(vx, vy))
+        if not np.isfinite(norm) or norm == 0:
+            self.arrow.setData(pos=np.zeros((0, 3)))
+            return
+        length = 0.2 * S
+        ux, uy = vx / norm * length, vy / norm * length
+        rise = (gx * ux / sx + gy * uy / sy) * H / (zhi - zlo)  # df along the step, in scene units
+        tip = np.array([px + ux, py + uy, pz + rise])
+        base = np.array([px, py, pz])
+        back = (base - tip) * 0.25
+        side = np.array([-uy, ux, 0.0]) * 0.12
+        self.arrow.setData(pos=np.array([base, tip, tip, tip + back + side, tip, tip + back - side]))
+
+    def clear_point(self) -> None:
+        self.marker.setData(pos=np.zeros((0, 3)))
+        self.arrow.setData(pos=np.zeros((0, 3)))
+
+    def reset_view(self) -> None:
+        self.gl.setCameraPosition(pos=QtGui.QVector3D(0, 0, H / 2), distance=4.2 * S, elevation=28, azimuth=-60)
+
+    def render_image(self, width: int, height: int) -> np.ndarray:
+        """The view rendered offscreen at a chosen size, (h, w, 4) RGBA uint8."""
+        bgra = self.gl.renderToArray((width, height))  # (h, w, 4), BGRA
+        return np.ascontiguousarray(bgra[..., [2, 1, 0, 3]])
