@@ -255,7 +255,7 @@ class Controller(QtCore.QObject):
         if s is None:
             return
         a, b = self.grid["axes"]
-        text = (f"{a} = {x:.4g}, {b} = {y:.4g}\nf = {s['value']:.5g}\n"
+        text = (f"{a} = {s['x']:.4g}, {b} = {s['y']:.4g}\nf = {s['value']:.5g}\n"
                 f"∇f = ({s['gradient'][0]:.4g}, {s['gradient'][1]:.4g})")
         self.window.contour.show_readout(x, y, text)
 
@@ -292,7 +292,7 @@ class Controller(QtCore.QObject):
             w.curve.set_point(coords[0], info["value"], grad[0])
             return
         profile = directional_profile(grad, self.angle)
-        w.inspector.set_directional(profile)
+        w.inspector.set_directional(profile, tuple(info["variables"][:2]))
         w.surface.set_point(coords[0], coords[1], info["value"], tuple(grad))
         w.contour.set_point(coords[0], coords[1], tuple(grad), tuple(profile["direction"]))
 

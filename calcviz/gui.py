@@ -50,4 +50,16 @@ def run(args) -> int:
     try:
         return app.exec()
     finally:
-        controller.shutdown()
+        dispose(window, controller)
+
+
+def dispose(window, controller) -> None:
+    """Stop the compute process and destroy the window while the QApplication is alive.
+
+    Left to interpreter exit, Qt objects die in an arbitrary order and the GL view segfaulted
+    about one exit in four."""
+    controller.shutdown()
+    window.close()
+    window.deleteLater()
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+    QtWidgets.QApplication.processEvents()

@@ -116,6 +116,17 @@ class MainWindow(QtWidgets.QMainWindow):
         status.addPermanentWidget(self.compute_time)
         status.addPermanentWidget(self.device)
 
+    def snapshot(self) -> QtGui.QPixmap:
+        """The window as shown. QWidget.grab() misses the text the GL view paints over its
+        framebuffer (tick labels), so the GL view's own framebuffer is painted in on top."""
+        pixmap = self.grab()
+        gl = self.surface.gl
+        if gl.isVisible():
+            painter = QtGui.QPainter(pixmap)
+            painter.drawImage(gl.mapTo(self, QtCore.QPoint(0, 0)), gl.grabFramebuffer())
+            painter.end()
+        return pixmap
+
     # ------------------------------------------------------------------ set_* for the controller
     def show_status(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "")

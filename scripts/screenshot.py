@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from calcviz.app import DEFAULT_EXPRESSION  # noqa: E402
-from calcviz.gui import build, create_app  # noqa: E402
+from calcviz.gui import build, create_app, dispose  # noqa: E402
 
 
 def wait_for(app: QtWidgets.QApplication, condition, timeout: float = 60.0) -> None:
@@ -42,10 +42,9 @@ def main(out: str = str(ROOT / "docs" / "screenshot.png")) -> None:
         app.processEvents()
         time.sleep(0.02)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(out)
+    window.snapshot().save(out)
     print(out)
-    window.close()
-    controller.shutdown()
+    dispose(window, controller)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Figures (times in ms, medians of perf_counter timings):
 from __future__ import annotations
 
 import gc
+import resource
 import statistics
 import sys
 import time
@@ -51,17 +52,43 @@ def _new_texts(count: int, start: int, templates=(TEMPLATES[0],)) -> list[str]:
 
 
 def numpy_grid(xs: np.ndarray, ys: np.ndarray):
-    """sin(x)cos(y) + 0.1 x^2 and its gradient, by hand, on the same ij grid (the floor to beat)."""
+    """sin(x)cos(y) + 0.1 x^2 and its gradient by hand on the same ij grid, as numpy is usually written."""
     X, Y = np.meshgrid(xs, ys, indexing="ij")
     sx, cx, sy, cy = np.sin(X), np.cos(X), np.sin(Y), np.cos(Y)
     return sx * cy + 0.1 * (X * X), cx * cy + 0.2 * X, -(sx * sy)
+
+
+def numpy_grid_buffers(n: int, dtype) -> list[np.ndarray]:
+    return [np.empty((n, n), dtype) for _ in range(10)]
+
+
+def numpy_grid_floor(xs: np.ndarray, ys: np.ndarray, buffers: list[np.ndarray]):
+    """The same arithmetic into preallocated arrays: the floor (no allocation, so no page faults)."""
+    X, Y, sx, cx, sy, cy, v, gx, gy, t = buffers
+    np.copyto(X, xs[:, None])
+    np.copyto(Y, ys[None, :])
+    np.sin(X, out=sx), np.cos(X, out=cx), np.sin(Y, out=sy), np.cos(Y, out=cy)
+    np.multiply(X, X, out=t)
+    t *= 0.1
+    np.multiply(sx, cy, out=v)
+    v += t
+    np.multiply(X, 0.2, out=t)
+    np.multiply(cx, cy, out=gx)
+    gx += t
+    np.multiply(sx, sy, out=gy)
+    np.negative(gy, out=gy)
+    return v, gx, gy
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _grid_function(tf, lower, compiled, dtype):
     """The same computation as Compiled.grid, in ``dtype`` (Compiled.grid is float32 only)."""
     expression, variables = compiled.expression, compiled.variables
 
-    @tf.function(input_signature=[tf.TensorSpec([None], dtype), tf.TensorSpec([None], dtype)])
+    @tf.function(input_signature=[tf.TensorSpec([None], dtype), tf.TensorSpec([None], dtype)], autograph=False)
     def grid(xs, ys):
         X, Y = tf.meshgrid(xs, ys, indexing="ij")
         with tf.GradientTape() as tape:
@@ -79,54 +106,63 @@ def bench_grid(tf, lower, engine, quick: bool) -> dict:
     compiled = engine.compile(EXPRESSION, ("x", "y"), ())
     no_params = np.zeros(0)
     f64_grid = _grid_function(tf, lower, compiled, tf.float64)
-    f32_replica = _grid_function(tf, lower, compiled, tf.float32)
     per_n = {}
     for n in GRID_NS:
         xs32 = np.linspace(*BOX, n).astype(np.float32)
         xs64 = np.linspace(*BOX, n)
+        buffers = numpy_grid_buffers(n, np.float32)
         runs = {
             "engine_float32": lambda: compiled.grid(xs32, xs32, no_params),
-            "numpy_float32": lambda: numpy_grid(xs32, xs32),
+            "numpy_float32": lambda: numpy_grid_floor(xs32, xs32, buffers),
+            "numpy_float32_allocating": lambda: numpy_grid(xs32, xs32),
             "engine_float64": lambda: f64_grid(xs64, xs64),
-            "replica_float32": lambda: f32_replica(xs32, xs32),
-            "numpy_float64": lambda: numpy_grid(xs64, xs64),
         }
-        # Same answers first (also warms every function up).
-        engine_out, numpy_out, f64_out = runs["engine_float32"](), runs["numpy_float32"](), runs["engine_float64"]()
-        err32 = max(float(np.max(np.abs(a - b))) for a, b in zip(engine_out, numpy_out))
-        err64 = max(float(np.max(np.abs(a - b))) for a, b in zip(f64_out, numpy_grid(xs64, xs64)))
+        # Same answers first (this also traces and warms every function up).
+        expect32, expect64 = numpy_grid(xs32, xs32), numpy_grid(xs64, xs64)
+        err32 = max(float(np.max(np.abs(a - b))) for out in (runs["engine_float32"](), runs["numpy_float32"]())
+                    for a, b in zip(out, expect32))
+        err64 = max(float(np.max(np.abs(a - b))) for a, b in zip(runs["engine_float64"](), expect64))
         if err32 > 1e-4 or err64 > 1e-10:
             raise AssertionError(f"engine and numpy disagree at N={n}: {err32:g} (float32), {err64:g} (float64)")
-        for fn in runs.values():
-            fn()
-        repeats = max(5, int(4000 / n) if n <= 200 else int(30000 / n))  # ~40 at 1000 ... 300 at 100
+        # Rounds of short blocks: each block's first call is dropped (it pays for the other variant's
+        # traces in the caches), the rest are timed; rounds interleave so machine drift hits all alike.
+        rounds = max(3, int(150 / n) if n <= 200 else int(6000 / n))  # 1000 -> 6, 500 -> 12, <=200 -> 3+
+        block = 4 if n > 200 else 12
         if quick:
-            repeats = max(3, repeats // 8)
+            rounds = max(2, rounds // 4)
         times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(repeats):  # interleaved, so drift on a shared machine hits all alike
+        faults = dict.fromkeys(runs, 0)
+        for _ in range(rounds):
             for name, fn in runs.items():
-                times[name].append(timed_ms(fn))
+                fn()
+                f0 = _minor_faults()
+                times[name] += [timed_ms(fn) for _ in range(block - 1)]
+                faults[name] += _minor_faults() - f0
         med = {name: statistics.median(t) for name, t in times.items()}
+        calls = rounds * (block - 1)
         ratio = med["engine_float32"] / med["numpy_float32"]
         per_n[str(n)] = {
             "engine_float32_ms": ms(med["engine_float32"]),
             "numpy_float32_ms": ms(med["numpy_float32"]),
             "ratio_engine_over_numpy": (target(ratio, TARGET_RATIO, "x") if n >= RATIO_FROM_N
                                         else round(ratio, 3)),
+            "numpy_float32_allocating_ms": ms(med["numpy_float32_allocating"]),
+            "ratio_engine_over_numpy_allocating": round(med["engine_float32"] / med["numpy_float32_allocating"], 3),
             "engine_float64_ms": ms(med["engine_float64"]),
             "float64_over_float32": round(med["engine_float64"] / med["engine_float32"], 3),
-            "numpy_float64_ms": ms(med["numpy_float64"]),
-            "engine_float32_same_code_as_float64_ms": ms(med["replica_float32"]),
+            "page_faults_per_call": {name: round(f / calls) for name, f in faults.items()},
             "engine_float32_min_ms": ms(min(times["engine_float32"])),
-            "numpy_float32_min_ms": ms(min(times["numpy_float32"])),
             "max_abs_difference_float32": float(f"{err32:.3g}"),
-            "repeats": repeats,
+            "repeats": calls,
         }
-        _say(f"grid N={n}: engine {med['engine_float32']:.3f} ms, numpy {med['numpy_float32']:.3f} ms, "
-             f"float64 {med['engine_float64']:.3f} ms")
+        _say(f"grid N={n}: engine {med['engine_float32']:.3f} ms, numpy {med['numpy_float32']:.3f} ms "
+             f"(allocating {med['numpy_float32_allocating']:.3f} ms), float64 {med['engine_float64']:.3f} ms")
     return {
-        "expression": EXPRESSION, "box": f"[{BOX[0]:g}, {BOX[1]:g}]^2", "what": "value, df/dx, df/dy on an N x N grid, warm",
-        "numpy_floor": "meshgrid, sin/cos once each, hand-written gradient",
+        "expression": EXPRESSION, "box": f"[{BOX[0]:g}, {BOX[1]:g}]^2",
+        "what": "value, df/dx, df/dy on an N x N grid, warm, float32 unless named",
+        "numpy_floor": "numpy_float32: hand-written gradient into preallocated arrays (no allocation, no page "
+                       "faults); numpy_float32_allocating: the same written plainly (its time depends on "
+                       "whether malloc hands it fresh pages: see page_faults_per_call)",
         "per_n": per_n,
     }
 

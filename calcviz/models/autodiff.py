@@ -246,9 +246,19 @@ class Split:
     param_values: np.ndarray
 
 
-def split_inputs(expression: Expression, variables: Sequence[str], values: Mapping[str, float]) -> Split:
-    """Check the inputs are all given: ``variables`` are differentiated, the rest come from ``values``."""
+def split_inputs(expression: Expression, variables: Sequence[str], values: Mapping[str, float],
+                 allow_unused: bool = False) -> Split:
+    """Check the inputs are all given: ``variables`` are differentiated, the rest come from ``values``.
+
+    With ``allow_unused`` (a surface over the x, y plane), a variable may be absent from the formula:
+    log(x) drawn over x and y is constant along y. It still may not name a constant or a definition.
+    """
+    if len(set(variables)) != len(variables):
+        raise EngineError(f"each variable can be given only once (got {', '.join(variables)})")
     unknown = [v for v in variables if v not in expression.inputs]
+    if allow_unused:
+        defined = {name for name, _ in expression.definitions}
+        unknown = [v for v in unknown if v in CONSTANTS or v in defined]
     if unknown:
         used = ", ".join(expression.inputs) or "no variables"
         raise EngineError(f"'{unknown[0]}' does not appear in the formula (it uses {used})")
@@ -322,7 +332,7 @@ class Engine:
                               f"and {len(ranges)} ranges)")
         check_box(ranges, n)
         expression = parse(text)
-        split = split_inputs(expression, list(axes), params or {})
+        split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
         compiled = self.compile(text, split.variables, split.params)
         coords = [linspace(lo, hi, n) for lo, hi in ranges]
         t0 = time.perf_counter()

@@ -71,6 +71,7 @@ class ComputeClient:
         self._pending: dict[str, tuple[int, dict]] = {}
         self._in_flight: tuple[int, str] | None = None
         self.device_name: str | None = None
+        self.failed: str | None = None            # why the process could not start (then it stays down)
         self.starts = 0                           # bumps on every (re)start: the pipe is new
         self._start()
 
@@ -82,6 +83,7 @@ class ComputeClient:
         child.close()
         self._in_flight = None
         self.device_name = None
+        self.failed = None
         self.starts += 1
 
     def fileno(self) -> int:
@@ -111,6 +113,8 @@ class ComputeClient:
     def receive(self) -> list[Reply]:
         """Read what has arrived (call when fileno is readable); return the replies still current."""
         replies: list[Reply] = []
+        if self.failed is not None:
+            return replies  # it could not start: restarting would only fail again, forever
         try:
             while self._conn.poll():
                 message = self._conn.recv()
@@ -120,6 +124,9 @@ class ComputeClient:
                     replies.append(Reply("ready", 0, message[1]))
                 elif tag == "fatal":
                     replies.append(Reply("crashed", 0, error=f"the compute process could not start: {message[1]}"))
+                    self.failed = message[1]
+                    self._stop()  # the child has returned; close the pipe so it is not read (and restarted) again
+                    return replies
                 else:
                     _, request_id, kind, body = message
                     self._in_flight = None
@@ -136,7 +143,7 @@ class ComputeClient:
 
     def wait(self, timeout: float = 60.0) -> list[Reply]:
         """Block until something arrives (for the CLI, tests and benchmarks; the GUI never blocks)."""
-        if self._conn.poll(timeout):
+        if self.failed is None and self._conn.poll(timeout):
             return self.receive()
         return []
 
@@ -144,6 +151,8 @@ class ComputeClient:
         """Submit and wait for this request's reply (blocking; not for the GUI thread)."""
         request_id = self.submit(kind, **kwargs)
         while True:
+            if self.failed is not None:
+                return Reply("crashed", 0, error=f"the compute process could not start: {self.failed}")
             replies = self.wait(timeout)
             if not replies:
                 raise TimeoutError(f"no reply to {kind} within {timeout} s")

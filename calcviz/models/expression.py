@@ -347,11 +347,13 @@ class _Parser:
                 raise self.unexpected(self.tok)
             self.take()
             return inner
-        if t.kind == "end":
+        if t.kind == "end" or self.at(")", ","):
+            # "(x *)" and "max(x, )" lack an operand; the ')' itself is matched.
             prev = self.tokens[self.i - 1] if self.i else None
             if prev is not None and prev.kind == "op":
                 raise self.error(f"expected a number, a name or '(' after {prev.text!r}", t.pos)
-            raise self.error("expected a formula here", t.pos)
+            if t.kind == "end":
+                raise self.error("expected a formula here", t.pos)
         if t.kind == "op" and t.text in ("*", "/", "^", "**"):
             raise self.error(f"{t.text!r} needs something on its left", t.pos)
         raise self.unexpected(t)

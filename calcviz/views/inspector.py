@@ -7,14 +7,15 @@ turns the direction. ``set_*`` methods never emit.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
-from PyQt6.QtGui import QPalette
+from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import (
-    QAbstractItemView, QDial, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QHeaderView,
+    QAbstractItemView, QDial, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
     QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -46,6 +47,12 @@ def format_number(value: Any, digits: int = 6) -> str:
 
 def format_vector(values: Sequence[Any]) -> str:
     return "(" + ", ".join(format_number(v) for v in values) + ")"
+
+
+def _plain(html: str) -> str:
+    """A label's rich text as plain text (tags, word joiners and no-break spaces undone)."""
+    text = re.sub(r"<[^>]+>", "", html).replace("\u2060", "").replace("\u00a0", " ")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _muted(label: QLabel) -> QLabel:
@@ -97,12 +104,16 @@ class PointInspector(QWidget):
         self.hessian_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.hessian_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.hessian_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.hessian_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # No scroll bars: columns share the width, and a cell too narrow for its number elides it
+        # (its tooltip has the whole number).
+        self.hessian_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hessian_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.hessian_table.horizontalHeader().setMinimumSectionSize(56)
+        self.hessian_table.horizontalHeader().setMinimumSectionSize(24)
         self.hessian_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.hessian_table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.form.addRow(self.hessian_caption, self.hessian_table)
+        # The table spans the form's width (below its caption): 3+ variables need the room.
+        self.form.addRow(self.hessian_caption, QWidget(self.details))
+        self.form.addRow(self.hessian_table)
 
         self.eigen_caption, self.eigen_label = row("eigenvalues of H")
         self.device_caption, self.device_label = row("computed on")
@@ -145,13 +156,20 @@ class PointInspector(QWidget):
         self.direction_label = QLabel(self.directional_box)
         self.directional_label = QLabel(self.directional_box)
         for label in (self.direction_label, self.directional_label):
+            label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             readout.addWidget(label)
 
-        controls.addWidget(angle_caption)
-        controls.addWidget(self.angle_spin)
-        controls.addWidget(self.angle_dial)
-        controls.addSpacing(6)
+        # [dial] | angle θ [spin]
+        #        | v = ...
+        #        | D_v f = ...
+        angle_row = QHBoxLayout()
+        angle_row.addWidget(angle_caption)
+        angle_row.addWidget(self.angle_spin)
+        angle_row.addStretch(1)
+        readout.insertLayout(0, angle_row)
+        controls.addWidget(self.angle_dial, 0, Qt.AlignmentFlag.AlignTop)
+        controls.addSpacing(4)
         controls.addLayout(readout, 1)
 
         self.plot = pg.PlotWidget(parent=self.directional_box, background=self.palette().color(QPalette.ColorRole.Base))
@@ -168,8 +186,15 @@ class PointInspector(QWidget):
             axis.setTextPen(foreground)
         item.getAxis("bottom").setTicks([[(a, f"{a}°") for a in (0, 90, 180, 270, 360)],
                                          [(a, "") for a in range(0, 361, 45)]])
+        item.getAxis("bottom").setStyle(hideOverlappingLabels=20)  # keep the 0° and 360° labels
         item.getAxis("left").setWidth(40)
-        item.showGrid(x=True, y=True, alpha=0.15)
+        # Vertical guides as lines, not the bottom axis' grid: a gridded axis hides its end labels.
+        item.showGrid(x=False, y=True, alpha=0.15)
+        guide = QColor(foreground)
+        guide.setAlpha(40)
+        for quarter in (90, 180, 270):
+            item.addItem(pg.InfiniteLine(pos=quarter, angle=90, pen=pg.mkPen(guide, width=1)))
+        item.setContentsMargins(0, 4, 14, 0)  # room for the "360°" label
         item.setXRange(0, 360, padding=0.02)
         item.setYRange(-1, 1, padding=0)
 
@@ -230,6 +255,7 @@ class PointInspector(QWidget):
             self.second_caption.setText(f"f″({x})")
             self.point_label.setText(format_number(point.get(x)))
             self.gradient_label.setText(format_number(gradient.get(x)))
+            self.gradient_label.setToolTip("")
             self.second_label.setText(format_number(hessian[0][0] if hessian and hessian[0] else None))
         else:
             self.point_caption.setText("(" + ", ".join(variables) + ")")
@@ -249,6 +275,7 @@ class PointInspector(QWidget):
 
         self.form.setRowVisible(self.norm_label, not one)
         self.form.setRowVisible(self.second_label, one)
+        self.form.setRowVisible(self.hessian_caption, not one)
         self.form.setRowVisible(self.hessian_table, not one)
         self.form.setRowVisible(self.eigen_label, not one)
         self.form.setRowVisible(self.device_label, bool(device))
@@ -285,9 +312,11 @@ class PointInspector(QWidget):
         self.directional_box.setVisible(self._info is not None and not one)
         self.set_angle(profile["angle"])
 
-        a, b = (list(axes) + ["x", "y"])[:2] if axes else ("x", "y")
-        plane = f" in the ({a}, {b}) plane" if axes else ""
-        self.direction_label.setText(f"v = (cos θ, sin θ) = {format_vector(profile['direction'])}{plane}")
+        title = "Directional derivative"
+        if axes:
+            title += " in the (" + ", ".join(list(axes)[:2]) + ") plane"
+        self.directional_box.setTitle(title)
+        self.direction_label.setText(f"v = (cos θ, sin θ) = {format_vector(profile['direction'])}")
         self.directional_label.setText(f"D<sub>v</sub>f = ∇f · v = <b>{format_number(profile['value'])}</b>")
         self.note_label.setText(self._note(profile))
 
@@ -308,7 +337,7 @@ class PointInspector(QWidget):
             self._place_text(self.max_text, profile["max_angle"], profile["max_value"], above=True,
                              text=f"+|∇f| = {format_number(profile['max_value'])}")
             self._place_text(self.min_text, profile["min_angle"], profile["min_value"], above=False,
-                             text=f"−|∇f| = {format_number(profile['min_value'])}")
+                             text=f"-|∇f| = {format_number(profile['min_value'])}")
         else:
             self.max_marker.setData([], [])
             self.min_marker.setData([], [])
@@ -335,7 +364,7 @@ class PointInspector(QWidget):
                 "value": format_number(p["value"]),
                 "max": (p.get("max_angle"), format_number(p.get("max_value"))) if p.get("max_angle") is not None else None,
                 "min": (p.get("min_angle"), format_number(p.get("min_value"))) if p.get("min_angle") is not None else None,
-                "note": self.note_label.text(),
+                "note": _plain(self.note_label.text()),
             }
         return {
             "placeholder": self.placeholder.text() if not self.placeholder.isHidden() else None,
@@ -374,13 +403,11 @@ class PointInspector(QWidget):
                     value = None
                 cell = QTableWidgetItem(format_number(value))
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                cell.setToolTip(f"∂²f/∂{variables[r]}∂{variables[c]}")
+                cell.setToolTip(f"∂²f/∂{variables[r]}∂{variables[c]} = {format_number(value, 17)}")
                 table.setItem(r, c, cell)
         table.resizeRowsToContents()
-        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(n)) + 2 * table.frameWidth()
-        if table.horizontalScrollBar().isVisible():
-            height += table.horizontalScrollBar().height()
-        table.setFixedHeight(height)
+        header = table.horizontalHeader().sizeHint().height()
+        table.setFixedHeight(header + sum(table.rowHeight(r) for r in range(n)) + 2 * table.frameWidth())
 
     @staticmethod
     def _note(profile: dict) -> str:
@@ -388,10 +415,13 @@ class PointInspector(QWidget):
             return "The gradient is undefined here, so D<sub>v</sub>f is too."
         if profile.get("zero"):
             return "∇f = 0: D<sub>v</sub>f = 0 in every direction (no direction of steepest ascent)."
-        return (f"Largest <b>+|∇f| = {format_number(profile['max_value'])}</b> at "
-                f"{format_number(round(profile['max_angle'], 2))}° (along ∇f); smallest "
-                f"<b>−|∇f| = {format_number(profile['min_value'])}</b> at "
-                f"{format_number(round(profile['min_angle'], 2))}° (opposite ∇f).")
+        def keep(text: str) -> str:  # one unbreakable run: no-break spaces, a word joiner after "|"
+            return text.replace(" ", "\u00a0").replace("|", "|\u2060")
+
+        return (f"Largest <b>{keep('+|∇f| = ' + format_number(profile['max_value']))}</b> at "
+                f"{keep(format_number(round(profile['max_angle'], 2)) + '° (along ∇f)')}; smallest "
+                f"<b>{keep('-|∇f| = ' + format_number(profile['min_value']))}</b> at "
+                f"{keep(format_number(round(profile['min_angle'], 2)) + '° (opposite ∇f)')}.")
 
     @staticmethod
     def _place_text(text_item: pg.TextItem, angle: float, value: float, above: bool, text: str) -> None:

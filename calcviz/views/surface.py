@@ -15,6 +15,7 @@ H = 10.0     # height of the value range in scene units
 TICKS = 5
 COLORMAP = "viridis"
 INK = (0.15, 0.15, 0.2, 1.0)
+TEXT = QtGui.QColor(40, 40, 50)
 
 
 def _fmt(v: float) -> str:
@@ -47,12 +48,15 @@ class SurfaceView(QtWidgets.QWidget):
         self.isolines = gl.GLLinePlotItem(mode="lines", color=(0.1, 0.1, 0.1, 0.8), width=1.2, antialias=True)
         self.marker = gl.GLScatterPlotItem(color=(0.85, 0.1, 0.1, 1), size=14, pxMode=True)
         self.arrow = gl.GLLinePlotItem(mode="lines", color=(0.85, 0.1, 0.1, 1), width=3, antialias=True)
-        self.marker.setGLOptions("translucent")
-        self.arrow.setGLOptions("translucent")
+        from OpenGL import GL
+        on_top = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True,
+                  "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
+        self.marker.setGLOptions(on_top)
+        self.arrow.setGLOptions(on_top)
         for item in (self.floor, self.surface, self.frame, self.isolines, self.marker, self.arrow):
             self.gl.addItem(item)
-        self.tick_labels = [gl.GLTextItem(color=INK, font=QtGui.QFont("Sans", 9)) for _ in range(3 * TICKS)]
-        self.axis_labels = [gl.GLTextItem(color=INK, font=QtGui.QFont("Sans", 13, QtGui.QFont.Weight.Bold),
+        self.tick_labels = [gl.GLTextItem(color=TEXT, font=QtGui.QFont("Sans", 9)) for _ in range(3 * TICKS)]
+        self.axis_labels = [gl.GLTextItem(color=TEXT, font=QtGui.QFont("Sans", 13, QtGui.QFont.Weight.Bold),
                                           text=t) for t in ("x", "y", "f")]
         for item in self.tick_labels + self.axis_labels:
             self.gl.addItem(item)
@@ -121,7 +125,7 @@ class SurfaceView(QtWidgets.QWidget):
         if not np.isfinite(pz):
             self.clear_point()
             return
-        self.marker.setData(pos=np.array([[px, py, pz]]))
+        self.marker.setData(pos=np.array([[px, py, pz]]))  # drawn over the surface: see the GL options set in __init__
         gx, gy = gradient
         x0, x1, y0, y1, zlo, zhi = self._box
         # Direction of steepest ascent in scene units (x and y scale differently), lifted along the tangent plane.
@@ -145,7 +149,7 @@ class SurfaceView(QtWidgets.QWidget):
         self.arrow.setData(pos=np.zeros((0, 3)))
 
     def reset_view(self) -> None:
-        self.gl.setCameraPosition(pos=QtGui.QVector3D(0, 0, H / 2), distance=4.2 * S, elevation=28, azimuth=-60)
+        self.gl.setCameraPosition(pos=QtGui.QVector3D(0, 0, H / 2), distance=3.3 * S, elevation=28, azimuth=-60)
 
     def render_image(self, width: int, height: int) -> np.ndarray:
         """The view rendered offscreen at a chosen size, (h, w, 4) RGBA uint8."""

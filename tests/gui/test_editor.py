@@ -1,0 +1,257 @@
+"""The equation editor, driven like a user would: keystrokes, the presets menu, Ctrl+Enter."""
+import time
+
+import pytest
+from PyQt6.QtCore import QObject, Qt, QTimer
+from PyQt6.QtGui import QAction, QColor, QTextCharFormat, QTextFormat
+
+from calcviz import resources
+from calcviz.models.expression import ParseError, parse
+from calcviz.models.pretty import to_html
+from calcviz.views.editor import EquationEditor
+
+SETTLE_MS = 500  # comfortably longer than the 150 ms debounce
+
+
+@pytest.fixture
+def editor(qtbot):
+    widget = EquationEditor()
+    qtbot.addWidget(widget)
+    widget.resize(560, 220)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def edits(editor):
+    """Every expressionEdited, with the time it came."""
+    seen: list[tuple[str, float]] = []
+    editor.expressionEdited.connect(lambda text: seen.append((text, time.monotonic())))
+    return seen
+
+
+def texts(edits):
+    return [text for text, _ in edits]
+
+
+def parse_error(text: str) -> ParseError:
+    with pytest.raises(ParseError) as info:
+        parse(text)
+    return info.value
+
+
+def marker(editor):
+    (selection,) = editor.field.extraSelections()
+    return selection
+
+
+# ----------------------------------------------------------------------------- typing
+def test_a_burst_of_keystrokes_emits_once_after_the_pause(editor, edits, qtbot):
+    with qtbot.waitSignal(editor.expressionEdited, timeout=2000) as blocker:
+        qtbot.keyClicks(editor.field, "x^2 + y^2")
+        typed_at = time.monotonic()
+        assert edits == []  # nothing while typing
+    assert blocker.args == ["x^2 + y^2"]
+    qtbot.wait(SETTLE_MS)
+    assert texts(edits) == ["x^2 + y^2"]
+    assert edits[0][1] - typed_at >= 0.1  # it waited for the pause
+    assert editor.text() == "x^2 + y^2"
+
+
+def test_keystrokes_closer_than_the_debounce_still_emit_once(editor, edits, qtbot):
+    qtbot.keyClicks(editor.field, "sin(x)", delay=30)
+    qtbot.waitUntil(lambda: len(edits) > 0, timeout=2000)
+    qtbot.wait(SETTLE_MS)
+    assert texts(edits) == ["sin(x)"]
+
+
+def test_enter_makes_a_new_line_and_the_full_text_is_emitted(editor, edits, qtbot):
+    qtbot.keyClicks(editor.field, "a = x + y")
+    qtbot.keyClick(editor.field, Qt.Key.Key_Return)
+    qtbot.keyClicks(editor.field, "f = a^2")
+    qtbot.waitUntil(lambda: len(edits) > 0, timeout=2000)
+    qtbot.wait(SETTLE_MS)
+    assert texts(edits) == ["a = x + y\nf = a^2"]
+
+
+def test_typing_and_undoing_within_the_wait_emits_nothing(editor, edits, qtbot):
+    editor.set_text("x")
+    qtbot.keyClicks(editor.field, "y")
+    qtbot.keyClick(editor.field, Qt.Key.Key_Backspace)
+    qtbot.wait(SETTLE_MS)
+    assert editor.text() == "x" and edits == []
+
+
+def test_ctrl_enter_emits_at_once_without_a_new_line(editor, edits, qtbot):
+    qtbot.keyClicks(editor.field, "x + 1")
+    qtbot.keyClick(editor.field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert texts(edits) == ["x + 1"]  # synchronously, before any timer could fire
+    assert editor.text() == "x + 1"
+    qtbot.wait(SETTLE_MS)
+    assert texts(edits) == ["x + 1"]  # the pending debounced emission was cancelled
+    # Ctrl+Enter always applies, even when nothing changed (a "recompute" gesture).
+    qtbot.keyClick(editor.field, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.KeypadModifier)
+    assert texts(edits) == ["x + 1", "x + 1"]
+
+
+def test_set_text_does_not_emit_and_cancels_pending_typing(editor, edits, qtbot):
+    editor.set_text("sin(x) cos(y)")
+    assert editor.text() == "sin(x) cos(y)"
+    qtbot.keyClicks(editor.field, " + 1")
+    editor.set_text("x^2")  # the controller replaces the text before the pause ends
+    with qtbot.assertNotEmitted(editor.expressionEdited, wait=SETTLE_MS):
+        pass
+    assert editor.text() == "x^2" and edits == []
+
+
+# ----------------------------------------------------------------------------- presets
+def preset_menus(editor):
+    return [action.menu() for action in editor.presets_button.menu().actions() if action.menu()]
+
+
+def test_presets_menu_is_grouped_like_the_resource_file(editor):
+    presets = resources.presets()
+    groups = list(dict.fromkeys(p["group"] for p in presets))
+    menus = preset_menus(editor)
+    assert [m.title() for m in menus] == groups
+    for menu, group in zip(menus, groups):
+        assert [a.text() for a in menu.actions()] == [p["name"] for p in presets if p["group"] == group]
+        assert [a.toolTip() for a in menu.actions()] == [p["text"] for p in presets if p["group"] == group]
+
+
+def test_choosing_a_preset_emits_it_and_shows_its_text(editor, edits, qtbot):
+    chain = next(p for p in resources.presets() if p["name"].startswith("Chain rule"))
+    action = next(a for m in preset_menus(editor) for a in m.actions() if a.text() == chain["name"])
+    height_before = editor.field.height()
+    editor.set_error("stale", 0)
+    with qtbot.waitSignal(editor.presetChosen, timeout=1000) as blocker:
+        action.trigger()
+    assert blocker.args == [chain]
+    assert blocker.args[0] is not chain  # a copy: receivers cannot change the shared resource
+    assert editor.text() == chain["text"] and editor.text().count("\n") == 4
+    assert editor.field.height() > height_before  # five lines: the field grew
+    assert editor.error_label.isHidden() and editor.field.extraSelections() == []
+    qtbot.wait(SETTLE_MS)
+    assert edits == []  # showing the preset's text is not an edit
+
+
+def test_ctrl_z_after_a_preset_brings_the_typed_text_back(editor, edits, qtbot):
+    qtbot.keyClicks(editor.field, "x y")
+    qtbot.keyClick(editor.field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    sphere = next(a for m in preset_menus(editor) for a in m.actions() if a.text() == "Sphere")
+    sphere.trigger()
+    assert editor.text() == "x^2 + y^2"
+    qtbot.keyClick(editor.field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert editor.text() == "x y"
+    qtbot.waitUntil(lambda: len(edits) == 2, timeout=2000)
+    assert texts(edits) == ["x y", "x y"]
+
+
+# ----------------------------------------------------------------------------- preview and errors
+def test_set_error_shows_the_message_and_underlines_the_character(editor, qtbot):
+    text = "x^2 + * y"
+    editor.set_text(text)
+    editor.set_preview(to_html(parse("x^2")))
+    error = parse_error(text)
+    editor.set_error(error.message, error.position)
+
+    assert editor.error_label.isVisible() and editor.error_label.text() == "'*' needs something on its left"
+    selection = marker(editor)
+    assert (selection.cursor.selectionStart(), selection.cursor.selectionEnd()) == (6, 7)
+    assert selection.cursor.selectedText() == "*"
+    assert selection.format.underlineStyle() == QTextCharFormat.UnderlineStyle.WaveUnderline
+    assert selection.format.underlineColor() == QColor("#c62828")
+    assert selection.format.background().color() == QColor("#fdecea")
+    assert editor.text() == text  # the field is never edited
+    assert not editor.preview_label.isEnabled()  # the last good preview stays, greyed out
+
+    html = to_html(parse("x^2 + y"))
+    editor.set_preview(html)
+    assert editor.preview_label.text() == html and editor.preview_label.isEnabled()
+    assert editor.error_label.isHidden() and editor.error_label.text() == ""
+    assert editor.field.extraSelections() == []
+
+
+@pytest.mark.parametrize("text, marked", [
+    ("x^2 +", "+"),                # position == len(text): the last character
+    ("x^2 +   ", "+"),             # ... skipping trailing blanks
+    ("a = x +\nf = a", "+"),       # position on a line's end
+    ("sin(x", "("),                # "this '(' is never closed"
+])
+def test_errors_at_the_end_mark_the_last_character(editor, text, marked):
+    editor.set_text(text)
+    error = parse_error(text)
+    editor.set_error(error.message, error.position)
+    assert marker(editor).cursor.selectedText() == marked
+    assert editor.error_label.text() == error.message
+    assert editor.text() == text
+
+
+def test_error_on_empty_text_tints_the_line(editor):
+    editor.set_text("")
+    error = parse_error("")
+    editor.set_error(error.message, error.position)
+    selection = marker(editor)
+    assert selection.cursor.position() == 0 and not selection.cursor.hasSelection()
+    assert selection.format.property(QTextFormat.Property.FullWidthSelection) is True
+    assert editor.error_label.text() == "type a function, for example x^2 + y^2"
+
+
+def test_error_position_counts_python_characters_not_utf16_units(editor):
+    text = "𝑥^2 + * 𝑦"  # mathematical italic letters, outside the BMP, pasted from notes
+    editor.set_text(text)
+    error = parse_error(text)
+    assert text[error.position] == "*"
+    editor.set_error(error.message, error.position)
+    assert marker(editor).cursor.selectedText() == "*"
+
+
+def test_error_messages_are_plain_text(editor):
+    editor.set_error("unexpected character '<': comparisons are not supported", 0)
+    assert editor.error_label.textFormat() == Qt.TextFormat.PlainText
+    assert editor.error_label.text() == "unexpected character '<': comparisons are not supported"
+
+
+def test_clear_error(editor):
+    editor.set_text("x +")
+    editor.set_error("expected a number, a name or '(' after '+'", 3)
+    editor.clear_error()
+    assert editor.error_label.isHidden() and editor.field.extraSelections() == []
+    assert editor.preview_label.isEnabled()
+
+
+# ----------------------------------------------------------------------------- looks and structure
+def test_field_height_follows_the_lines_between_3_and_8(editor, qtbot):
+    line = editor.field.fontMetrics().lineSpacing()
+    editor.set_text("x")
+    three = editor.field.height()
+    editor.set_text("\n".join(f"a{i} = x" for i in range(5)))
+    five = editor.field.height()
+    editor.set_text("\n".join(f"a{i} = x" for i in range(8)))
+    qtbot.wait(50)
+    assert not editor.field.verticalScrollBar().isVisible()  # eight lines fit exactly
+    editor.set_text("\n".join(f"a{i} = x" for i in range(20)))
+    capped = editor.field.height()
+    qtbot.wait(50)
+    assert editor.field.verticalScrollBar().isVisible()
+    assert five - three == 2 * line
+    assert capped - three == 5 * line
+    editor.set_text("x")
+    assert editor.field.height() == three
+
+
+def test_tooltips_explain_the_syntax(editor):
+    assert "x^2 + y^2" in editor.field.toolTip() and "a = x + y" in editor.field.toolTip()
+    assert "Ctrl+Enter" in editor.field.toolTip()
+    assert "example" in editor.presets_button.toolTip()
+
+
+def test_every_object_belongs_to_the_editor(editor):
+    actions = editor.findChildren(QAction)
+    names = {a.text() for a in actions}
+    assert {p["name"] for p in resources.presets()} <= names
+    assert len(editor.findChildren(QTimer)) >= 1
+    for child in editor.findChildren(QObject):
+        assert child.parent() is not None
+    assert editor.field.font().fixedPitch() or editor.field.font().styleHint() == editor.field.font().StyleHint.TypeWriter

@@ -1,0 +1,246 @@
+"""The whole window, driven like a user: real widgets, real compute process, real OpenGL under Xvfb."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PyQt6 import QtCore, QtWidgets
+
+from calcviz.gui import build, dispose
+from calcviz.views import surface as surface_module
+
+TIMEOUT = 60_000  # ms; the first grid waits for TensorFlow's import in the compute process
+
+
+@pytest.fixture(scope="module")
+def app_window(qapp):
+    window, controller = build("cpu")
+    window.resize(1400, 900)
+    controller.start("x*exp(-x^2 - y^2)")
+    window.show()
+    yield window, controller
+    dispose(window, controller)
+
+
+@pytest.fixture
+def win(app_window, qtbot):
+    window, controller = app_window
+    qtbot.waitUntil(lambda: controller.grid is not None, timeout=TIMEOUT)
+    yield window, controller
+
+
+def grid_of(xs, ys, f):
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    return f(X, Y)
+
+
+def wait_for_text(qtbot, controller, text):
+    """Until the views hold the grid computed for ``text`` (the latest request, nothing in flight)."""
+    qtbot.waitUntil(lambda: controller.document.text == text and not controller.client.busy
+                    and controller.grid is not None, timeout=TIMEOUT)
+
+
+def type_formula(qtbot, window, text):
+    if window.editor.text() == text:
+        return  # the editor sends no edit for unchanged text
+    field = window.editor.field
+    field.selectAll()
+    qtbot.keyClick(field, QtCore.Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, text)
+    with qtbot.waitSignal(window.editor.expressionEdited, timeout=2000):
+        pass
+
+
+def click_contour(qtbot, window, x, y):
+    contour = window.contour
+    scene = contour.plot.vb.mapViewToScene(QtCore.QPointF(x, y))
+    pos = contour.mapFromScene(scene)
+    qtbot.mouseClick(contour.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_default_example_drawn_on_both_views(win):
+    window, controller = win
+    xs, ys = controller.grid["coords"]
+    expected = grid_of(xs, ys, lambda X, Y: X * np.exp(-X**2 - Y**2))
+    np.testing.assert_allclose(window.contour.image.image, expected, atol=1e-6)
+    # The surface holds the same values, mapped into its scene box.
+    _, _, sz = window.surface.to_scene(xs, ys, expected)
+    np.testing.assert_allclose(window.surface.surface._z, sz, atol=1e-4)
+    assert window.device.text() == "Device: CPU"
+    assert "ms" in window.compute_time.text()
+    assert window.editor.preview_label.text().startswith("<i>f</i>")
+
+
+def test_typing_a_formula_redraws_and_a_typo_keeps_the_plot(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "x^2 + 3y^2")
+    wait_for_text(qtbot, controller, "x^2 + 3y^2")
+    xs, ys = controller.grid["coords"]
+    np.testing.assert_allclose(window.contour.image.image, grid_of(xs, ys, lambda X, Y: X**2 + 3 * Y**2), rtol=1e-5)
+    before = window.contour.image.image.copy()
+
+    type_formula(qtbot, window, "x^2 + sin(y")
+    assert "never closed" in window.editor.error_label.text()
+    assert "last valid plot" in window.message.text()
+    assert controller.document.text == "x^2 + 3y^2"
+    np.testing.assert_array_equal(window.contour.image.image, before)
+
+
+def test_click_selects_point_and_inspector_matches_cli(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "log(exp(x) + exp(y))")
+    wait_for_text(qtbot, controller, "log(exp(x) + exp(y))")
+    click_contour(qtbot, window, 0.5, -0.75)
+    qtbot.waitUntil(lambda: controller.point_info is not None and controller.point_info["value"]
+                    == pytest.approx(np.log(np.exp(controller.selected[0]) + np.exp(controller.selected[1]))),
+                    timeout=TIMEOUT)
+    x, y = controller.selected
+    assert x == pytest.approx(0.5, abs=0.02) and y == pytest.approx(-0.75, abs=0.02)
+    mx, my = window.contour.marker.getData()
+    assert (mx[0], my[0]) == (pytest.approx(x), pytest.approx(y))
+    out = subprocess.run([sys.executable, "-m", "calcviz", "eval", "log(exp(x) + exp(y))", "--at", f"x={x!r}",
+                          f"y={y!r}", "--json", "--device", "cpu"], capture_output=True, text=True, check=True)
+    cli = json.loads(out.stdout)
+    shown = window.inspector.shown()
+    assert float(shown["value"]) == pytest.approx(cli["value"], rel=1e-5)
+    info = controller.point_info
+    assert info["gradient"] == pytest.approx(cli["gradient"], rel=1e-12)
+    np.testing.assert_allclose(info["hessian"], cli["hessian"], rtol=1e-12)
+    # The surface marks the same point (in its scene units).
+    px, py, _ = window.surface.to_scene(x, y, info["value"])
+    np.testing.assert_allclose(window.surface.marker.pos[0][:2], [px, py], atol=1e-6)
+
+
+def test_arrow_keys_nudge_the_selected_point(win, qtbot):
+    window, controller = win
+    controller.select(0.0, 0.0)
+    qtbot.waitUntil(lambda: controller.point_info is not None and controller.point_info["point"]["x"] == 0.0,
+                    timeout=TIMEOUT)
+    window.contour.setFocus()
+    qtbot.keyClick(window.contour, QtCore.Qt.Key.Key_Right)
+    qtbot.keyClick(window.contour, QtCore.Qt.Key.Key_Up, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    span_x = controller.document.x_range[1] - controller.document.x_range[0]
+    span_y = controller.document.y_range[1] - controller.document.y_range[0]
+    assert controller.selected == (pytest.approx(span_x / 100), pytest.approx(10 * span_y / 100))
+
+
+def test_parameter_slider_redraws(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "k x^2 + y^2")
+    wait_for_text(qtbot, controller, "k x^2 + y^2")
+    row = window.parameters.rows["k"]
+    row.slider.setValue(row.slider.maximum())  # as a drag to the right end would
+    qtbot.waitUntil(lambda: controller.document.params["k"]["value"] == pytest.approx(5.0) and not controller.client.busy,
+                    timeout=TIMEOUT)
+    xs, ys = controller.grid["coords"]
+    np.testing.assert_allclose(window.contour.image.image, grid_of(xs, ys, lambda X, Y: 5 * X**2 + Y**2), rtol=1e-5)
+
+
+def test_preset_sets_formula_and_box_and_undo_restores(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "x^2 - y^2")
+    wait_for_text(qtbot, controller, "x^2 - y^2")
+    action = next(a for menu in window.editor.presets_button.menu().actions() if menu.menu()
+                  for a in menu.menu().actions() if a.text() == "Rosenbrock")
+    action.trigger()
+    text = "(1 - x)^2 + 100(y - x^2)^2"
+    wait_for_text(qtbot, controller, text)
+    xs, ys = controller.grid["coords"]
+    assert (xs[0], xs[-1], ys[0], ys[-1]) == (-2, 2, -1, 3)
+    np.testing.assert_allclose(window.contour.image.image,
+                               grid_of(xs, ys, lambda X, Y: (1 - X)**2 + 100 * (Y - X**2)**2),
+                               rtol=1e-5, atol=1e-3)  # float32 grid; values reach 2509
+    window.actions["undo"].trigger()
+    wait_for_text(qtbot, controller, "x^2 - y^2")
+    assert window.editor.text() == "x^2 - y^2"
+    assert window.domain.domain()["y"] == (-2.0, 2.0)
+    window.actions["redo"].trigger()
+    wait_for_text(qtbot, controller, text)
+
+
+def test_one_variable_shows_curve(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "3x^4 - 4x^3 - 12x^2")
+    wait_for_text(qtbot, controller, "3x^4 - 4x^3 - 12x^2")
+    assert window.plane.currentWidget() is window.curve
+    assert "two variables" in window.surface.message.text()
+    xs, f = window.curve.f.getData()
+    np.testing.assert_allclose(f, 3 * xs**4 - 4 * xs**3 - 12 * xs**2, rtol=1e-9, atol=1e-9)
+    _, d1 = window.curve.d1.getData()
+    np.testing.assert_allclose(d1, 12 * xs * (xs - 2) * (xs + 1), rtol=1e-9, atol=1e-9)
+    type_formula(qtbot, window, "x y")
+    wait_for_text(qtbot, controller, "x y")
+    assert window.plane.currentWidget() is window.contour
+
+
+def test_undefined_region_is_a_hole_with_a_message(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "log(x) + y")
+    wait_for_text(qtbot, controller, "log(x) + y")
+    assert "undefined" in window.message.text() and "%" in window.message.text()
+    assert np.isnan(window.contour.image.image[0, 0]) and np.isfinite(window.contour.image.image[-1, 0])
+
+
+def test_hover_shows_value_and_gradient(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "x^2 + y^2")
+    wait_for_text(qtbot, controller, "x^2 + y^2")
+    controller.hover(1.0, -1.0)
+    xs, ys = controller.grid["coords"]
+    i, j = np.argmin(abs(xs - 1.0)), np.argmin(abs(ys + 1.0))  # the grid node under the cursor
+    x, y = xs[i], ys[j]
+    text = window.contour.readout.textItem.toPlainText()
+    assert text == f"x = {x:.4g}, y = {y:.4g}\nf = {x*x + y*y:.5g}\n∇f = ({2*x:.4g}, {2*y:.4g})"
+
+
+def test_gl_pixels_change_with_the_expression(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "x^2 + y^2")
+    wait_for_text(qtbot, controller, "x^2 + y^2")
+    qtbot.wait(50)
+    bowl = window.surface.render_image(320, 240)
+    type_formula(qtbot, window, "sin(3x) cos(3y)")
+    wait_for_text(qtbot, controller, "sin(3x) cos(3y)")
+    qtbot.wait(50)
+    waves = window.surface.render_image(320, 240)
+    assert bowl.shape == (240, 320, 4)
+    coloured = lambda img: np.mean(np.ptp(img[..., :3].astype(int), axis=-1) > 40)  # noqa: E731
+    assert coloured(bowl) > 0.05 and coloured(waves) > 0.05, "the surface was not drawn"
+    assert np.mean(np.any(bowl[..., :3] != waves[..., :3], axis=-1)) > 0.05
+
+
+def test_burst_of_edits_shows_the_last_and_never_stalls(win, qtbot):
+    window, controller = win
+    gaps = []
+    last = [time.perf_counter()]
+
+    def probe():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QtCore.QTimer(window)
+    timer.timeout.connect(probe)
+    timer.start(10)
+    for k in range(200):
+        window.editor.expressionEdited.emit(f"x^2 + {k}*y")
+        QtWidgets.QApplication.processEvents()
+        qtbot.wait(2)
+    wait_for_text(qtbot, controller, "x^2 + 199*y")
+    timer.stop()
+    xs, ys = controller.grid["coords"]
+    np.testing.assert_allclose(window.contour.image.image, grid_of(xs, ys, lambda X, Y: X**2 + 199 * Y), rtol=1e-5)
+    assert max(gaps) < 0.1, f"event loop stalled for {max(gaps) * 1e3:.0f} ms"
+
+
+def test_window_screenshot_is_not_blank(win, qtbot, tmp_path):
+    window, _ = win
+    path = tmp_path / "window.png"
+    assert window.snapshot().save(str(path))
+    from PyQt6.QtGui import QImage
+    image = QImage(str(path))
+    assert image.width() == window.width() and image.height() == window.height()

@@ -1,0 +1,310 @@
+"""Hostile and random text through the parser (hypothesis).
+
+Whatever the text, ``parse`` returns an Expression or raises ParseError with a position inside the
+text; never any other exception, and it never reaches eval/exec/compile/__import__/open.
+Generated valid formulas must parse to the tree they were built from (checked by value) and
+survive printing and re-parsing.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import math
+import string
+import sys
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from calcviz.models.expression import MAX_LENGTH, Expression, ParseError, parse
+from test_expression import evaluate
+
+FUZZ = settings(deadline=None, max_examples=2500, suppress_health_check=[HealthCheck.too_slow])
+VALID = settings(deadline=None, max_examples=1200, suppress_health_check=[HealthCheck.too_slow])
+
+
+class Trapped(BaseException):
+    """Raised by the trapped builtins; a BaseException so no `except Exception` can swallow it."""
+
+
+@contextlib.contextmanager
+def no_code_execution():
+    """While inside, eval/exec/compile/__import__/open/breakpoint record the call and raise."""
+    calls: list[str] = []
+    names = ("eval", "exec", "compile", "__import__", "open", "breakpoint")
+    saved = {name: getattr(builtins, name) for name in names}
+
+    def trap(name):
+        def trapped(*args, **kwargs):
+            calls.append(name)
+            raise Trapped(name)
+        return trapped
+
+    for name in names:
+        setattr(builtins, name, trap(name))
+    try:
+        yield calls
+    finally:
+        for name, value in saved.items():
+            setattr(builtins, name, value)
+
+
+@contextlib.contextmanager
+def default_recursion_limit():
+    """Python's default limit of 1000 frames while inside (hypothesis raises it during a test,
+    which would hide a parser that recurses too deeply for a real caller)."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(1000, depth + 250))  # a caller about as deep as a Qt slot
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(saved)
+
+
+def check(text: str):
+    """Parse under the trap; return the Expression or the ParseError, failing on anything else."""
+    with no_code_execution() as calls, default_recursion_limit():
+        try:
+            result = parse(text)
+        except ParseError as error:
+            result = error
+    assert calls == [], f"parse({text!r}) reached {calls}"
+    if isinstance(result, ParseError):
+        assert isinstance(result.message, str) and result.message
+        assert 0 <= result.position <= len(text), (text, result.position)
+        # what the CLI and the editor show must not fail either
+        assert str(result)
+        assert result.caret().endswith("^")
+        line, column = result.line_column()
+        assert line >= 1 and column >= 1
+    else:
+        assert isinstance(result, Expression)
+        assert result.definitions and result.text == text
+        assert all(isinstance(n, str) and n for n in result.inputs)
+        assert len(set(result.inputs)) == len(result.inputs)
+    return result
+
+
+def test_the_trap_works():
+    with no_code_execution() as calls:
+        try:
+            eval("1")  # noqa: S307 - the trapped builtin, it must not run
+        except Trapped:
+            pass
+    assert calls == ["eval"]
+    assert eval("1 + 1") == 2  # noqa: S307 - restored
+
+
+# ----------------------------------------------------------------------------- random characters
+FORMULA_CHARS = "xyzabkte0123456789.+-*/^()=;,\n \t"
+PYTHON_CHARS = "[]{}:'\"_#@!%&|<>~`\\$?"
+UNICODE_CHARS = "π×÷−·⋅²³¹λ∑√∞αβ\u00a0\u2028\ud800é中"
+ALPHABET = FORMULA_CHARS + PYTHON_CHARS + UNICODE_CHARS
+
+
+@FUZZ
+@given(st.text(alphabet=ALPHABET, max_size=60))
+@example("")
+@example("x²y³")
+@example("\ud800")
+@example("e\u2028")
+def test_random_formula_characters(text):
+    check(text)
+
+
+@settings(deadline=None, max_examples=500)
+@given(st.text(max_size=40))
+def test_random_unicode(text):
+    check(text)
+
+
+# ----------------------------------------------------------------------------- random tokens
+TOKENS = [
+    "x", "y", "z", "w", "a", "k", "t", "e", "pi", "2", "0.5", ".5", "1e-3", "1e999", "3.", "1.2.3", "007",
+    "+", "-", "*", "/", "^", "**", "(", ")", ",", "=", "==", ";", "\n", " ", "  ",
+    "sin", "cos", "exp", "log", "sqrt", "atan2", "min", "max", "logsumexp", "relu", "abs",
+    "f(x, y) =", "a =", "b = ", "f =", "sin =",
+    "lambda", "import", "os", "__import__", "eval", "exec", "open", "globals", "getattr", "__class__",
+    "__builtins__", "if", "else", "for", "in", "not", "and", "or", "None", "True", "def", "return",
+    ".", "[", "]", "{", "}", ":", "'", '"', "#", "@", "!", "%", "|", "&", "<", ">", "\\", "_",
+    "²", "π", "×", "−",
+]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS), max_size=30))
+@example(["__import__", "(", "'", "os", "'", ")", ".", "system", "(", "'", "ls", "'", ")"])
+@example(["lambda", "x", ":", "x"])
+@example(["[", "x", "for", "x", "in", "y", "]"])
+@example(["a =", "a", "+", "2", ";", "f =", "a"])
+def test_random_token_sequences(tokens):
+    check("".join(tokens))
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS), max_size=30), st.sampled_from([" ", "", "\n", ";"]))
+def test_random_token_sequences_with_separators(tokens, sep):
+    check(sep.join(tokens))
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.sampled_from(["(", "sin(", "-", "x^", "max(x, ", "(-", "2*("]), st.integers(0, 3000),
+       st.sampled_from(["x", "", ")"]))
+def test_deep_nesting_never_overflows_the_stack(opener, depth, middle):
+    closer = {"(": ")", "sin(": ")", "max(x, ": ")", "(-": ")", "2*(": ")"}.get(opener, "")
+    text = opener * depth + middle + closer * depth
+    result = check(text)
+    if isinstance(result, ParseError) and len(text) <= MAX_LENGTH and depth > 100 and middle == "x":
+        assert "nested too deeply" in result.message
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.sampled_from(["+", "*", " ", "-", "/", "^"]), st.integers(1, 12000))
+def test_long_flat_chains_never_overflow_the_stack(op, n):
+    text = op.join(["x"] * n)
+    result = check(text)
+    if isinstance(result, Expression):
+        assert result.to_text()  # printing recurses over the tree: it must be shallow enough
+
+
+# ----------------------------------------------------------------------------- valid formulas
+def _safe(fn, *args):
+    try:
+        value = fn(*args)
+    except (ValueError, ZeroDivisionError):
+        return math.nan
+    except OverflowError:
+        return math.inf
+    return float(value)
+
+
+def _pow(a, b):
+    return _safe(math.pow, a, b)
+
+
+def _div(a, b):
+    from test_expression import _div as div
+    return div(a, b)
+
+
+ENV = {"x": 0.7, "y": -1.3, "k": 2.0, "t": 0.25}
+LEAF_NAMES = st.sampled_from(sorted(ENV) + ["pi", "e"])
+NUMBERS = st.one_of(st.integers(0, 50).map(float),
+                    st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
+                    st.sampled_from([0.5, 1e-3, 2.5e-7, 1e20]))
+
+
+def _number_text(draw, value: float) -> str:
+    forms = [repr(value)]
+    if value == int(value) and value < 1e15:
+        forms.append(str(int(value)))
+    if 0 < value < 1 and repr(value).startswith("0."):
+        forms.append(repr(value)[1:])  # .5
+    return draw(st.sampled_from(forms))
+
+
+@st.composite
+def formulas(draw, depth=0):
+    """(text, value, needs_parens_when_juxtaposed) built together: the value is computed here,
+    from the structure, not from calcviz's tree."""
+    kind = draw(st.sampled_from(["leaf", "leaf", "op", "op", "neg", "call"]) if depth < 6 else st.just("leaf"))
+    if kind == "leaf":
+        if draw(st.booleans()):
+            name = draw(LEAF_NAMES)
+            return name, ENV.get(name, {"pi": math.pi, "e": math.e}.get(name)), "name"
+        value = draw(NUMBERS)
+        return _number_text(draw, value), value, "number"
+    if kind == "neg":
+        text, value, _ = draw(formulas(depth + 1))
+        return f"(-({text}))", -value, "paren"
+    if kind == "call":
+        name = draw(st.sampled_from(["sin", "cos", "atan", "tanh", "abs", "exp", "min", "max", "atan2"]))
+        if name in ("min", "max", "atan2"):
+            n = 2 if name == "atan2" else draw(st.integers(2, 4))
+            args = [draw(formulas(depth + 1)) for _ in range(n)]
+            fn = {"min": min, "max": max, "atan2": math.atan2}[name]
+            vals = [a[1] for a in args]
+            value = math.nan if any(math.isnan(v) for v in vals) else _safe(fn, *vals)
+            sep = draw(st.sampled_from([", ", ",", " , "]))
+            return f"{name}({sep.join(a[0] for a in args)})", value, "call"
+        text, value, _ = draw(formulas(depth + 1))
+        return f"{name}({text})", _safe(getattr(math, name) if name != "abs" else abs, value), "call"
+    op = draw(st.sampled_from(["+", "-", "*", "/", "^", "**", "implicit"]))
+    (lt, lv, lk), (rt, rv, rk) = draw(formulas(depth + 1)), draw(formulas(depth + 1))
+    left, right = f"({lt})", f"({rt})"
+    if op == "implicit":
+        # 2x, 2 sin(x), (a)(b), 2(b): never name( which is a call, never 2 3
+        if lk == "number" and rk in ("name", "call"):
+            text = lt + draw(st.sampled_from(["", " "])) + rt
+        else:
+            text = left + draw(st.sampled_from(["", " "])) + right
+        return text, lv * rv, "implicit"
+    value = {"+": lambda: lv + rv, "-": lambda: lv - rv, "*": lambda: lv * rv, "/": lambda: _div(lv, rv),
+             "^": lambda: _pow(lv, rv), "**": lambda: _pow(lv, rv)}[op]()
+    space = draw(st.sampled_from(["", " "]))
+    return f"{left}{space}{op}{space}{right}", value, "op"
+
+
+def _same(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300)
+
+
+@VALID
+@given(formulas())
+@example(("2x", 1.4, "implicit"))
+@example(("(-(2))^(0.5)", math.nan, "op"))
+def test_generated_formulas_parse_to_what_they_mean(generated):
+    text, value, _ = generated
+    result = check(text)
+    assert isinstance(result, Expression), f"{text!r}: {result}"
+    assert set(result.inputs) <= set(ENV)
+    got = evaluate(result, **ENV)
+    assert _same(got, value), (text, got, value)
+    # printing and re-parsing keeps the tree
+    again = check(result.to_text())
+    assert isinstance(again, Expression), (result.to_text(), again)
+    assert again.definitions == result.definitions
+    assert again.inputs == result.inputs
+
+
+@VALID
+@given(formulas(), formulas(), st.sampled_from(["; ", "\n", ";\n", " ;  "]))
+def test_generated_definitions(first, second, sep):
+    text = f"a = {first[0]}{sep}g = a * ({second[0]}) + a"
+    result = check(text)
+    assert isinstance(result, Expression), f"{text!r}: {result}"
+    assert result.output == "g" and result.intermediates == ("a",)
+    assert "a" not in result.inputs
+    expected = first[1] * second[1] + first[1]
+    assert _same(evaluate(result, **ENV), expected), (text, expected)
+
+
+@settings(deadline=None, max_examples=300)
+@given(formulas(), st.integers(0, 200), st.data())
+def test_damaged_valid_formulas_fail_cleanly(generated, cut, data):
+    """Delete, duplicate or swap characters of a valid formula: still an Expression or a ParseError."""
+    text = generated[0]
+    i = cut % (len(text) + 1)
+    action = data.draw(st.sampled_from(["delete", "insert", "truncate", "swap"]))
+    if action == "delete":
+        damaged = text[:i] + text[i + 1:]
+    elif action == "insert":
+        damaged = text[:i] + data.draw(st.sampled_from(list(ALPHABET) + TOKENS)) + text[i:]
+    elif action == "truncate":
+        damaged = text[:i]
+    else:
+        damaged = text[:i] + text[i + 1:i + 2] + text[i:i + 1] + text[i + 2:]
+    check(damaged)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.text(alphabet=string.printable, min_size=0, max_size=25), st.integers(1, 40))
+def test_repeated_hostile_text(piece, times):
+    check(piece * times)
