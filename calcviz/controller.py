@@ -74,6 +74,7 @@ class Controller(QtCore.QObject):
         w.actions["field"].toggled.connect(self._field_toggled)
         w.actions["surface_isolines"].toggled.connect(w.surface.set_isolines_visible)
         w.actions["second_derivative"].toggled.connect(w.curve.set_second_derivative_visible)
+        w.actions["log_scale"].triggered.connect(self._redraw)
         w.actions["cancel"].triggered.connect(self.cancel)
         w.actions["undo"].triggered.connect(self.undo_stack.undo)
         w.actions["redo"].triggered.connect(self.undo_stack.redo)
@@ -212,9 +213,18 @@ class Controller(QtCore.QObject):
     # ------------------------------------------------------------------ results -> views
     def show_grid(self, grid: dict) -> None:
         self.grid = grid
-        w = self.window
+        log_action = self.window.actions["log_scale"]
+        with QtCore.QSignalBlocker(log_action):  # automatic choice for each new grid; the user may flip it
+            log_action.setChecked(len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"]))
+        self._redraw()
+
+    def _redraw(self) -> None:
+        grid, w = self.grid, self.window
+        if grid is None:
+            return
         names = tuple(grid["axes"])
-        value = grid["value"]
+        log_scale = w.actions["log_scale"].isChecked() and len(names) == 2
+        value = gridlib.symlog(grid["value"]) if log_scale else grid["value"]
         limits = gridlib.display_limits(value)
         if len(names) == 1:
             w.curve.set_curve(grid["coords"][0], value, grid["d1"], grid["d2"], names[0])
@@ -231,16 +241,8 @@ class Controller(QtCore.QObject):
             w.contour.set_grid(xs, ys, value, limits, lines, names)
             if w.actions["field"].isChecked():
                 w.contour.set_field(*gridlib.gradient_field(grid))
-        parts = [f"{grid['device']} · {grid['seconds'] * 1e3:.1f} ms for {value.size:,} points"]
-        w.set_compute_time(parts[0])
-        undefined = grid["undefined_fraction"]
-        if undefined > 0:
-            w.show_status(f"f is undefined (NaN or infinite) on {undefined:.1%} of the box: shown as holes.")
-        elif limits is not None and gridlib.is_heavy_tailed(value):
-            w.show_status(f"f spans {np.nanmin(value):.3g} to {np.nanmax(value):.3g}: colours and heights are "
-                          f"clipped to {limits[0]:.3g} … {limits[1]:.3g} so the rest stays readable.")
-        else:
-            w.show_status("")
+        w.set_compute_time(f"{grid['device']} · {grid['seconds'] * 1e3:.1f} ms for {value.size:,} points")
+        w.show_status(gridlib.describe_problems(grid["value"], log_scale))
 
     def _field_toggled(self, on: bool) -> None:
         w = self.window

@@ -78,6 +78,9 @@ class MainWindow(QtWidgets.QMainWindow):
             "surface_isolines": self._action("&Iso-lines on surface", "Ctrl+I", checkable=True,
                                              tip="Draw the contour lines on the 3D surface too"),
             "second_derivative": self._action("Show f″ on curves", checkable=True),
+            "log_scale": self._action("&Log colour scale", "Ctrl+L", checkable=True,
+                                      tip="Colour and height by sign(f)·log10(1+|f|); switched on by itself "
+                                          "when f spans many orders of magnitude"),
             "reset_view": self._action("&Reset 3D view", "Ctrl+0", tip="Put the 3D camera back where it started"),
         }
         a["undo"].setEnabled(False)
@@ -92,13 +95,13 @@ class MainWindow(QtWidgets.QMainWindow):
         edit.addSeparator()
         edit.addAction(a["cancel"])
         view = menus.addMenu("&View")
-        view.addActions([a["field"], a["surface_isolines"], a["second_derivative"], a["reset_view"]])
+        view.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["second_derivative"], a["reset_view"]])
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         bar = self.addToolBar("View")
         bar.setObjectName("toolbar-view")
-        bar.addActions([a["field"], a["surface_isolines"], a["reset_view"]])
+        bar.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["reset_view"]])
         return a
 
     def _build_status_bar(self) -> None:

@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,11 +68,28 @@ def _child(section: str, out: str, quick: bool) -> int:
     return 0
 
 
+def _cpu_busy_seconds() -> float | None:
+    """CPU time spent by everything on the machine so far (all CPUs, /proc/stat), in seconds."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run_section(section: str, quick: bool, timeout: float) -> dict:
     fd, out = tempfile.mkstemp(prefix=f"calcviz-bench-{section}-", suffix=".json")
     os.close(fd)
     cmd = [sys.executable, "-m", "calcviz.bench", "--child", section, "--out", out] + (["--quick"] if quick else [])
     t0 = time.perf_counter()
+    busy0, own0 = _cpu_busy_seconds(), _children_cpu_seconds()
     try:
         # The child's stdout goes to our stderr: only the final document may reach stdout.
         proc = subprocess.run(cmd, stdout=sys.stderr, timeout=timeout)
@@ -81,6 +99,11 @@ def _run_section(section: str, quick: bool, timeout: float) -> dict:
         with open(out) as f:
             result = json.load(f)
         result["seconds"] = round(seconds, 1)
+        busy1 = _cpu_busy_seconds()
+        if busy0 is not None and busy1 is not None:
+            # CPU that other processes used meanwhile: the figures are only as good as this is small.
+            others = max(0.0, (busy1 - busy0) - (_children_cpu_seconds() - own0))
+            result["other_processes_cpu_share"] = round(others / (seconds * (os.cpu_count() or 1)), 3)
         return result
     except subprocess.TimeoutExpired:
         return {"error": f"section did not finish within {timeout:g} s"}
@@ -113,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = list(dict.fromkeys(args.sections)) or list(SECTIONS)
 
     report: dict = {"machine": machine(), "quick": args.quick, "sections": {}}
+    report["machine"]["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
     crashed = False
     for section in chosen:
         print(f"calcviz.bench: running {section} ...", file=sys.stderr, flush=True)

@@ -36,7 +36,7 @@ def robust_limits(values: np.ndarray, tail: float = 1.0) -> tuple[float, float] 
     Without this, one huge value (exp(50x)) flattens every colour into one. Returns None when
     nothing is finite.
     """
-    finite = values[np.isfinite(values)]
+    finite = values[np.isfinite(values)].astype(np.float64)
     if finite.size == 0:
         return None
     lo, hi = np.percentile(finite, [tail, 100 - tail]) if finite.size > 50 else (finite.min(), finite.max())
@@ -50,11 +50,47 @@ def robust_limits(values: np.ndarray, tail: float = 1.0) -> tuple[float, float] 
 def is_heavy_tailed(values: np.ndarray) -> bool:
     """True when the extremes lie far outside the robust limits: the colour scale clips them."""
     limits = robust_limits(values)
-    finite = values[np.isfinite(values)]
+    finite = values[np.isfinite(values)].astype(np.float64)
     if limits is None or finite.size == 0:
         return False
     span = limits[1] - limits[0]
     return bool(finite.max() - limits[1] > 10 * span or limits[0] - finite.min() > 10 * span)
+
+
+def needs_log_scale(values: np.ndarray) -> bool:
+    """True when f spans so many orders of magnitude that a linear colour scale shows one colour.
+
+    Percentile clipping cannot fix exp(50x): its top percent alone spans a factor of e^2.
+    """
+    magnitude = np.abs(values[np.isfinite(values)].astype(np.float64))
+    if magnitude.size < 10:
+        return False
+    return bool(magnitude.max() > 1e4 * (np.median(magnitude) + 1e-12) and magnitude.max() > 1e4)
+
+
+def symlog(values: np.ndarray) -> np.ndarray:
+    """sign(f) log10(1 + |f|): the log colour scale, defined for negative values and zero too."""
+    with np.errstate(invalid="ignore"):
+        return np.sign(values) * np.log10(1.0 + np.abs(values.astype(np.float64)))
+
+
+def describe_problems(values: np.ndarray, log_scale: bool = False) -> str:
+    """What the user should know about a grid: undefined or overflowing parts, clipped colours."""
+    notes = []
+    nan, inf = float(np.isnan(values).mean()), float(np.isinf(values).mean())
+    if nan:
+        notes.append(f"f is undefined (NaN) on {nan:.1%} of the box: shown as holes")
+    if inf:
+        notes.append(f"f overflows (±inf in float32) on {inf:.1%} of the box: shown as holes")
+    finite = values[np.isfinite(values)]
+    limits = robust_limits(values)
+    if log_scale and finite.size:
+        notes.append(f"f spans {finite.min():.3g} to {finite.max():.3g}: colours and heights use a log scale, "
+                     "sign(f)·log10(1+|f|)")
+    elif limits is not None and is_heavy_tailed(values):
+        notes.append(f"f spans {finite.min():.3g} to {finite.max():.3g}: colours and heights are clipped to "
+                     f"{limits[0]:.3g} … {limits[1]:.3g} so the rest stays readable")
+    return "; ".join(notes) + ("." if notes else "")
 
 
 def display_limits(values: np.ndarray) -> tuple[float, float] | None:

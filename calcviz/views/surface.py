@@ -112,7 +112,7 @@ class SurfaceView(QtWidgets.QWidget):
         for t in np.linspace(0, 1, TICKS):
             for pos, value in (((-S + 2 * S * t, -S - 1.2, 0), x0 + t * (x1 - x0)),
                                ((-S - 1.5, -S + 2 * S * t, 0), y0 + t * (y1 - y0)),
-                               ((-S - 0.6, S + 0.6, H * t), zlo + t * (zhi - zlo))):
+                               ((-S + 0.3, S + 1.2, H * t), zlo + t * (zhi - zlo))):
                 self.tick_labels[k].setData(pos=pos, text=_fmt(value))
                 k += 1
         self.axis_labels[0].setData(pos=(0, -S - 3.0, 0), text=names[0])

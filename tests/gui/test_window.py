@@ -244,3 +244,56 @@ def test_window_screenshot_is_not_blank(win, qtbot, tmp_path):
     from PyQt6.QtGui import QImage
     image = QImage(str(path))
     assert image.width() == window.width() and image.height() == window.height()
+
+
+def test_refit_evaluates_the_zoomed_box(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "x^2 + y^2")
+    wait_for_text(qtbot, controller, "x^2 + y^2")
+    window.contour.plot.vb.setRange(xRange=(0.0, 1.0), yRange=(-0.5, 0.5), padding=0)
+    qtbot.mouseClick(window.domain.refit_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not controller.client.busy and controller.grid["coords"][0][0] == pytest.approx(0.0, abs=1e-6)
+                    and controller.grid["coords"][0][-1] == pytest.approx(1.0, abs=1e-6), timeout=TIMEOUT)
+    assert window.domain.domain()["x"] == (pytest.approx(0.0, abs=1e-6), pytest.approx(1.0, abs=1e-6))
+    ys = controller.grid["coords"][1]
+    assert (ys[0], ys[-1]) == (pytest.approx(-0.5, abs=1e-6), pytest.approx(0.5, abs=1e-6))
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: not controller.client.busy and controller.grid["coords"][0][0] != pytest.approx(0.0),
+                    timeout=TIMEOUT)
+
+
+def test_three_variables_pick_axes_others_are_sliders(win, qtbot):
+    window, controller = win
+    text = "a = (w+x+y+z)^2; b = (w+x-y-z)^2; u = (a+b)^2; v = (a-b)^2; f = (u+v)^2"
+    type_formula(qtbot, window, text)
+    wait_for_text(qtbot, controller, text)
+    assert set(window.parameters.rows) == {"w", "z"}
+    window.domain.axesChanged.emit(("w", "z"))  # as picking w and z in the axis boxes does
+    qtbot.waitUntil(lambda: controller.grid["axes"] == ["w", "z"] and not controller.client.busy, timeout=TIMEOUT)
+    assert set(window.parameters.rows) == {"x", "y"}
+    xs, ys = controller.grid["coords"]
+    px, py = controller.document.params["x"]["value"], controller.document.params["y"]["value"]
+
+    def chain(W, Z):
+        a, b = (W + px + py + Z) ** 2, (W + px - py - Z) ** 2
+        return ((a + b) ** 2 + (a - b) ** 2) ** 2
+    np.testing.assert_allclose(window.contour.image.image, grid_of(xs, ys, chain), rtol=1e-4, atol=1e-3)
+
+
+def test_huge_values_do_not_flatten_the_colours(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "exp(50x) + y")
+    qtbot.waitUntil(lambda: controller.document.text == "exp(50x) + y" and not controller.client.busy, timeout=TIMEOUT)
+    assert window.actions["log_scale"].isChecked()
+    xs, ys = controller.grid["coords"]
+    with np.errstate(over="ignore"):
+        exact = grid_of(xs, ys, lambda X, Y: np.exp(50 * X) + Y).astype(np.float32)  # overflows like the engine
+    shown = window.contour.image.image
+    finite = np.isfinite(exact)
+    np.testing.assert_allclose(shown[finite], (np.sign(exact) * np.log10(1 + np.abs(exact.astype(float))))[finite],
+                               rtol=1e-4, atol=1e-4)
+    lo, hi = window.contour.image.getLevels()
+    assert hi < 40 and lo < 0, "the colour scale is not logarithmic"
+    assert "log scale" in window.message.text() and "overflows" in window.message.text()
+    window.actions["log_scale"].trigger()  # the user switches back to linear
+    assert window.contour.image.getLevels()[1] > 1e30

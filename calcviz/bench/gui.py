@@ -1,0 +1,454 @@
+"""The GUI section: launch, edit latency, memory and 3D frame rate of the real window (under Xvfb).
+
+Figures (times in ms, medians where repeated; clocks are CLOCK_MONOTONIC, shared by all processes):
+- launch:  a fresh ``python -c DRIVER`` process runs calcviz.app.main() (what ``python -m calcviz`` runs)
+           with hooks added by the driver only: launch -> window shown (first frame of the window on
+           screen) <= 1500 ms, and launch -> first surface drawn, checked against a fresh process's
+           ``import tensorflow`` time + 1 s (measured in the same run).
+- edit:    Controller.set_text(new formula) -> both views repainted with its grid, N = 200, engine warm,
+           <= 100 ms; with where the time goes (compute round trip, show_grid, paints).
+- memory:  peak RSS (VmHWM) of the GUI and compute processes, and VmRSS growth of both over 300 edits
+           of distinct formulas, <= 50 MB each.
+- fps:     the 3D view orbiting 2 degrees a frame, each frame really painted (paintGL counted) and put on
+           screen by Qt's usual update cycle: >= 60 fps at N = 200, >= 30 at N = 400; GL_RENDERER.
+
+TensorFlow is never imported in this process (it crashes Mesa's GL): the window computes in its
+spawned compute process, exactly like the app.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from . import ms, rss_mb_of, target
+
+TARGET_SHOWN_MS = 1500.0
+TARGET_SURFACE_AFTER_TF_MS = 1000.0   # first surface <= TensorFlow's import + this
+TARGET_EDIT_MS = 100.0
+TARGET_RSS_GROWTH_MB = 50.0
+TARGET_FPS = {200: 60.0, 400: 30.0}
+EDIT_N = 200
+BOX = (-2.0, 2.0)
+MARK = "CALCVIZ_BENCH_GUI_MARKS "
+
+# Shapes the edits cycle through ({c} makes every text new: each edit is a formula the engine never saw).
+TEMPLATES = (
+    "x*exp(-{c}*(x^2+y^2))",
+    "sin(x)*cos(y)+{c}*x^2",
+    "x^2-{c}*y^2+x*y",
+    "log(1+x^2+{c}*y^2)",
+    "tanh({c}*x)*sigmoid(y)+0.1*y^2",
+    "a = x+{c}*y; b = x-y; a^2*b",
+)
+
+
+def now() -> float:
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _say(*parts) -> None:
+    print("calcviz.bench gui:", *parts, file=sys.stderr, flush=True)
+
+
+def _texts(count: int, start: int) -> list[str]:
+    return [TEMPLATES[k % len(TEMPLATES)].format(c=f"{0.5 + 0.0001 * (start + k):.4f}") for k in range(count)]
+
+
+def _status_mb(pid, field: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no {field} line in /proc/{pid}/status")
+
+
+# ---------------------------------------------------------------------------------------------- launch
+# Runs in a fresh interpreter. It runs the app's own entry point, calcviz.app.main(), and only wraps
+# calcviz.gui.build to watch what it built: when the window is exposed and first painted, when the
+# compute process is ready, when the first grid reaches the views and when the surface is painted.
+# Then it quits the event loop (gui.run's own dispose follows) and prints the marks as one JSON line.
+DRIVER = r'''
+import time
+T_SCRIPT = time.clock_gettime(time.CLOCK_MONOTONIC)
+import json, os, sys
+
+def now():
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+def process_age_s():
+    with open("/proc/self/stat") as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+
+marks = {"script": T_SCRIPT, "process_start_from_proc_stat": T_SCRIPT - process_age_s()}
+
+import calcviz.gui as G
+from PyQt6 import QtCore, QtGui, QtWidgets
+marks["imports_done"] = now()
+_build = G.build
+
+
+class Watch(QtCore.QObject):
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+
+    def eventFilter(self, obj, event):
+        kind = event.type()
+        if (kind == QtCore.QEvent.Type.Expose and "exposed" not in marks and isinstance(obj, QtGui.QWindow)
+                and obj.isExposed() and obj is self.window.windowHandle()):
+            marks["exposed"] = now()
+        return False
+
+
+def build(device="auto"):
+    marks["build_start"] = now()
+    window, controller = _build(device)
+    marks["build_end"] = now()
+    app = QtWidgets.QApplication.instance()
+    watch = Watch(window)
+    app.installEventFilter(watch)
+    window._bench_watch = watch
+    gl = window.surface.gl
+    paint_gl, paint_window, handle, show_grid = gl.paintGL, window.paintEvent, controller.handle, controller.show_grid
+
+    def gl_painted():
+        paint_gl()
+        t = now()
+        marks.setdefault("first_gl_paint", t)
+        if "grid_shown" in marks and "surface_drawn" not in marks:
+            marks["surface_drawn"] = t
+            marks["surface_widget_shown"] = window.surface._stack.currentWidget() is gl
+            app.removeEventFilter(watch)
+            QtCore.QTimer.singleShot(0, app.quit)
+    gl.paintGL = gl_painted
+
+    def window_painted(event):
+        paint_window(event)
+        marks.setdefault("first_window_paint", now())
+    window.paintEvent = window_painted
+
+    def handled(reply):
+        if reply.kind == "ready":
+            marks["compute_ready"] = now()
+        handle(reply)
+    controller.handle = handled
+
+    def grid_shown(grid):
+        marks.setdefault("grid_received", now())
+        show_grid(grid)
+        marks.setdefault("grid_shown", now())
+    controller.show_grid = grid_shown
+
+    QtCore.QTimer.singleShot(120000, app.quit)  # never hang the benchmark
+    return window, controller
+
+
+G.build = build
+from calcviz.app import main
+sys.argv = ["calcviz"]
+try:
+    main()
+except SystemExit as exc:
+    marks["exit_status"] = exc.code
+marks["exited"] = now()
+print("''' + MARK + r'''" + json.dumps(marks), flush=True)
+'''
+
+
+def _launch_once() -> dict:
+    t0 = now()
+    proc = subprocess.run([sys.executable, "-c", DRIVER], capture_output=True, text=True, timeout=180)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith(MARK)), None)
+    if line is None:
+        raise RuntimeError(f"the launch driver printed no marks (status {proc.returncode}): {proc.stderr[-2000:]}")
+    marks = json.loads(line[len(MARK):])
+    missing = [k for k in ("exposed", "first_gl_paint", "grid_shown", "surface_drawn") if k not in marks]
+    if missing or not marks.get("surface_widget_shown"):
+        raise RuntimeError(f"the launch driver missed {missing or 'the surface'}: {proc.stderr[-2000:]}")
+    out = {k: (v - t0) * 1e3 for k, v in marks.items() if isinstance(v, float)}
+    # The window is on screen once it is exposed and Qt has painted it (the GL view included).
+    out["shown"] = max(out["exposed"], out["first_gl_paint"], out.get("first_window_paint", 0.0))
+    return out
+
+
+def _tf_import_once() -> float:
+    code = "import time; t=time.perf_counter(); import tensorflow; print(time.perf_counter()-t)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0:
+        raise RuntimeError(f"import tensorflow failed: {proc.stderr[-2000:]}")
+    return float(proc.stdout.strip().splitlines()[-1]) * 1e3
+
+
+def bench_launch(quick: bool) -> dict:
+    repeats = 1 if quick else 3
+    tf_ms = []
+    for _ in range(repeats):
+        tf_ms.append(_tf_import_once())
+        _say(f"import tensorflow in a fresh process: {tf_ms[-1]:.0f} ms")
+    runs = []
+    for _ in range(repeats):
+        runs.append(_launch_once())
+        _say(f"launch: shown at {runs[-1]['shown']:.0f} ms, surface at {runs[-1]['surface_drawn']:.0f} ms")
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if all(k in r for r in runs)}
+    tf_import = statistics.median(tf_ms)
+    return {
+        "what": "fresh `python -c DRIVER` running calcviz.app.main() (the `python -m calcviz` path); ms after "
+                "the parent called Popen; medians of the launches, warm file cache",
+        "launches": repeats,
+        "window_shown_ms": target(med["shown"], TARGET_SHOWN_MS, "ms", all_ms=[ms(r["shown"]) for r in runs],
+                                  measured="top-level window exposed and first painted (GL view included)"),
+        "first_surface_ms": target(med["surface_drawn"], tf_import + TARGET_SURFACE_AFTER_TF_MS, "ms",
+                                   all_ms=[ms(r["surface_drawn"]) for r in runs],
+                                   measured="first grid in the views and the GL view repainted with it; "
+                                            "target: tensorflow_import_ms + 1000"),
+        "tensorflow_import_ms": ms(tf_import),
+        "tensorflow_import_all_ms": [ms(t) for t in tf_ms],
+        "milestones_median_ms": {
+            "interpreter_up": ms(med["script"]),
+            "process_start_per_proc_stat": ms(med["process_start_from_proc_stat"]),
+            "gui_imports_done": ms(med["imports_done"]),
+            "build_start": ms(med["build_start"]),
+            "build_end_compute_process_spawned": ms(med["build_end"]),
+            "window_exposed": ms(med["exposed"]),
+            "first_window_paint": ms(med.get("first_window_paint", float("nan"))),
+            "first_gl_paint": ms(med["first_gl_paint"]),
+            "compute_process_ready_tensorflow_loaded": ms(med.get("compute_ready", float("nan"))),
+            "first_grid_received": ms(med["grid_received"]),
+            "first_grid_in_views": ms(med["grid_shown"]),
+            "first_surface_painted": ms(med["surface_drawn"]),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------- in-process
+class Probe:
+    """Timestamps of what the window does: grids shown, GL frames painted, contour frames painted."""
+
+    def __init__(self, window, controller):
+        from OpenGL import GL
+
+        self.window, self.controller = window, controller
+        self.gl_paints, self.contour_paints = 0, 0
+        self.gl_painted_at = self.contour_painted_at = 0.0
+        self.paint_gl_ms: list[float] = []
+        self.grid_received_at = self.grid_shown_at = 0.0
+        self.grid_text: str | None = None
+        self.grid_n = 0
+        self.grid_engine_ms = 0.0
+        self.renderer: dict | None = None
+        gl, contour = window.surface.gl, window.contour
+        paint_gl, paint_contour, show_grid = gl.paintGL, contour.paintEvent, controller.show_grid
+
+        def gl_painted():
+            t = now()
+            paint_gl()
+            self.gl_painted_at = now()
+            self.paint_gl_ms.append((self.gl_painted_at - t) * 1e3)
+            self.gl_paints += 1
+            if self.renderer is None:
+                self.renderer = {name: GL.glGetString(getattr(GL, "GL_" + name)).decode()
+                                 for name in ("RENDERER", "VERSION", "VENDOR")}
+
+        def contour_painted(event):
+            paint_contour(event)
+            self.contour_painted_at = now()
+            self.contour_paints += 1
+
+        def grid_shown(grid):
+            self.grid_received_at = now()
+            show_grid(grid)
+            self.grid_shown_at = now()
+            self.grid_text = controller.document.text
+            self.grid_n = len(grid["coords"][0])
+            self.grid_engine_ms = grid["seconds"] * 1e3
+
+        gl.paintGL = gl_painted
+        contour.paintEvent = contour_painted
+        controller.show_grid = grid_shown
+
+    def drawn(self, text: str, n: int) -> bool:
+        """The grid for ``text`` at ``n`` is in both views and both have been painted since."""
+        return (self.grid_text == text and self.grid_n == n and not self.controller.client.busy
+                and self.gl_painted_at > self.grid_shown_at and self.contour_painted_at > self.grid_shown_at)
+
+
+class Session:
+    def __init__(self):
+        from PyQt6 import QtCore
+
+        from calcviz.app import DEFAULT_EXPRESSION
+        from calcviz.gui import build, create_app
+
+        self.QtCore = QtCore
+        self.app = create_app()
+        self.window, self.controller = build("auto")
+        self.window.resize(1400, 900)
+        self.probe = Probe(self.window, self.controller)
+        # Wakes the wait loop at least this often (the loop otherwise sleeps in Qt until an event comes).
+        self.tick = QtCore.QTimer()
+        self.tick.start(20)
+        self.controller.start(DEFAULT_EXPRESSION)
+        self.window.show()
+        self.wait(lambda: self.probe.drawn(DEFAULT_EXPRESSION, EDIT_N), 120, "the first grid")
+
+    def wait(self, condition, timeout: float, what: str) -> None:
+        flags = self.QtCore.QEventLoop.ProcessEventsFlag
+        end = now() + timeout
+        while not condition():
+            if now() > end:
+                raise TimeoutError(f"{what} did not arrive within {timeout:g} s")
+            self.app.processEvents(flags.AllEvents | flags.WaitForMoreEvents)
+
+    def settle(self, seconds: float = 0.2) -> None:
+        end = now() + seconds
+        self.wait(lambda: now() > end, seconds + 5, "settling")
+
+    def edit(self, text: str) -> dict:
+        p = self.probe
+        t0 = now()
+        self.controller.set_text(text)
+        t1 = now()
+        self.wait(lambda: p.drawn(text, self.controller.document.n), 60, f"the grid of {text!r}")
+        return {"total": (max(p.gl_painted_at, p.contour_painted_at) - t0) * 1e3,
+                "set_text": (t1 - t0) * 1e3,
+                "until_reply_handled": (p.grid_received_at - t0) * 1e3,
+                "engine_grid_call": p.grid_engine_ms,
+                "show_grid": (p.grid_shown_at - p.grid_received_at) * 1e3,
+                "until_gl_painted_after_show_grid": (p.gl_painted_at - p.grid_shown_at) * 1e3,
+                "until_contour_painted_after_show_grid": (p.contour_painted_at - p.grid_shown_at) * 1e3}
+
+    def set_n(self, n: int) -> None:
+        doc = self.controller.document
+        self.controller.set_domain({"x": doc.x_range, "y": doc.y_range, "n": n})
+        self.wait(lambda: self.probe.drawn(doc.text, n), 120, f"the N={n} grid")
+
+    def close(self) -> None:
+        from calcviz.gui import dispose
+
+        self.tick.stop()
+        dispose(self.window, self.controller)
+
+
+def bench_edit(s: Session, quick: bool) -> dict:
+    warmup, count = (3, 8) if quick else (5, 20)
+    for text in _texts(warmup, 100):
+        s.edit(text)
+    runs = [s.edit(text) for text in _texts(count, 1000)]
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    totals = [r["total"] for r in runs]
+    _say(f"edit: median {med['total']:.1f} ms (reply handled at {med['until_reply_handled']:.1f} ms)")
+    return {
+        "what": "Controller.set_text(new formula) -> the views hold its grid and both have repainted since; "
+                "every formula new to the engine (parse + trace + grid in the compute process)",
+        "n": EDIT_N, "edits": count, "warmup_edits": warmup,
+        "edit_to_both_views_redrawn_ms": target(med["total"], TARGET_EDIT_MS, "ms", min_ms=ms(min(totals)),
+                                                max_ms=ms(max(totals))),
+        "breakdown_median_ms": {k: ms(v) for k, v in med.items() if k != "total"},
+    }
+
+
+def bench_memory(s: Session, quick: bool) -> dict:
+    count = 60 if quick else 300
+    gui_pid, compute_pid = os.getpid(), s.controller.client._process.pid
+    gc.collect()
+    start = {"gui": _status_mb(gui_pid, "VmRSS"), "compute": _status_mb(compute_pid, "VmRSS")}
+    samples = {"gui": [], "compute": []}
+    t0 = now()
+    for k, text in enumerate(_texts(count, 10_000), 1):
+        s.edit(text)
+        if k % 10 == 0 or k == count:
+            samples["gui"].append(_status_mb(gui_pid, "VmRSS"))
+            samples["compute"].append(_status_mb(compute_pid, "VmRSS"))
+    seconds = now() - t0
+    gc.collect()
+    end = {"gui": _status_mb(gui_pid, "VmRSS"), "compute": _status_mb(compute_pid, "VmRSS")}
+    if s.controller.client._process.pid != compute_pid:
+        raise RuntimeError("the compute process was restarted during the memory run")
+    _say(f"memory: GUI {start['gui']:.0f} -> {end['gui']:.0f} MB, compute {start['compute']:.0f} -> "
+         f"{end['compute']:.0f} MB over {count} edits")
+    out = {"what": f"VmRSS over {count} edits of distinct formulas at N={EDIT_N}, each drawn before the next "
+                   "(GUI side gc.collect() at both ends; the compute process is measured as it is)",
+           "edits": count, "seconds_per_edit_ms": ms(seconds * 1e3 / count)}
+    for side in ("gui", "compute"):
+        out[side] = {
+            "rss_start_mb": round(start[side], 1), "rss_end_mb": round(end[side], 1),
+            "growth_mb": target(end[side] - start[side], TARGET_RSS_GROWTH_MB, "MB"),
+            "rss_mb_every_10_edits_min_max": [round(min(samples[side]), 1), round(max(samples[side]), 1)],
+        }
+    return out
+
+
+def bench_fps(s: Session, n: int, seconds: float) -> dict:
+    p, gl = s.probe, s.window.surface.gl
+    s.set_n(n)
+    s.settle(0.3)
+
+    def frames(duration: float) -> tuple[int, float, list[float]]:
+        count0, paint0, t0 = p.gl_paints, len(p.paint_gl_ms), now()
+        frame_ms = []
+        while now() - t0 < duration:
+            before, tf = p.gl_paints, now()
+            gl.orbit(2, 0)  # calls gl.update(): the frame goes through Qt's normal repaint and flush
+            s.wait(lambda: p.gl_paints > before, 10, "a frame")
+            frame_ms.append((now() - tf) * 1e3)
+        return p.gl_paints - count0, now() - t0, frame_ms
+
+    frames(0.3)  # warm-up
+    paint0 = len(p.paint_gl_ms)
+    count, elapsed, frame_ms = frames(seconds)
+    paint_ms = p.paint_gl_ms[paint0:]
+    fps = count / elapsed
+    _say(f"fps N={n}: {fps:.1f} (paintGL {statistics.median(paint_ms):.1f} ms of {statistics.median(frame_ms):.1f} ms)")
+    s.window.surface.reset_view()
+    return {
+        "n": n, "triangles": 2 * (n - 1) ** 2,
+        "fps": target(fps, TARGET_FPS[n], "fps", at_most=False),
+        "frames": count, "seconds": round(elapsed, 2),
+        "frame_ms_median": ms(statistics.median(frame_ms)),
+        "paint_gl_ms_median": ms(statistics.median(paint_ms)),
+    }
+
+
+def run(quick: bool = False) -> dict:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RuntimeError("the gui section needs a display: run it under xvfb-run (./dev.sh bench)")
+    _say("launch ...")
+    result: dict = {"launch": bench_launch(quick)}
+    _say("window ...")
+    s = Session()
+    try:
+        gl = s.window.surface.gl
+        _say("edit ...")
+        result["edit"] = bench_edit(s, quick)
+        _say("memory ...")
+        result["memory"] = bench_memory(s, quick)
+        _say("fps ...")
+        fps = {str(n): bench_fps(s, n, 1.0 if quick else 2.0) for n in (200, 400)}
+        compute_pid = s.controller.client._process.pid
+        result["memory"]["gui"]["peak_rss_mb"] = round(_status_mb(os.getpid(), "VmHWM"), 1)
+        result["memory"]["compute"]["peak_rss_mb"] = round(_status_mb(compute_pid, "VmHWM"), 1)
+        ratio = gl.devicePixelRatioF()
+        result["fps"] = {
+            "what": "the 3D view orbiting 2 degrees a frame (GLViewWidget.orbit -> update), each frame painted "
+                    "(paintGL counted) and flushed by Qt before the next; frames / seconds",
+            "gl_renderer": (s.probe.renderer or {}).get("RENDERER"),
+            "gl_version": (s.probe.renderer or {}).get("VERSION"),
+            "gl_view_pixels": [round(gl.width() * ratio), round(gl.height() * ratio)],
+            "per_n": fps,
+        }
+        result["machine"] = {"gl_renderer": result["fps"]["gl_renderer"]}
+        if "tensorflow" in sys.modules:
+            raise RuntimeError("TensorFlow was imported in the GUI process")
+    finally:
+        s.close()
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
