@@ -82,12 +82,15 @@ class Controller(QtCore.QObject):
         self.undo_stack.canRedoChanged.connect(w.actions["redo"].setEnabled)
 
     def _watch_client(self) -> None:
-        """(Re)attach a notifier to the compute pipe; a restarted process has a new pipe."""
-        if self._watched_start == self.client.starts:
+        """(Re)attach a notifier to the compute pipe; a restarted process has a new pipe, a failed one none."""
+        if self._watched_start == self.client.starts and self.client.failed is None:
             return
         if self._notifier is not None:
             self._notifier.setEnabled(False)
             self._notifier.deleteLater()
+            self._notifier = None
+        if self.client.failed is not None:
+            return
         self._notifier = QtCore.QSocketNotifier(self.client.fileno(), QtCore.QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._receive)
         self._watched_start = self.client.starts

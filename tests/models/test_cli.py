@@ -1,0 +1,238 @@
+"""`calcviz eval`: in-process through cli.main (capsys), and through the real entry points in a
+subprocess for exit codes and clean stderr."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from calcviz import cli
+from reference import CHAIN, LINEAR_APPROX, ONE_VARIABLE, QUADRATIC_APPROX, TEST_FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).parent / "calcviz"
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def strict_json(text: str):
+    """JSON without NaN/Infinity tokens (every reader must accept the output)."""
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def eval_json(capsys, *argv):
+    code, out, err = run(capsys, "eval", *argv, "--json")
+    assert code == 0 and err == ""
+    return strict_json(out)
+
+
+# ----------------------------------------------------------------------------- --json
+def test_seed_linear_approximation_json(capsys):
+    data = eval_json(capsys, LINEAR_APPROX["formula"], "--at", "x=0", f"y={math.log(2)!r}")
+    assert set(data) == {"variables", "point", "params", "value", "gradient", "hessian", "eigenvalues", "device"}
+    assert data["variables"] == ["x", "y"]
+    assert data["value"] == pytest.approx(math.log(3), abs=1e-12)
+    assert data["gradient"]["x"] == pytest.approx(1 / 3, abs=1e-12)
+    assert data["gradient"]["y"] == pytest.approx(2 / 3, abs=1e-12)
+    assert data["device"] == "CPU" or data["device"].startswith("GPU")
+
+
+def test_seed_chain_json(capsys):
+    at = [f"{n}={v:g}" for n, v in CHAIN["point"].items()]
+    data = eval_json(capsys, CHAIN["formula"], "--at", *at, "--device", "cpu")
+    assert data["variables"] == ["w", "x", "y", "z"]
+    assert data["point"] == CHAIN["point"]
+    assert data["value"] == 1024.0
+    assert data["gradient"] == CHAIN["gradient"] == {n: -4096.0 for n in "wxyz"}
+    assert data["device"] == "CPU"
+
+
+def test_seed_quadratic_json(capsys):
+    data = eval_json(capsys, QUADRATIC_APPROX["formula"], "--at", "x=-1", "y=0")
+    assert data["value"] == pytest.approx(-1 / math.e, abs=1e-12)
+    assert data["gradient"]["x"] == pytest.approx(-1 / math.e, abs=1e-12)
+    assert data["gradient"]["y"] == pytest.approx(0.0, abs=1e-12)
+    assert data["hessian"][0] == pytest.approx([2 / math.e, 0.0], abs=1e-12)
+    assert data["hessian"][1] == pytest.approx([0.0, 2 / math.e], abs=1e-12)
+    assert data["eigenvalues"] == pytest.approx([2 / math.e, 2 / math.e], abs=1e-12)
+
+
+def test_seed_one_variable_json(capsys):
+    for kind, x, f in ONE_VARIABLE["critical_points"]:
+        data = eval_json(capsys, ONE_VARIABLE["formula"], "--at", f"x={x:g}")
+        assert data["value"] == f and data["gradient"] == {"x": 0.0}
+        assert (data["hessian"][0][0] > 0) == (kind == "min")
+
+
+def test_rosenbrock_spot_check_json(capsys):
+    data = eval_json(capsys, TEST_FUNCTIONS["rosenbrock"].formula, "--at", "x=-1", "y=1")
+    assert data["value"] == 4.0 and data["gradient"] == {"x": -4.0, "y": 0.0}
+
+
+def test_parameters_json(capsys):
+    data = eval_json(capsys, "k*x^2", "--at", "x=2", "--param", "k=3")
+    assert data["params"] == {"k": 3.0} and data["variables"] == ["x"]
+    assert data["value"] == 12.0 and data["gradient"] == {"x": 12.0} and data["hessian"] == [[6.0]]
+
+
+def test_without_at_every_input_is_zero(capsys):
+    data = eval_json(capsys, "x^2 + y^2 + 3 + k", "--param", "k=1")
+    assert data["point"] == {"x": 0.0, "y": 0.0} and data["value"] == 4.0
+
+
+def test_nan_is_written_as_null(capsys):
+    data = eval_json(capsys, "sqrt(x^2+y^2)", "--at", "x=0", "y=0")
+    assert data["value"] == 0.0
+    assert data["gradient"] == {"x": None, "y": None}
+    assert data["eigenvalues"] == [None, None]
+
+
+def test_constant_formula(capsys):
+    data = eval_json(capsys, "2 pi")
+    assert data["value"] == pytest.approx(2 * math.pi, abs=1e-15)
+    assert data["variables"] == [] and data["gradient"] == {}
+    code, out, err = run(capsys, "eval", "2 pi")
+    assert code == 0 and err == "" and "value      6.283185307" in out
+
+
+def test_leading_minus_needs_double_dash(capsys):
+    code, out, err = run(capsys, "eval", "--json", "--at", "x=3", "--", "-x^2")
+    assert code == 0 and err == ""
+    data = strict_json(out)
+    assert data["value"] == -9.0 and data["gradient"] == {"x": -6.0}
+
+
+# ----------------------------------------------------------------------------- human-readable
+def test_human_readable_output(capsys):
+    code, out, err = run(capsys, "eval", "x^2 + y^2", "--at", "x=1", "y=2")
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        "f(x, y) = x^2 + y^2",
+        "at         x = 1, y = 2",
+        "value      5",
+        "gradient   df/dx = 2, df/dy = 4",
+        "hessian    2  0",
+        "           0  2",
+        "eigenvalues 2, 2",
+        "device     CPU",
+    ]
+
+
+def test_human_readable_definitions_and_parameters(capsys):
+    code, out, err = run(capsys, "eval", "a = k x\ng = a^2 + y", "--at", "x=0.5", "y=1", "--param", "k=4")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "g(x, y) where a = k * x; g = a^2 + y"
+    assert lines[1] == "at         x = 0.5, y = 1; k = 4"
+    assert lines[2] == "value      5"
+    assert lines[3] == "gradient   dg/dx = 16, dg/dy = 1"
+    assert lines[4].split() == ["hessian", "32", "0"] and lines[5].split() == ["0", "0"]
+
+
+def test_human_readable_seed_value_and_gradient(capsys):
+    code, out, _ = run(capsys, "eval", LINEAR_APPROX["formula"], "--at", "x=0", f"y={math.log(2)!r}")
+    assert code == 0
+    assert "value      1.098612289" in out
+    assert "gradient   df/dx = 0.3333333333, df/dy = 0.6666666667" in out
+
+
+# ----------------------------------------------------------------------------- errors
+def test_parse_error_exits_2_with_message_and_caret(capsys):
+    code, out, err = run(capsys, "eval", "x^2 + foo(y)", "--at", "x=1", "y=2")
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0] == "error: unknown function 'foo'; for a product write foo*(...) (column 7)"
+    assert lines[1] == "x^2 + foo(y)"
+    assert lines[2] == " " * 6 + "^"
+    assert "Traceback" not in err
+
+
+def test_parse_error_caret_on_the_right_line(capsys):
+    code, _, err = run(capsys, "eval", "a = x^2\nf = a +* 2")
+    assert code == 2
+    lines = err.splitlines()
+    assert lines[0] == "error: '*' needs something on its left (line 2, column 8)"
+    assert lines[1] == "f = a +* 2"
+    assert lines[2].index("^") == 7 and lines[1][7] == "*"
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["k*x^2", "--at", "x=1"], "give a value for k (e.g. --param k=1)"),
+    (["a*x + b", "--at", "x=1", "--param", "a=2"], "give a value for b"),
+    (["x^2", "--at", "x=abc"], "--at x: 'abc' is not a number"),
+    (["x^2", "--at", "x"], "--at takes NAME=NUMBER pairs"),
+    (["x^2", "--at", "1x=2"], "--at takes NAME=NUMBER pairs"),
+    (["x^2", "--at", "x=inf"], "--at x: the value must be finite"),
+    (["x^2", "--at", "x=nan"], "--at x: the value must be finite"),
+    (["k x", "--at", "x=1", "--param", "k=two"], "--param k: 'two' is not a number"),
+    (["x^2", "--at", "z=1"], "'z' does not appear in the formula (it uses x)"),
+    (["x +", "--at", "x=1"], "expected a number, a name or '(' after '+'"),
+    (["", "--at", "x=1"], "type a function"),
+])
+def test_user_errors_exit_2_with_a_message(capsys, argv, phrase):
+    code, out, err = run(capsys, "eval", *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and phrase in err
+    assert "Traceback" not in err
+
+
+def test_gpu_without_gpu_exits_2(capsys):
+    from calcviz.models import autodiff
+    if autodiff._GPUS:
+        pytest.skip("a GPU is present")
+    code, out, err = run(capsys, "eval", "x", "--at", "x=1", "--device", "gpu")
+    assert code == 2 and "no GPU" in err
+
+
+def test_bad_arguments_are_argparse_errors(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["eval", "x", "--device", "tpu"])
+    assert info.value.code == 2
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main(["eval"])
+    assert info.value.code == 2
+
+
+# ----------------------------------------------------------------------------- real processes
+def _run_process(args, timeout=120):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_entry_point_script_json():
+    exe = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "calcviz"]
+    p = _run_process([*exe, "eval", CHAIN["formula"], "--at", "w=-1", "x=0", "y=-2", "z=1", "--json"])
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and p.stderr.strip() == ""
+    data = strict_json(p.stdout)
+    assert data["value"] == 1024.0 and data["gradient"] == CHAIN["gradient"]
+
+
+def test_module_entry_point_errors_exit_2_without_traceback():
+    p = _run_process([sys.executable, "-m", "calcviz", "eval", "sin(x, y)", "--at", "x=1", "y=2"])
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.splitlines() == ["error: sin takes 1 argument, got 2 (column 1)", "sin(x, y)", "^"]
+    p = _run_process([sys.executable, "-m", "calcviz", "eval", "k*x^2", "--at", "x=1"])
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip() == "error: give a value for k (e.g. --param k=1)"
+    p = _run_process([sys.executable, "-m", "calcviz", "eval", "x^2", "--at", "x=abc"])
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "'abc' is not a number" in p.stderr
+
+
+def test_tensorflow_is_not_loaded_for_a_typo():
+    code = ("import sys; from calcviz.cli import main; rc = main(['eval', 'x +']); "
+            "print(rc, 'tensorflow' in sys.modules)")
+    p = _run_process([sys.executable, "-c", code], timeout=60)
+    assert p.stdout.split() == ["2", "False"], p.stderr

@@ -1,0 +1,272 @@
+"""The compute process: spawned child with TensorFlow, stale results dropped, pending requests
+coalesced per kind, cancel by restart, crash recovery. Each start imports TensorFlow (2-3 s), so
+one client is shared by the module where the tests allow it."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import numpy as np
+import pytest
+
+from calcviz.models.compute import KINDS, ComputeClient, Reply
+
+# A grid heavy enough to be still running a second after it is sent (tracing and computing
+# 25 definitions on 2000 x 2000 points takes several seconds here).
+HEAVY = "; ".join(["a0 = sin(x)*cos(y)"] + [f"a{k} = sin(a{k - 1} + x) * cos(a{k - 1} - y) + exp(-a{k - 1}^2)"
+                                           for k in range(1, 25)])
+HEAVY_GRID = dict(text=HEAVY, axes=["x", "y"], ranges=[(-1.0, 1.0), (-1.0, 1.0)], n=2000)
+
+
+def wait_ready(client: ComputeClient, timeout: float = 90.0) -> list[Reply]:
+    seen: list[Reply] = []
+    deadline = time.monotonic() + timeout
+    while client.device_name is None:
+        assert time.monotonic() < deadline, "the compute process never reported ready"
+        seen += client.wait(1.0)
+    return seen
+
+
+def drain(client: ComputeClient, seconds: float) -> list[Reply]:
+    """Everything that arrives within ``seconds``."""
+    replies: list[Reply] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        replies += client.wait(left)
+    return replies
+
+
+class CountingConnection:
+    """Wraps the client's pipe to count what really crosses it."""
+
+    def __init__(self, conn):
+        self.conn, self.sent, self.received = conn, [], []
+
+    def send(self, obj):
+        self.sent.append(obj)
+        self.conn.send(obj)
+
+    def recv(self):
+        message = self.conn.recv()
+        self.received.append(message)
+        return message
+
+    def poll(self, *args):
+        return self.conn.poll(*args)
+
+    def fileno(self):
+        return self.conn.fileno()
+
+    def close(self):
+        self.conn.close()
+
+
+def compute_children():
+    return [p for p in mp.active_children() if p.name == "calcviz-compute"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_leaked_processes():
+    yield
+    deadline = time.monotonic() + 5
+    while compute_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert compute_children() == [], "a compute process outlived its test"
+
+
+@pytest.fixture(scope="module")
+def client():
+    c = ComputeClient("cpu")
+    try:
+        yield c
+    finally:
+        process = c._process
+        c.close()
+        assert not process.is_alive()
+
+
+@pytest.fixture
+def ready(client):
+    wait_ready(client)
+    assert not client.busy
+    return client
+
+
+# ----------------------------------------------------------------------------- start
+def test_starts_with_spawn_and_reports_ready():
+    c = ComputeClient("cpu")
+    try:
+        assert type(c._process).__name__ == "SpawnProcess"
+        assert c._process.name == "calcviz-compute" and c._process.daemon
+        assert c.device_name is None and c.starts == 1
+        replies = wait_ready(c)
+        assert [r.kind for r in replies] == ["ready"]
+        assert replies[0].payload == "CPU" and c.device_name == "CPU"
+        assert c._process.is_alive()
+    finally:
+        process = c._process
+        c.close()
+    assert not process.is_alive()
+
+
+def test_requests_before_ready_wait_and_coalesce():
+    c = ComputeClient("cpu")
+    try:
+        counting = c._conn = CountingConnection(c._conn)
+        first = c.submit("evaluate_point", text="x^2", at={"x": 1.0})
+        last = c.submit("evaluate_point", text="x^2", at={"x": 3.0})
+        assert c.busy and counting.sent == []  # nothing goes before "ready"
+        reply = c.request("evaluate_point", text="x^2", at={"x": 4.0})
+        assert reply.payload["value"] == 16.0
+        assert [m[0] for m in counting.sent] == [last + 1]  # only the newest was ever sent
+        assert first < last
+    finally:
+        c.close()
+
+
+# ----------------------------------------------------------------------------- requests
+def test_point_matches_the_in_process_engine(ready):
+    from calcviz.models.autodiff import Engine
+    text, at = "(x^2+y-11)^2 + (x+y^2-7)^2", {"x": 0.0, "y": 0.0}
+    reply = ready.request("evaluate_point", text=text, at=at)
+    assert reply.kind == "evaluate_point" and reply.error is None
+    local = Engine("cpu").evaluate_point(text, at)
+    remote = reply.payload
+    assert remote["value"] == local["value"] == 170.0
+    assert remote["gradient"] == local["gradient"] == {"x": -14.0, "y": -22.0}
+    assert remote["hessian"] == local["hessian"]
+    assert remote["eigenvalues"] == local["eigenvalues"]
+    assert remote["device"] == "CPU"
+    assert not ready.busy
+
+
+def test_grid_through_the_process(ready):
+    reply = ready.request("evaluate_grid", text="k x y", axes=["x", "y"], ranges=[(0, 1), (0, 2)], n=5,
+                          params={"k": 3.0})
+    X, Y = np.meshgrid(np.linspace(0, 1, 5), np.linspace(0, 2, 5), indexing="ij")
+    np.testing.assert_allclose(reply.payload["value"], 3 * X * Y, rtol=1e-6)
+    np.testing.assert_allclose(reply.payload["d1"], 3 * Y, rtol=1e-6)
+    np.testing.assert_allclose(reply.payload["d2"], 3 * X, rtol=1e-6)
+
+
+def test_burst_of_grids_only_the_last_is_computed_and_delivered(ready):
+    counting = ready._conn = CountingConnection(ready._conn)
+    try:
+        ids = [ready.submit("evaluate_grid", text="k x y", axes=["x", "y"], ranges=[(-1, 1), (-1, 1)], n=50,
+                            params={"k": float(k)}) for k in range(1, 21)]
+        assert ids == sorted(ids) and ready.latest["evaluate_grid"] == ids[-1]
+        delivered: list[Reply] = []
+        deadline = time.monotonic() + 60
+        while not any(r.id == ids[-1] for r in delivered):
+            assert time.monotonic() < deadline
+            delivered += ready.wait(5)
+        delivered += drain(ready, 0.5)  # nothing else may come
+        assert [r.id for r in delivered] == [ids[-1]]
+        X, Y = np.meshgrid(np.linspace(-1, 1, 50), np.linspace(-1, 1, 50), indexing="ij")
+        np.testing.assert_allclose(delivered[0].payload["value"], 20 * X * Y, rtol=1e-6)
+        # the first went out at once; 2..19 were superseded while it ran and never computed
+        assert [m[0] for m in counting.sent] == [ids[0], ids[-1]]
+        results = [m for m in counting.received if m[0] in ("result", "error")]
+        assert [m[1] for m in results] == [ids[0], ids[-1]]  # ids[0]'s result was dropped as stale
+        assert not ready.busy
+    finally:
+        ready._conn = counting.conn
+
+
+def test_kinds_are_coalesced_separately(ready):
+    grid = ready.submit("evaluate_grid", text="x+y", axes=["x", "y"], ranges=[(0, 1), (0, 1)], n=3)
+    point = ready.submit("evaluate_point", text="x+y", at={"x": 1.0, "y": 2.0})
+    got: dict[int, Reply] = {}
+    deadline = time.monotonic() + 60
+    while len(got) < 2:
+        assert time.monotonic() < deadline
+        got.update({r.id: r for r in ready.wait(5)})
+    assert got[grid].kind == "evaluate_grid" and got[grid].payload["value"].shape == (3, 3)
+    assert got[point].kind == "evaluate_point" and got[point].payload["value"] == 3.0
+
+
+def test_errors_come_back_as_messages(ready):
+    starts = ready.starts
+    reply = ready.request("evaluate_point", text="x +", at={"x": 1.0})
+    assert reply.kind == "evaluate_point" and reply.payload is None
+    assert "expected a number, a name or '(' after '+'" in reply.error
+    reply = ready.request("evaluate_point", text="k x", at={"x": 1.0})
+    assert "give a value for k" in reply.error
+    reply = ready.request("evaluate_grid", text="x y", axes=["x", "y"], ranges=[(0, 1), (0, 1)], n=1)
+    assert "between 2 and 2000" in reply.error
+    reply = ready.request("evaluate_point", text="x", at={"x": 1.0}, bogus=1)  # a TypeError in the child
+    assert reply.error and "the computation failed" in reply.error
+    # the process is still the same one, and still works
+    assert ready.starts == starts and ready._process.is_alive()
+    assert ready.request("evaluate_point", text="2x", at={"x": 2.0}).payload["value"] == 4.0
+
+
+def test_unknown_kind_is_refused_in_the_parent(ready):
+    with pytest.raises(ValueError, match="unknown request"):
+        ready.submit("__class__")
+    assert set(KINDS) == {"evaluate_grid", "evaluate_point"}
+
+
+# ----------------------------------------------------------------------------- cancel, crash
+def test_cancel_when_idle_does_not_restart(ready):
+    starts = ready.starts
+    ready.cancel()
+    assert ready.starts == starts and ready.device_name == "CPU"
+
+
+def test_cancel_during_a_long_request_restarts_and_the_next_request_works(ready):
+    starts, old = ready.starts, ready._process
+    heavy = ready.submit("evaluate_grid", **HEAVY_GRID)
+    queued = ready.submit("evaluate_point", text="x", at={"x": 1.0})
+    assert ready.busy and ready._in_flight == (heavy, "evaluate_grid")
+    assert ready.wait(1.0) == []  # still computing after a second
+    t0 = time.monotonic()
+    ready.cancel()
+    assert time.monotonic() - t0 < 5  # it did not wait for the computation
+    assert ready.starts == starts + 1 and not old.is_alive()
+    assert not ready.busy  # the queued point request was dropped too
+    reply = ready.request("evaluate_point", text="x^2 + y^2", at={"x": 3.0, "y": 4.0})
+    assert reply.kind == "evaluate_point" and reply.payload["value"] == 25.0
+    late = drain(ready, 0.3)
+    assert all(r.id not in (heavy, queued) for r in late)
+
+
+def test_killed_child_is_reported_and_the_client_recovers(ready):
+    starts = ready.starts
+    ready._process.kill()
+    ready._process.join(5)
+    replies = ready.wait(10)
+    assert [r.kind for r in replies] == ["crashed"]
+    assert "the compute process stopped" in replies[0].error and "restarted" in replies[0].error
+    assert ready.starts == starts + 1
+    reply = ready.request("evaluate_point", text="x y", at={"x": 2.0, "y": 3.0})
+    assert reply.payload["value"] == 6.0 and reply.payload["gradient"] == {"x": 3.0, "y": 2.0}
+
+
+def test_killed_during_a_request_says_what_was_lost(ready):
+    ready.submit("evaluate_grid", **HEAVY_GRID)
+    time.sleep(0.3)
+    ready._process.kill()
+    replies = ready.wait(10)
+    assert [r.kind for r in replies] == ["crashed"]
+    assert "while computing evaluate grid" in replies[0].error
+    assert ready.request("evaluate_point", text="x", at={"x": 5.0}).payload["value"] == 5.0
+
+
+def test_a_process_that_cannot_start_is_not_restarted_forever():
+    from calcviz.models import autodiff
+    if autodiff._GPUS:
+        pytest.skip("a GPU is present: 'gpu' starts fine here")
+    c = ComputeClient("gpu")
+    try:
+        reply = c.request("evaluate_point", text="x", at={"x": 1.0}, timeout=90)
+        assert reply.kind == "crashed"
+        assert "could not start" in reply.error and "no GPU" in reply.error
+        assert c.failed and c.starts == 1
+        assert c.wait(1.0) == [] and c.receive() == []
+        assert c.starts == 1 and not c._process.is_alive()  # no endless respawning
+        again = c.request("evaluate_point", text="x", at={"x": 1.0})
+        assert again.kind == "crashed" and "could not start" in again.error
+    finally:
+        c.close()
+    assert not c._process.is_alive()
