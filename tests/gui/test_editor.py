@@ -9,18 +9,14 @@ from calcviz import resources
 from calcviz.models.expression import ParseError, parse
 from calcviz.models.pretty import to_html
 from calcviz.views.editor import EquationEditor
+from ui import show  # noqa: E402
 
 SETTLE_MS = 500  # comfortably longer than the 150 ms debounce
 
 
 @pytest.fixture
 def editor(qtbot):
-    widget = EquationEditor()
-    qtbot.addWidget(widget)
-    widget.resize(560, 220)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return show(qtbot, EquationEditor(), 560, 220)
 
 
 @pytest.fixture

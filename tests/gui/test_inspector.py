@@ -9,6 +9,7 @@ from PyQt6.QtWidgets import QAbstractSlider, QApplication
 
 from calcviz.models.directional import directional_profile
 from calcviz.views.inspector import PLACEHOLDER, PointInspector, format_number
+from ui import show, type_into  # noqa: E402
 
 TWO = {"variables": ["x", "y"], "point": {"x": 0.5, "y": -0.25}, "value": 0.123456789,
        "gradient": {"x": 3.0, "y": 4.0}, "hessian": [[-1.2345678, 0.5], [0.5, 2.0]],
@@ -22,20 +23,9 @@ FOUR = {"variables": ["w", "x", "y", "z"], "point": {"w": -1, "x": 0.5, "y": -2,
 
 @pytest.fixture
 def inspector(qtbot):
-    widget = PointInspector()
-    qtbot.addWidget(widget)
-    widget.resize(360, 600)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return show(qtbot, PointInspector(), 360, 600)
 
 
-def type_into(qtbot, box, text):
-    """What a user does: select the box's text, type, press Enter."""
-    box.setFocus()
-    box.selectAll()
-    qtbot.keyClicks(box, text)
-    qtbot.keyClick(box, Qt.Key.Key_Return)
 
 
 @pytest.mark.parametrize("value, text", [(0.123456789, "0.123457"), (1234567.89, "1.23457e+06"), (5.0, "5"),

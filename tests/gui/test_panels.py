@@ -4,25 +4,14 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QAbstractSlider
 
 from calcviz.views.panels import NO_PARAMETERS, DomainPanel, NumberBox, ParametersPanel
+from ui import show, type_into  # noqa: E402
 
 PARAMS = {"a": {"value": 1.0, "min": -5.0, "max": 5.0},
           "sigma": {"value": 0.25, "min": 0.01, "max": 2.0}}
 
 
-def show(qtbot, widget):
-    qtbot.addWidget(widget)
-    widget.resize(340, 300)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
 
 
-def type_into(qtbot, box, text):
-    """What a user does: select the box's text, type, press Enter."""
-    box.setFocus()
-    box.selectAll()
-    qtbot.keyClicks(box, text)
-    qtbot.keyClick(box, Qt.Key.Key_Return)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from PyQt6 import QtCore, QtWidgets
 
 from calcviz.gui import build, dispose
-from calcviz.views import surface as surface_module
 
 TIMEOUT = 60_000  # ms; the first grid waits for TensorFlow's import in the compute process
 
