@@ -71,6 +71,7 @@ class Controller(QtCore.QObject):
         w.contour.nudged.connect(self.nudge)
         w.curve.pointPicked.connect(lambda x, _y: self.select(x))
         w.inspector.angleChanged.connect(self.set_angle)
+        w.contour.directionDragged.connect(self.drag_direction)
         w.actions["field"].toggled.connect(self._field_toggled)
         w.actions["surface_isolines"].toggled.connect(w.surface.set_isolines_visible)
         w.actions["second_derivative"].toggled.connect(w.curve.set_second_derivative_visible)
@@ -283,6 +284,10 @@ class Controller(QtCore.QObject):
         self.angle = float(degrees)
         if self.point_info is not None:
             self._draw_point(self.point_info)
+
+    def drag_direction(self, degrees: float) -> None:
+        self.window.inspector.set_angle(degrees)
+        self.set_angle(degrees)
 
     def show_point(self, info: dict) -> None:
         self.point_info = info

@@ -37,6 +37,7 @@ class ContourView(pg.GraphicsLayoutWidget):
     left = QtCore.pyqtSignal()
     pointPicked = QtCore.pyqtSignal(float, float)
     nudged = QtCore.pyqtSignal(int, int)  # arrow keys: move the selected point by steps of 1% of the box
+    directionDragged = QtCore.pyqtSignal(float)  # degrees, from dragging the direction arrow's handle
 
     _ARROWS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
                QtCore.Qt.Key.Key_Up: (0, 1), QtCore.Qt.Key.Key_Down: (0, -1)}
@@ -65,8 +66,16 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.direction_arrow = pg.PlotCurveItem(pen=pg.mkPen(DIRECTION_COLOR, width=2.5, style=QtCore.Qt.PenStyle.DashLine),
                                                 connect="pairs", antialias=True)
         self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(POINT_COLOR), pen=pg.mkPen("w", width=1.5))
-        for item in (self.isolines, self.field, self.gradient_arrow, self.direction_arrow, self.marker):
+        # The handle at the direction arrow's tip: drag it to turn the direction around the point.
+        self.direction_handle = pg.TargetItem(size=13, symbol="o", pen=pg.mkPen(DIRECTION_COLOR, width=2),
+                                              brush=pg.mkBrush(255, 255, 255, 200), movable=True)
+        self.direction_handle.setToolTip("Drag to turn the direction of the directional derivative")
+        self.direction_handle.sigPositionChanged.connect(self._handle_moved)
+        for item in (self.isolines, self.field, self.gradient_arrow, self.direction_arrow, self.marker,
+                     self.direction_handle):
             self.plot.addItem(item)
+        self.direction_handle.hide()
+        self._point = None
         self.readout = pg.TextItem(color="k", fill=pg.mkBrush(255, 255, 255, 210), anchor=(0, 1))
         self.readout.setZValue(20)
         self.plot.addItem(self.readout, ignoreBounds=True)
@@ -105,6 +114,13 @@ class ContourView(pg.GraphicsLayoutWidget):
         if p is not None and self._inside(p.x(), p.y()):
             self.setFocus()
             self.pointPicked.emit(p.x(), p.y())
+
+    def _handle_moved(self) -> None:
+        if self._point is None:
+            return
+        tip = self.direction_handle.pos()
+        angle = np.degrees(np.arctan2(tip.y() - self._point[1], tip.x() - self._point[0])) % 360.0
+        self.directionDragged.emit(float(angle))
 
     def _inside(self, x: float, y: float) -> bool:
         if self._box is None:
@@ -152,16 +168,25 @@ class ContourView(pg.GraphicsLayoutWidget):
                   direction: tuple[float, float] | None = None) -> None:
         """Mark the selected point; draw the gradient (red) and the chosen direction (orange, dashed)."""
         self.marker.setData([x], [y])
+        self._point = (x, y)
         x0, x1, y0, y1 = self._box or (x - 1, x + 1, y - 1, y + 1)
         reach = 0.15 * min(x1 - x0, y1 - y0)
         for item, vector in ((self.gradient_arrow, gradient), (self.direction_arrow, direction)):
             if vector is None or not np.all(np.isfinite(vector)) or np.hypot(*vector) == 0:
                 item.setData([], [])
+                if item is self.direction_arrow:
+                    self.direction_handle.hide()
                 continue
             u = np.asarray(vector, dtype=float) / np.hypot(*vector) * reach
             item.setData(*_segments_xy(arrow_segments(x, y, u[0], u[1])))
+            if item is self.direction_arrow:
+                with QtCore.QSignalBlocker(self.direction_handle):
+                    self.direction_handle.setPos(x + u[0], y + u[1])
+                self.direction_handle.show()
 
     def clear_point(self) -> None:
+        self._point = None
+        self.direction_handle.hide()
         self.marker.setData([], [])
         self.gradient_arrow.setData([], [])
         self.direction_arrow.setData([], [])

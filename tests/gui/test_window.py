@@ -296,3 +296,23 @@ def test_huge_values_do_not_flatten_the_colours(win, qtbot):
     assert "log scale" in window.message.text() and "overflows" in window.message.text()
     window.actions["log_scale"].trigger()  # the user switches back to linear
     assert window.contour.image.getLevels()[1] > 1e30
+
+
+def test_dragging_the_direction_handle_turns_the_direction(win, qtbot):
+    window, controller = win
+    type_formula(qtbot, window, "x^2 + y^2")
+    wait_for_text(qtbot, controller, "x^2 + y^2")
+    controller.select(1.0, 0.5)
+    qtbot.waitUntil(lambda: controller.point_info is not None and controller.point_info["point"]["x"] == 1.0,
+                    timeout=TIMEOUT)
+    handle = window.contour.direction_handle
+    assert handle.isVisible()
+    handle.setPos(1.0, 1.5)  # what a drag to straight above the point does (TargetItem.mouseDragEvent)
+    assert window.inspector.angle() == pytest.approx(90.0)
+    assert controller.angle == pytest.approx(90.0)
+    # D_v f for v = (0, 1) is df/dy = 2y = 1 at (1, 0.5); the largest is |grad f| = sqrt(5) along (2, 1).
+    shown = window.inspector.shown()["directional"]
+    assert (shown["direction"], shown["value"]) == ("(0, 1)", "1")
+    assert shown["max"] == (pytest.approx(np.degrees(np.arctan2(1, 2))), "2.23607")
+    _, ys = window.contour.direction_arrow.getData()
+    assert ys[1] > 0.5  # the arrow now points up
