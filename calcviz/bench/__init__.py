@@ -10,6 +10,8 @@ import TensorFlow or Qt: the runner process imports this module.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import statistics
 import time
 from typing import Callable
@@ -43,6 +45,19 @@ def timed_ms(fn: Callable[[], object]) -> float:
 def ms(x: float) -> float:
     """Round a millisecond figure for printing."""
     return round(float(x), 4)
+
+
+def settle_memory() -> None:
+    """Collect garbage and hand free heap pages back to the OS, so VmRSS reflects live memory.
+
+    Without malloc_trim, RSS after gc.collect() depends on where the freed blocks sit in the heap
+    (seen here: +-40 MB between two readings of the same live memory).
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the collect alone
+        pass
 
 
 def rss_mb() -> float:

@@ -1,11 +1,13 @@
 """The engine section: grids, new expressions, points, memory, and the compute process round trip.
 
-Figures (times in ms, medians of perf_counter timings):
-- grid:           Compiled.grid value+gradient (warm, float32) against numpy with a hand-written gradient
-                  (float32, the floor) at N = 100..1000; ratio engine/numpy must be <= 1 at N >= 500.
-                  The same grid in float64 (same lowering, own tf.function) backs the float32 choice.
+Figures (times in ms, medians of perf_counter timings; targets via calcviz.bench.target):
+- grid:           Compiled.grid value+gradient (warm, float32) against numpy with the hand-written gradient
+                  (float32) at N = 100..1000. The floor is that numpy arithmetic into preallocated arrays:
+                  plain numpy's time swings 5x with the allocator's state (fresh pages fault; see
+                  page_faults_per_call), so it is reported beside, not used as the floor.
+                  Target: engine/floor <= 1 at N >= 500. The same grid in float64 backs the float32 choice.
 - new_expression: new text -> first N=200 grid result through Engine.evaluate_grid (parse + trace + run),
-                  target <= 40 ms; the same through ComputeClient (what the GUI waits for) as a figure.
+                  target <= 40 ms; compute_client: the same round trip through ComputeClient (what the GUI sees).
 - point:          value+gradient+Hessian after the first call, Engine.evaluate_point and Compiled.at, <= 1 ms.
 - rss:            VmRSS growth over 300 distinct expressions after a 20-expression warm-up, <= 30 MB.
 """
@@ -19,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import median_ms, ms, rss_mb, rss_mb_of, target, timed_ms
+from . import median_ms, ms, rss_mb, rss_mb_of, settle_memory, target, timed_ms
 
 EXPRESSION = "sin(x)*cos(y)+0.1*x^2"
 BOX = (-3.0, 3.0)
@@ -235,9 +237,10 @@ def bench_rss(engine, quick: bool) -> dict:
     """VmRSS over many distinct expressions: what stays (the target) and how high it swings meanwhile.
 
     Old compiled functions are freed by Python's cyclic collector (TensorFlow's graphs hold reference
-    cycles), which runs a full collection only now and then: RSS rises and falls by tens of MB between
-    those. So the target compares RSS after gc.collect() at both ends (memory that stays); the swing is
-    reported next to it (peak above the start, and end minus start without collecting).
+    cycles), which runs a full collection only now and then, and malloc keeps freed pages: RSS rises
+    and falls by tens of MB while the live memory stays flat. So the target compares RSS after
+    settle_memory() (gc.collect + malloc_trim) at both ends: memory that stays. The swing is reported
+    next to it (peak above the start, end minus start unsettled, and a least-squares trend).
     """
     warmup, count = (5, 60) if quick else (20, 300)
     box = [BOX, BOX]
@@ -248,7 +251,7 @@ def bench_rss(engine, quick: bool) -> dict:
 
     for text in _new_texts(warmup, 10_000, TEMPLATES):
         one(text)
-    gc.collect()
+    settle_memory()
     start = rss_mb()
     full_collections = []
     callback = lambda phase, info: full_collections.append(1) if phase == "stop" and info["generation"] == 2 else None  # noqa: E731
@@ -266,24 +269,26 @@ def bench_rss(engine, quick: bool) -> dict:
     seconds = time.perf_counter() - t0
     end_raw = every[-1]
     gc_t0 = time.perf_counter()
-    gc.collect()
+    settle_memory()
     gc_ms = (time.perf_counter() - gc_t0) * 1e3
     end = rss_mb()
     window = max(1, count // 6)
     growth = end - start
+    trend = float(np.polyfit(np.arange(count), every, 1)[0]) * count
     return {
         "expressions": count, "warmup_expressions": warmup,
         "what": "each: evaluate_grid N=200 and evaluate_point, through one Engine (as the compute process does)",
         "rss_start_mb": round(start, 1),
         "growth_mb": target(growth, TARGET_RSS_MB, "MB", per_expression_kb=round(growth * 1024 / count, 1),
-                            measured="RSS after gc.collect() at the end minus the same at the start"),
+                            measured="RSS after gc.collect()+malloc_trim(0) at the end minus the same at the start"),
         "growth_without_collect_mb": round(end_raw - start, 1),
+        "trend_over_run_mb": round(trend, 1),
         "peak_above_start_mb": round(max(every) - start, 1),
         "range_first_window_mb": [round(min(every[:window]), 1), round(max(every[:window]), 1)],
         "range_last_window_mb": [round(min(every[-window:]), 1), round(max(every[-window:]), 1)],
         "rss_mb_after_k_expressions": samples,
         "full_gc_collections_during_run": len(full_collections),
-        "gc_collect_ms": ms(gc_ms),
+        "collect_and_trim_ms": ms(gc_ms),
         "ms_per_expression": ms(seconds * 1e3 / count),
     }
 

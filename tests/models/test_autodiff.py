@@ -551,3 +551,22 @@ def test_auto_device_is_the_gpu_only_when_there_is_one():
 def test_unknown_device_is_refused(device):
     with pytest.raises(EngineError, match="unknown device"):
         Engine(device)
+
+
+def test_large_grids_through_xla_agree_with_the_plain_graph():
+    """Grids of XLA_MIN_POINTS or more take the XLA-compiled function; it must give the same numbers."""
+    from calcviz.models.autodiff import XLA_MIN_POINTS, Engine
+    engine = Engine("cpu")
+    n = int(np.ceil(np.sqrt(XLA_MIN_POINTS)))
+    text = "sin(x)*cos(y) + 0.1x^2 + log(x)"
+    big = engine.evaluate_grid(text, ["x", "y"], [(-3.0, 3.0), (-3.0, 3.0)], n)
+    X, Y = np.meshgrid(big["coords"][0], big["coords"][1], indexing="ij")
+    with np.errstate(invalid="ignore"):
+        expected = (np.sin(X) * np.cos(Y) + 0.1 * X**2 + np.log(X), np.cos(X) * np.cos(Y) + 0.2 * X + 1 / X,
+                    -np.sin(X) * np.sin(Y))
+    for got, want in zip((big["value"], big["d1"], big["d2"]), expected):
+        finite = np.isfinite(want) & (X > 0)
+        np.testing.assert_allclose(got[finite], want[finite], rtol=2e-4, atol=2e-4)
+    assert np.isnan(big["value"][X < 0]).all()  # holes survive XLA's fusion
+    compiled = engine.compile(text, ("x", "y"), ())
+    assert compiled._grids[True] is not None and compiled._grids[False] is None
