@@ -8,12 +8,14 @@ from __future__ import annotations
 import numpy as np
 from PyQt6 import QtCore, QtGui
 
+from .models import approximation
 from .models import grid as gridlib
 from .models.compute import ComputeClient, Reply
 from .models.directional import directional_profile
 from .models.expression import Expression, ParseError, parse
 from .models.pretty import to_html
 from .models.session import Document
+from .views.critical_panel import GLOBAL_MIN_SYMBOL, TYPE_STYLE
 
 ISO_LEVELS = 10
 ISO_MAX_SIDE = 300  # iso-lines are traced on at most this many points per side (fast enough to redraw live)
@@ -50,6 +52,7 @@ class Controller(QtCore.QObject):
         self.grid: dict | None = None
         self.selected: tuple[float, ...] | None = None
         self.point_info: dict | None = None
+        self.critical: dict | None = None
         self.angle = 0.0
         self._notifier: QtCore.QSocketNotifier | None = None
         self._watched_start = -1
@@ -72,6 +75,11 @@ class Controller(QtCore.QObject):
         w.curve.pointPicked.connect(lambda x, _y: self.select(x))
         w.inspector.angleChanged.connect(self.set_angle)
         w.contour.directionDragged.connect(self.drag_direction)
+        w.critical.pointChosen.connect(lambda coords: self.select(*coords))
+        w.approximation.epsChanged.connect(lambda _eps: self.request_point())
+        w.actions["critical_markers"].toggled.connect(lambda _on: self._draw_critical())
+        for key in ("tangent_plane", "quadratic_model"):
+            w.actions[key].toggled.connect(lambda _on: self.point_info and self._draw_point(self.point_info))
         w.actions["field"].toggled.connect(self._field_toggled)
         w.actions["surface_isolines"].toggled.connect(w.surface.set_isolines_visible)
         w.actions["second_derivative"].toggled.connect(w.curve.set_second_derivative_visible)
@@ -178,13 +186,21 @@ class Controller(QtCore.QObject):
         self.client.submit("evaluate_grid", text=doc.text, axes=list(doc.axes), ranges=doc.ranges, n=doc.n,
                            params=doc.param_values)
         self.window.set_busy(True)
+        self.critical = None
+        self.client.submit("find_critical_points", text=doc.text, axes=list(doc.axes), ranges=doc.ranges,
+                           params=doc.param_values)
+        self.window.critical.set_searching()
         if self.selected is not None:
             self.request_point()
 
     def request_point(self) -> None:
+        if self.selected is None:
+            return
         doc = self.document
-        self.client.submit("evaluate_point", text=doc.text, at=dict(zip(doc.axes, self.selected)),
-                           params=doc.param_values)
+        at = dict(zip(doc.axes, self.selected))
+        self.client.submit("evaluate_point", text=doc.text, at=at, params=doc.param_values)
+        eps = dict(zip(doc.axes, self.window.approximation.eps()))
+        self.client.submit("approximate", text=doc.text, at=at, params=doc.param_values, eps=eps)
 
     def cancel(self) -> None:
         self.client.cancel()
@@ -206,6 +222,9 @@ class Controller(QtCore.QObject):
         elif reply.kind == "crashed":
             w.show_status(reply.error, error=True)
         elif reply.error is not None:
+            if reply.kind == "find_critical_points":
+                w.critical.set_error(reply.error)
+                return
             w.show_status(reply.error, error=True)
             if reply.kind == "evaluate_grid":
                 w.editor.set_error(reply.error, len(self.document.text))
@@ -213,6 +232,12 @@ class Controller(QtCore.QObject):
             self.show_grid(reply.payload)
         elif reply.kind == "evaluate_point":
             self.show_point(reply.payload)
+        elif reply.kind == "find_critical_points":
+            self.critical = reply.payload
+            w.critical.set_points(reply.payload)
+            self._draw_critical()
+        elif reply.kind == "approximate":
+            w.approximation.set_result(reply.payload)
 
     # ------------------------------------------------------------------ results -> views
     def show_grid(self, grid: dict) -> None:
@@ -298,6 +323,7 @@ class Controller(QtCore.QObject):
         w.inspector.set_point(info)
         grad = [info["gradient"][n] for n in info["variables"]]
         coords = [info["point"][n] for n in info["variables"]]
+        self._draw_models(info)
         if len(coords) == 1:
             w.curve.set_point(coords[0], info["value"], grad[0])
             return
@@ -306,8 +332,58 @@ class Controller(QtCore.QObject):
         w.surface.set_point(coords[0], coords[1], info["value"], tuple(grad))
         w.contour.set_point(coords[0], coords[1], tuple(grad), tuple(profile["direction"]))
 
+    def _draw_critical(self) -> None:
+        """Markers per type on every view (or none when switched off)."""
+        w = self.window
+        points = self.critical["critical_points"] if self.critical and w.actions["critical_markers"].isChecked() else []
+        axes = self.critical["axes"] if self.critical else []
+        spots, xyz, colors = [], [], []
+        for p in points:
+            style = TYPE_STYLE[p["type"]]
+            coords = [p["point"][a] for a in axes]
+            pos = (coords[0], coords[1]) if len(coords) == 2 else (coords[0], p["value"])
+            symbol = GLOBAL_MIN_SYMBOL if p.get("global_min") else style["symbol"]
+            spots.append({"pos": pos, "symbol": symbol, "color": style["color"], "size": 16 if p.get("global_min") else 12})
+            if len(coords) == 2:
+                xyz.append((coords[0], coords[1], p["value"]))
+                colors.append(QtGui.QColor(style["color"]).getRgbF())
+        if len(axes) == 1:
+            w.curve.set_critical_points(spots)
+            w.contour.set_critical_points([])
+        else:
+            w.contour.set_critical_points(spots)
+            w.curve.set_critical_points([])
+        w.surface.set_critical_points(np.array(xyz, dtype=float).reshape(-1, 3), np.array(colors, dtype=float).reshape(-1, 4))
+
+    def _draw_models(self, info: dict) -> None:
+        """Tangent plane / quadratic model over a patch around the selected point, when switched on."""
+        w, doc = self.window, self.document
+        names = info["variables"]
+        p = np.array([info["point"][n] for n in names])
+        grad = np.array([info["gradient"][n] for n in names])
+        hess = np.array(info["hessian"], dtype=float)
+        spans = [(hi - lo) * 0.15 for lo, hi in doc.ranges]
+        axes_values = [np.linspace(c - r, c + r, 24) for c, r in zip(p, spans)]
+        if len(names) == 1:
+            q = axes_values[0][:, None]
+            show = w.actions["quadratic_model"].isChecked()
+            quad = approximation.quadratic_model(info["value"], grad, hess, p, q) if show else []
+            w.curve.set_quadratic(axes_values[0] if show else [], quad)
+            return
+        Q = np.stack(np.meshgrid(*axes_values, indexing="ij"), axis=-1)
+        for key, which, model in (("tangent_plane", "plane", lambda: approximation.linear_model(info["value"], grad, p, Q)),
+                                  ("quadratic_model", "quadric",
+                                   lambda: approximation.quadratic_model(info["value"], grad, hess, p, Q))):
+            if w.actions[key].isChecked() and np.all(np.isfinite(hess)):
+                w.surface.set_model(which, axes_values[0], axes_values[1], model())
+            else:
+                w.surface.set_model(which)
+
     def _clear_point(self) -> None:
         w = self.window
+        w.approximation.set_result(None)
+        w.surface.set_model("plane")
+        w.surface.set_model("quadric")
         w.inspector.set_point(None)
         w.surface.clear_point()
         w.contour.clear_point()

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from .views.approximation_panel import ApproximationPanel
 from .views.contour import ContourView
+from .views.critical_panel import CriticalPointsPanel
 from .views.curve import CurveView
 from .views.editor import EquationEditor
 from .views.inspector import PointInspector
@@ -39,19 +41,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.domain = DomainPanel(self)
         self.parameters = ParametersPanel(self)
         self.inspector = PointInspector(self)
-        self.critical = QtWidgets.QLabel("Critical points will be listed here.", self)
-        self.critical.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.critical = CriticalPointsPanel(self)
+        self.approximation = ApproximationPanel(self)
         self.docks = {}
         left, right = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         for key, title, widget, area in (("domain", "Domain", self.domain, left),
                                          ("parameters", "Parameters", self.parameters, left),
                                          ("inspector", "Point inspector", self.inspector, right),
+                                         ("approximation", "Local models", self.approximation, right),
                                          ("critical", "Critical points", self.critical, right)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["approximation"])
+        self.docks["inspector"].raise_()
 
         self.actions = self._build_actions()
         self._build_status_bar()
@@ -78,6 +83,12 @@ class MainWindow(QtWidgets.QMainWindow):
             "surface_isolines": self._action("&Iso-lines on surface", "Ctrl+I", checkable=True,
                                              tip="Draw the contour lines on the 3D surface too"),
             "second_derivative": self._action("Show f″ on curves", checkable=True),
+            "critical_markers": self._action("&Critical points", "Ctrl+K", checkable=True, checked=True,
+                                             tip="Mark the critical points on both views (▼ min, ▲ max, × saddle, ◆ degenerate, ★ global min)"),
+            "tangent_plane": self._action("&Tangent plane", "Ctrl+T", checkable=True,
+                                          tip="Draw the tangent plane (linear model) at the selected point"),
+            "quadratic_model": self._action("&Quadratic model", "Ctrl+M", checkable=True,
+                                            tip="Draw the quadratic (Hessian) model at the selected point"),
             "log_scale": self._action("&Log colour scale", "Ctrl+L", checkable=True,
                                       tip="Colour and height by sign(f)·log10(1+|f|); switched on by itself "
                                           "when f spans many orders of magnitude"),
@@ -95,13 +106,15 @@ class MainWindow(QtWidgets.QMainWindow):
         edit.addSeparator()
         edit.addAction(a["cancel"])
         view = menus.addMenu("&View")
-        view.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["second_derivative"], a["reset_view"]])
+        view.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["critical_markers"], a["tangent_plane"],
+                         a["quadratic_model"], a["second_derivative"], a["reset_view"]])
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         bar = self.addToolBar("View")
         bar.setObjectName("toolbar-view")
-        bar.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["reset_view"]])
+        bar.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["critical_markers"], a["tangent_plane"],
+                        a["quadratic_model"], a["reset_view"]])
         return a
 
     def _build_status_bar(self) -> None:

@@ -66,13 +66,14 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.direction_arrow = pg.PlotCurveItem(pen=pg.mkPen(DIRECTION_COLOR, width=2.5, style=QtCore.Qt.PenStyle.DashLine),
                                                 connect="pairs", antialias=True)
         self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(POINT_COLOR), pen=pg.mkPen("w", width=1.5))
+        self.critical = pg.ScatterPlotItem(pxMode=True)
         # The handle at the direction arrow's tip: drag it to turn the direction around the point.
         self.direction_handle = pg.TargetItem(size=13, symbol="o", pen=pg.mkPen(DIRECTION_COLOR, width=2),
                                               brush=pg.mkBrush(255, 255, 255, 200), movable=True)
         self.direction_handle.setToolTip("Drag to turn the direction of the directional derivative")
         self.direction_handle.sigPositionChanged.connect(self._handle_moved)
-        for item in (self.isolines, self.field, self.gradient_arrow, self.direction_arrow, self.marker,
-                     self.direction_handle):
+        for item in (self.isolines, self.field, self.critical, self.gradient_arrow, self.direction_arrow,
+                     self.marker, self.direction_handle):
             self.plot.addItem(item)
         self.direction_handle.hide()
         self._point = None
@@ -190,6 +191,12 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.marker.setData([], [])
         self.gradient_arrow.setData([], [])
         self.direction_arrow.setData([], [])
+
+    def set_critical_points(self, spots: list[dict]) -> None:
+        """spots: [{"pos": (x, y), "symbol": .., "color": .., "size": ..}] (styles come from the panel)."""
+        self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s.get("size", 12),
+                                      "brush": pg.mkBrush(s["color"]), "pen": pg.mkPen("w", width=1.2)}
+                                     for s in spots])
 
     def show_readout(self, x: float, y: float, text: str) -> None:
         self.readout.setText(text)

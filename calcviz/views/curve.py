@@ -22,7 +22,10 @@ class CurveView(pg.PlotWidget):
         self.d1 = self.plot.plot(pen=pg.mkPen("#2ca02c", width=1.8, style=QtCore.Qt.PenStyle.DashLine), name="f′")
         self.d2 = self.plot.plot(pen=pg.mkPen("#9467bd", width=1.5, style=QtCore.Qt.PenStyle.DotLine), name="f″")
         self.tangent = self.plot.plot(pen=pg.mkPen("#d62728", width=1.8))
+        self.quadratic = self.plot.plot(pen=pg.mkPen("#9467bd", width=1.8, style=QtCore.Qt.PenStyle.DashDotLine))
+        self.critical = pg.ScatterPlotItem(pxMode=True)
         self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#d62728"), pen=pg.mkPen("w", width=1.5))
+        self.plot.addItem(self.critical)
         self.plot.addItem(self.marker)
         self.d2.setVisible(False)
         self._range = (0.0, 1.0)
@@ -64,6 +67,16 @@ class CurveView(pg.PlotWidget):
         else:
             self.tangent.setData([], [])
 
+    def set_quadratic(self, xs, values) -> None:
+        """The quadratic (second-order Taylor) model near the selected point; empty to hide."""
+        self.quadratic.setData(xs, values)
+
+    def set_critical_points(self, spots: list[dict]) -> None:
+        self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s.get("size", 12),
+                                      "brush": pg.mkBrush(s["color"]), "pen": pg.mkPen("w", width=1.2)}
+                                     for s in spots])
+
     def clear_point(self) -> None:
         self.marker.setData([], [])
         self.tangent.setData([], [])
+        self.quadratic.setData([], [])

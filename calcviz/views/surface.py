@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
+from OpenGL import GL
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 S = 10.0     # half-width of the box in scene units
@@ -48,13 +49,22 @@ class SurfaceView(QtWidgets.QWidget):
         self.isolines = gl.GLLinePlotItem(mode="lines", color=(0.1, 0.1, 0.1, 0.8), width=1.2, antialias=True)
         self.marker = gl.GLScatterPlotItem(color=(0.85, 0.1, 0.1, 1), size=14, pxMode=True)
         self.arrow = gl.GLLinePlotItem(mode="lines", color=(0.85, 0.1, 0.1, 1), width=3, antialias=True)
-        from OpenGL import GL
+        self.critical = gl.GLScatterPlotItem(size=12, pxMode=True)
+        # The local models at the selected point, translucent over the surface.
+        self.plane = gl.GLSurfacePlotItem(shader=None, computeNormals=False, color=(1.0, 0.5, 0.05, 0.45),
+                                          glOptions="translucent")
+        self.quadric = gl.GLSurfacePlotItem(shader=None, computeNormals=False, color=(0.58, 0.40, 0.74, 0.45),
+                                            glOptions="translucent")
+        for item in (self.floor, self.surface, self.frame, self.isolines, self.plane, self.quadric, self.critical,
+                     self.marker, self.arrow):
+            self.gl.addItem(item)
+        self.plane.setVisible(False)
+        self.quadric.setVisible(False)
+        # Points and arrows are drawn over the surface (no depth test), so one on a slope stays visible.
         on_top = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True,
                   "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
-        self.marker.setGLOptions(on_top)
-        self.arrow.setGLOptions(on_top)
-        for item in (self.floor, self.surface, self.frame, self.isolines, self.marker, self.arrow):
-            self.gl.addItem(item)
+        for item in (self.marker, self.arrow, self.critical):
+            item.setGLOptions(on_top)
         self.tick_labels = [gl.GLTextItem(color=TEXT, font=QtGui.QFont("Sans", 9)) for _ in range(3 * TICKS)]
         self.axis_labels = [gl.GLTextItem(color=TEXT, font=QtGui.QFont("Sans", 13, QtGui.QFont.Weight.Bold),
                                           text=t) for t in ("x", "y", "f")]
@@ -125,7 +135,7 @@ class SurfaceView(QtWidgets.QWidget):
         if not np.isfinite(pz):
             self.clear_point()
             return
-        self.marker.setData(pos=np.array([[px, py, pz]]))  # drawn over the surface: see the GL options set in __init__
+        self.marker.setData(pos=np.array([[px, py, pz]]))
         gx, gy = gradient
         x0, x1, y0, y1, zlo, zhi = self._box
         # Direction of steepest ascent in scene units (x and y scale differently), lifted along the tangent plane.
@@ -143,6 +153,24 @@ class SurfaceView(QtWidgets.QWidget):
         back = (base - tip) * 0.25
         side = np.array([-uy, ux, 0.0]) * 0.12
         self.arrow.setData(pos=np.array([base, tip, tip, tip + back + side, tip, tip + back - side]))
+
+    def set_critical_points(self, points: np.ndarray, colors: np.ndarray) -> None:
+        """points (K, 3) in data units (x, y, f); colors (K, 4) floats."""
+        if len(points) == 0:
+            self.critical.setData(pos=np.zeros((0, 3)))
+            return
+        sx, sy, sz = self.to_scene(points[:, 0], points[:, 1], points[:, 2])
+        self.critical.setData(pos=np.column_stack([sx, sy, sz]), color=np.asarray(colors, dtype=float))
+
+    def set_model(self, which: str, xs=None, ys=None, z=None) -> None:
+        """Draw the tangent plane ("plane") or quadratic model ("quadric") over xs x ys; None hides it."""
+        item = self.plane if which == "plane" else self.quadric
+        if z is None:
+            item.setVisible(False)
+            return
+        sx, sy, sz = self.to_scene(xs, ys, z)
+        item.setData(x=sx, y=sy, z=np.where(np.isfinite(sz), sz, np.nan))
+        item.setVisible(True)
 
     def clear_point(self) -> None:
         self.marker.setData(pos=np.zeros((0, 3)))

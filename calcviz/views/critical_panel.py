@@ -1,0 +1,126 @@
+"""The side panel listing the critical points in view: type, coordinates, value, eigenvalues."""
+from __future__ import annotations
+
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from .inspector import format_number
+
+# One colour and one marker per type, shared by the table, the contour map, the curve and the surface.
+TYPE_STYLE = {
+    "min": {"color": "#1f77b4", "symbol": "t", "label": "minimum"},
+    "max": {"color": "#d62728", "symbol": "t1", "label": "maximum"},
+    "saddle": {"color": "#ff7f0e", "symbol": "x", "label": "saddle"},
+    "degenerate": {"color": "#7f7f7f", "symbol": "d", "label": "degenerate"},
+}
+GLOBAL_MIN_SYMBOL = "star"
+
+
+class _NumberItem(QtWidgets.QTableWidgetItem):
+    """Sorts by the number, not the text."""
+
+    def __init__(self, value: float):
+        super().__init__(format_number(value))
+        self.setData(QtCore.Qt.ItemDataRole.UserRole, float(value))
+        self.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other) -> bool:
+        a = self.data(QtCore.Qt.ItemDataRole.UserRole)
+        b = other.data(QtCore.Qt.ItemDataRole.UserRole)
+        return a < b if a is not None and b is not None else super().__lt__(other)
+
+
+def _swatch(color: str) -> QtGui.QIcon:
+    pixmap = QtGui.QPixmap(12, 12)
+    pixmap.fill(QtGui.QColor(color))
+    return QtGui.QIcon(pixmap)
+
+
+class CriticalPointsPanel(QtWidgets.QWidget):
+    pointChosen = QtCore.pyqtSignal(object)  # the point's coordinates, a tuple in axis order
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.summary = QtWidgets.QLabel("Critical points appear here once the function is drawn.", self)
+        self.summary.setWordWrap(True)
+        self.table = QtWidgets.QTableWidget(0, 0, self)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip("Click a row to select that point on both views. Click a header to sort.")
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.note = QtWidgets.QLabel(self)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #8a5a00;")
+        self.note.hide()
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.note)
+        self._axes: list[str] = []
+
+    def set_searching(self) -> None:
+        self.summary.setText("Searching for critical points…")
+
+    def set_error(self, message: str) -> None:
+        self.table.setRowCount(0)
+        self.summary.setText(f"No search: {message}")
+        self.note.hide()
+
+    def set_points(self, result: dict) -> None:
+        """Fill the table from the engine's critical-point result."""
+        self._axes = list(result["axes"])
+        points = result["critical_points"]
+        headers = ["type", *self._axes, "f", "eigenvalues", "|∇f|"]
+        with QtCore.QSignalBlocker(self.table):
+            self.table.setSortingEnabled(False)
+            self.table.clear()
+            self.table.setColumnCount(len(headers))
+            self.table.setHorizontalHeaderLabels(headers)
+            self.table.setRowCount(len(points))
+            for row, p in enumerate(points):
+                style = TYPE_STYLE[p["type"]]
+                label = style["label"] + (" · global min" if p.get("global_min") else "") + \
+                    (" · global max" if p.get("global_max") else "")
+                kind = QtWidgets.QTableWidgetItem(_swatch(style["color"]), label)
+                kind.setData(QtCore.Qt.ItemDataRole.UserRole, tuple(p["point"][a] for a in self._axes))
+                if p.get("global_min"):
+                    font = kind.font()
+                    font.setBold(True)
+                    kind.setFont(font)
+                    kind.setBackground(QtGui.QColor("#dcecff"))
+                if p["type"] == "degenerate":
+                    kind.setToolTip("A zero eigenvalue: the second-derivative test is inconclusive here.")
+                self.table.setItem(row, 0, kind)
+                for col, a in enumerate(self._axes, start=1):
+                    self.table.setItem(row, col, _NumberItem(p["point"][a]))
+                self.table.setItem(row, len(self._axes) + 1, _NumberItem(p["value"]))
+                eig = QtWidgets.QTableWidgetItem(", ".join(format_number(e) for e in p["eigenvalues"]))
+                self.table.setItem(row, len(self._axes) + 2, eig)
+                self.table.setItem(row, len(self._axes) + 3, _NumberItem(p["grad_norm"]))
+            self.table.setSortingEnabled(True)
+            self.table.resizeColumnsToContents()
+        counts = {}
+        for p in points:
+            counts[p["type"]] = counts.get(p["type"], 0) + 1
+        parts = [f"{counts[t]} {TYPE_STYLE[t]['label']}{'s' if counts[t] != 1 else ''}"
+                 for t in TYPE_STYLE if t in counts]
+        self.summary.setText(f"{len(points)} critical point{'s' if len(points) != 1 else ''} in the box"
+                             + (": " + ", ".join(parts) if parts else "") + ".")
+        note = result.get("note", "")
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+
+    def row_count(self) -> int:
+        return self.table.rowCount()
+
+    def point_at(self, row: int) -> tuple:
+        return self.table.item(row, 0).data(QtCore.Qt.ItemDataRole.UserRole)
+
+    def _selection_changed(self) -> None:
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        if rows:
+            self.pointChosen.emit(self.point_at(min(rows)))

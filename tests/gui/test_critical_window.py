@@ -1,0 +1,82 @@
+"""Critical points and local models in the window (real compute process, real widgets)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt6 import QtCore
+
+from calcviz.gui import build, dispose
+
+TIMEOUT = 60_000
+HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
+# REFERENCE.md: Himmelblau's nine critical points in [-5, 5]^2.
+HIMMELBLAU_POINTS = [("min", 3, 2), ("min", -2.805118, 3.131313), ("min", -3.779310, -3.283186),
+                     ("min", 3.584428, -1.848127), ("max", -0.270845, -0.923039), ("saddle", 3.385154, 0.073852),
+                     ("saddle", 0.086678, 2.884255), ("saddle", -3.073026, -0.081353),
+                     ("saddle", -0.127961, -1.953715)]
+
+
+@pytest.fixture(scope="module")
+def app_window(qapp):
+    window, controller = build("cpu")
+    window.resize(1400, 900)
+    controller.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))
+    window.show()
+    yield window, controller
+    dispose(window, controller)
+
+
+@pytest.fixture
+def win(app_window, qtbot):
+    window, controller = app_window
+    qtbot.waitUntil(lambda: controller.critical is not None and not controller.client.busy, timeout=TIMEOUT)
+    return window, controller
+
+
+def test_himmelblau_fills_the_panel_with_nine_points(win):
+    window, controller = win
+    panel = window.critical
+    assert panel.row_count() == 9
+    found = sorted(panel.point_at(r) for r in range(9))
+    for (kind, x, y) in HIMMELBLAU_POINTS:
+        match = [p for p in found if abs(p[0] - x) < 1e-5 and abs(p[1] - y) < 1e-5]
+        assert match, f"{kind} at ({x}, {y}) missing"
+    kinds = sorted(panel.table.item(r, 0).text().split(" ·")[0] for r in range(9))
+    assert kinds == sorted(["minimum"] * 4 + ["maximum"] + ["saddle"] * 4)
+    assert "9 critical points" in panel.summary.text()
+    # One global-minimum star among the markers on the contour map; nine markers in all.
+    symbols = [spot.symbol() for spot in window.contour.critical.points()]
+    assert len(symbols) == 9 and symbols.count("star") == 1
+    assert len(window.surface.critical.pos) == 9
+
+
+def test_clicking_a_row_selects_that_point(win, qtbot):
+    window, controller = win
+    table = window.critical.table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text().startswith("maximum"))
+    rect = table.visualItemRect(table.item(row, 1))
+    qtbot.mouseClick(table.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: controller.point_info is not None
+                    and controller.point_info["point"]["x"] == pytest.approx(-0.270845, abs=1e-5), timeout=TIMEOUT)
+    mx, my = window.contour.marker.getData()
+    assert (mx[0], my[0]) == (pytest.approx(-0.270845, abs=1e-5), pytest.approx(-0.923039, abs=1e-5))
+    assert controller.point_info["value"] == pytest.approx(181.616522, abs=1e-5)
+    assert float(window.inspector.shown()["gradient_norm"]) < 1e-5
+
+
+def test_tangent_plane_and_quadratic_model_drawn_at_the_point(win, qtbot):
+    window, controller = win
+    controller.select(1.0, 1.0)
+    qtbot.waitUntil(lambda: controller.point_info is not None and controller.point_info["point"]["x"] == 1.0,
+                    timeout=TIMEOUT)
+    window.actions["tangent_plane"].setChecked(True)
+    window.actions["quadratic_model"].setChecked(True)
+    assert window.surface.plane.visible() and window.surface.quadric.visible()
+    # Himmelblau at (1, 1): f = 106, grad = (-46, -38); the plane's centre vertex holds f(p) (in scene units).
+    plane_z = window.surface.plane._z
+    _, _, centre = window.surface.to_scene(1.0, 1.0, 106.0)
+    assert plane_z.shape == (24, 24)
+    np.testing.assert_allclose(plane_z[11:13, 11:13].mean(), centre, rtol=1e-9)  # a plane: symmetric mean = f(p)
+    qtbot.waitUntil(lambda: window.approximation.table.item(0, 0) is not None, timeout=TIMEOUT)
+    window.actions["tangent_plane"].setChecked(False)
+    assert not window.surface.plane.visible()
