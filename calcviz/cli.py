@@ -13,7 +13,7 @@ from typing import Sequence
 
 from .models.expression import ParseError, parse
 
-COMMANDS = ("eval",)
+COMMANDS = ("eval", "critical", "approx")
 
 
 class UsageError(ValueError):
@@ -89,6 +89,116 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _axes_for(expression, params: dict[str, float]) -> list[str]:
+    """The search axes: x and y when the formula uses them, else its first one or two free inputs."""
+    free = [name for name in expression.inputs if name not in params]
+    named = [a for a in ("x", "y") if a in free]
+    axes = named or free[:2]
+    if not axes:
+        raise UsageError("the formula has no variable to search over (every input is a --param)")
+    return axes
+
+
+def _signature(expression, names) -> str:
+    signature = f"{expression.output}({', '.join(names)})"
+    return (f"{signature} where {expression.to_text()}" if expression.intermediates
+            else f"{signature} = {expression.to_text()}")
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def cmd_critical(args) -> int:
+    expression = parse(args.expr)
+    params = assignments(args.param, "--param")
+    axes = _axes_for(expression, params)
+    given = [args.x, args.y]
+    ranges = [tuple(given[k]) if given[k] is not None else (-5.0, 5.0) for k in range(len(axes))]
+    if len(axes) == 1 and args.y is not None:
+        raise UsageError(f"--y gives a second axis, but the formula has one variable ({axes[0]})")
+    from .models.autodiff import Engine
+    result = Engine(args.device).find_critical_points(args.expr, axes, ranges, params, seeds_per_side=args.seeds)
+    if args.json:
+        _print_json({k: result[k] for k in ("axes", "critical_points", "complete", "note")})
+        return 0
+    points = result["critical_points"]
+    print(_signature(expression, axes))
+    print("box        " + ", ".join(f"{a} in [{_fmt(lo)}, {_fmt(hi)}]" for a, (lo, hi) in zip(axes, ranges))
+          + "".join(f"; {n} = {_fmt(v)}" for n, v in params.items()))
+    counts = {kind: sum(p["type"] == kind for p in points) for kind in ("min", "max", "saddle", "degenerate")}
+    print(f"found      {len(points)} critical point{'s' if len(points) != 1 else ''}"
+          + (": " + ", ".join(f"{c} {k}" for k, c in counts.items() if c) if points else ""))
+    if points:
+        rows = [["type", *axes, "f", "eigenvalues", "|grad f|"]]
+        for p in points:
+            tags = [t for t, on in (("global min", p["global_min"]), ("global max", p["global_max"])) if on]
+            rows.append([p["type"] + (f" ({', '.join(tags)})" if tags else ""),
+                         *(_fmt(p["point"][a]) for a in axes), _fmt(p["value"]),
+                         ", ".join(_fmt(e) for e in p["eigenvalues"]), f"{p['grad_norm']:.2g}"])
+        print()
+        for line in _table(rows):
+            print(line)
+        print()
+    print(f"complete   {'yes' if result['complete'] else 'no'}")
+    if result["note"]:
+        print(f"note       {result['note']}")
+    print(f"device     {result['device']}")
+    return 0
+
+
+def cmd_approx(args) -> int:
+    expression = parse(args.expr)
+    at = assignments(args.at, "--at")
+    params = assignments(args.param, "--param")
+    for what, values in (("--eps", args.eps), ("--direction", args.direction)):
+        if values is not None and not all(math.isfinite(v) for v in values):
+            raise UsageError(f"{what}: the values must be finite")
+    if not at:
+        at = {name: 0.0 for name in expression.inputs if name not in params}
+    from .models.autodiff import Engine
+    result = Engine(args.device).approximate(args.expr, at, params, eps=args.eps, direction=args.direction)
+    result.pop("seconds")
+    if args.json:
+        _print_json(result)
+        return 0
+    names, out = result["variables"], expression.output
+
+    def vector(values) -> str:
+        return "(" + ", ".join(_fmt(v + 0.0) for v in values) + ")"
+
+    print(_signature(expression, names))
+    print("at           " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["point"].items())
+          + "".join(f"; {n} = {_fmt(v)}" for n, v in result["params"].items()))
+    print("eps          " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["eps"].items()))
+    print(f"value        {_fmt(result['value'])}")
+    print("gradient     " + ", ".join(f"d{out}/d{n} = {_fmt(g)}" for n, g in result["gradient"].items()))
+    for k, row in enumerate(result["hessian"]):
+        print(("hessian      " if k == 0 else "             ") + "  ".join(_fmt(h) for h in row))
+    print("eigenvalues  " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    print(f"true         f(p + eps) = {_fmt(result['true'])}")
+    print(f"linear       {_fmt(result['linear'])}   error {result['linear_error']:.3e}")
+    print(f"quadratic    {_fmt(result['quadratic'])}   error {result['quadratic_error']:.3e}")
+    errors = result["errors"]
+
+    def slope(v) -> str:
+        return "n/a (errors at round-off)" if v is None else f"{v:.3f}"
+
+    print(f"error slopes along v = {vector(errors['direction'])}: linear {slope(errors['slope_linear'])} "
+          f"(expect 2), quadratic {slope(errors['slope_quadratic'])} (expect 3)")
+    if result["newton_step"] is None:
+        print("newton step  none (the Hessian is not positive definite)")
+    else:
+        print(f"newton step  {vector(result['newton_step'].values())} to {vector(result['newton_point'].values())}")
+    rate = result["stable_learning_rate"]
+    print("stable rate  " + ("none (the Hessian is not positive definite)" if rate is None else
+                             f"gradient descent is stable near here for learning rates below "
+                             f"2/lambda_max = {_fmt(rate)}"))
+    print(f"device       {result['device']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calcviz", description="calcviz headless commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +209,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("critical", help="critical points in a box: where, which type, the value there")
+    p.add_argument("expr", help="a formula of one or two variables, or definitions separated by ';'")
+    p.add_argument("--x", nargs=2, type=float, metavar=("XMIN", "XMAX"),
+                   help="range of the first axis (x), default -5 5")
+    p.add_argument("--y", nargs=2, type=float, metavar=("YMIN", "YMAX"),
+                   help="range of the second axis (y), default -5 5")
+    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
+    p.add_argument("--seeds", type=int, metavar="N", help="Newton seeds per side of the box (default 48 for "
+                   "two variables, 1001 for one)")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_critical)
+
+    p = sub.add_parser("approx", help="tangent-plane and quadratic approximations at a point, and their errors")
+    p.add_argument("expr", help="a formula, or definitions separated by ';'")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
+    p.add_argument("--eps", nargs="+", type=float, metavar="E",
+                   help="the displacement where the models are compared, one number per variable (default 0.01)")
+    p.add_argument("--direction", nargs="+", type=float, metavar="V",
+                   help="the direction of the error-against-distance sweep (default: the gradient)")
+    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_approx)
     return parser
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
-KINDS = ("evaluate_grid", "evaluate_point")
+KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate")
 
 
 @dataclass

@@ -44,9 +44,9 @@ def test_himmelblau_fills_the_panel_with_nine_points(win):
     kinds = sorted(panel.table.item(r, 0).text().split(" ·")[0] for r in range(9))
     assert kinds == sorted(["minimum"] * 4 + ["maximum"] + ["saddle"] * 4)
     assert "9 critical points" in panel.summary.text()
-    # One global-minimum star among the markers on the contour map; nine markers in all.
+    # Himmelblau's four minima are all 0: four global-minimum stars among the nine markers.
     symbols = [spot.symbol() for spot in window.contour.critical.points()]
-    assert len(symbols) == 9 and symbols.count("star") == 1
+    assert len(symbols) == 9 and symbols.count("star") == 4
     assert len(window.surface.critical.pos) == 9
 
 
