@@ -217,7 +217,9 @@ class Controller(QtCore.QObject):
 
     def handle(self, reply: Reply) -> None:
         w = self.window
-        if reply.kind == "ready":
+        if reply.progress is not None:
+            w.critical.set_searching(reply.progress)
+        elif reply.kind == "ready":
             w.set_device(reply.payload)
         elif reply.kind == "crashed":
             w.show_status(reply.error, error=True)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
+# Long ones among them take a ``progress(fraction)`` callback, reported as ("progress", ...) messages.
+REPORTS_PROGRESS = ("find_critical_points",)
 KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate")
 
 
@@ -33,6 +35,7 @@ class Reply:
     id: int
     payload: Any = None
     error: str | None = None
+    progress: float | None = None  # set on an interim reply: the fraction done so far
 
 
 def _serve(conn, device: str) -> None:
@@ -53,6 +56,8 @@ def _serve(conn, device: str) -> None:
         try:
             if kind not in KINDS:
                 raise ValueError(f"unknown request {kind!r}")
+            if kind in REPORTS_PROGRESS:
+                kwargs["progress"] = lambda fraction, r=request_id, k=kind: conn.send(("progress", r, k, fraction))
             conn.send(("result", request_id, kind, getattr(engine, kind)(**kwargs)))
         except (ParseError, ValueError, ArithmeticError) as exc:
             conn.send(("error", request_id, kind, str(exc)))
@@ -127,6 +132,10 @@ class ComputeClient:
                     self.failed = message[1]
                     self._stop()  # the child has returned; close the pipe so it is not read (and restarted) again
                     return replies
+                elif tag == "progress":
+                    _, request_id, kind, fraction = message
+                    if request_id == self.latest.get(kind):
+                        replies.append(Reply(kind, request_id, progress=float(fraction)))
                 else:
                     _, request_id, kind, body = message
                     self._in_flight = None
@@ -157,7 +166,7 @@ class ComputeClient:
             if not replies:
                 raise TimeoutError(f"no reply to {kind} within {timeout} s")
             for reply in replies:
-                if reply.id == request_id or reply.kind == "crashed":
+                if (reply.id == request_id and reply.progress is None) or reply.kind == "crashed":
                     return reply
 
     def cancel(self) -> None:

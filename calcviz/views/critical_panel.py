@@ -62,8 +62,9 @@ class CriticalPointsPanel(QtWidgets.QWidget):
         layout.addWidget(self.note)
         self._axes: list[str] = []
 
-    def set_searching(self) -> None:
-        self.summary.setText("Searching for critical points…")
+    def set_searching(self, fraction: float | None = None) -> None:
+        done = f" {fraction:.0%}" if fraction is not None else ""
+        self.summary.setText(f"Searching for critical points…{done} (Esc cancels)")
 
     def set_error(self, message: str) -> None:
         self.table.setRowCount(0)

@@ -80,3 +80,18 @@ def test_tangent_plane_and_quadratic_model_drawn_at_the_point(win, qtbot):
     qtbot.waitUntil(lambda: window.approximation.table.item(0, 0) is not None, timeout=TIMEOUT)
     window.actions["tangent_plane"].setChecked(False)
     assert not window.surface.plane.visible()
+
+
+def test_one_variable_critical_points_marked_on_the_curve(win, qtbot):
+    window, controller = win
+    text = "3x^4 - 4x^3 - 12x^2"  # the seed's quartic: min -1 (f -5), max 0 (f 0), global min 2 (f -32)
+    controller.start(text, x_range=(-2, 3))
+    qtbot.waitUntil(lambda: controller.critical is not None and controller.critical["axes"] == ["x"]
+                    and not controller.client.busy, timeout=TIMEOUT)
+    spots = sorted((s.pos().x(), s.pos().y(), s.symbol()) for s in window.curve.critical.points())
+    assert [(round(x, 6), round(y, 6)) for x, y, _ in spots] == [(-1, -5), (0, 0), (2, -32)]
+    assert [symbol for *_, symbol in spots] == ["t", "t1", "star"]
+    assert window.critical.row_count() == 3
+    controller.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))  # leave the window as the other tests expect
+    qtbot.waitUntil(lambda: controller.critical is not None and controller.critical["axes"] == ["x", "y"]
+                    and not controller.client.busy, timeout=TIMEOUT)

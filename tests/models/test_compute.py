@@ -270,3 +270,21 @@ def test_a_process_that_cannot_start_is_not_restarted_forever():
     finally:
         c.close()
     assert not c._process.is_alive()
+
+
+def test_critical_search_reports_progress_then_its_result(ready):
+    """Long searches send interim progress replies through the pipe before the result."""
+    request_id = ready.submit("find_critical_points", text="(x^2 + y - 11)^2 + (x + y^2 - 7)^2", axes=["x", "y"],
+                              ranges=[(-5.0, 5.0), (-5.0, 5.0)])
+    fractions, result = [], None
+    while result is None:
+        replies = ready.wait(60)
+        assert replies, "no reply within 60 s"
+        for reply in replies:
+            assert reply.id == request_id and reply.error is None
+            if reply.progress is not None:
+                fractions.append(reply.progress)
+            else:
+                result = reply.payload
+    assert fractions and all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
+    assert len(result["critical_points"]) == 9
