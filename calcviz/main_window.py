@@ -57,6 +57,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.docks[key] = dock
         self.tabifyDockWidget(self.docks["inspector"], self.docks["approximation"])
         self.docks["inspector"].raise_()
+        # The inspector's directional plot needs room; the critical-point table scrolls.
+        Qt = QtCore.Qt.Orientation
+        self.resizeDocks([self.docks["inspector"], self.docks["critical"]], [640, 260], Qt.Vertical)
+        self.resizeDocks([self.docks["inspector"]], [400], Qt.Horizontal)
 
         self.actions = self._build_actions()
         self._build_status_bar()

@@ -97,7 +97,11 @@ class CriticalPointsPanel(QtWidgets.QWidget):
                     kind.setToolTip("A zero eigenvalue: the second-derivative test is inconclusive here.")
                 self.table.setItem(row, 0, kind)
                 for col, a in enumerate(self._axes, start=1):
-                    self.table.setItem(row, col, _NumberItem(p["point"][a]))
+                    c = p["point"][a]
+                    # Round-off around an exact zero (4.6e-17) reads as noise: show 0, keep it in the tooltip.
+                    item = _NumberItem(0.0 if abs(c) < 1e-12 else c)
+                    item.setToolTip(repr(c))
+                    self.table.setItem(row, col, item)
                 self.table.setItem(row, len(self._axes) + 1, _NumberItem(p["value"]))
                 eig = QtWidgets.QTableWidgetItem(", ".join(format_number(e) for e in p["eigenvalues"]))
                 self.table.setItem(row, len(self._axes) + 2, eig)

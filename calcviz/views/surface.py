@@ -177,7 +177,7 @@ class SurfaceView(QtWidgets.QWidget):
         self.arrow.setData(pos=np.zeros((0, 3)))
 
     def reset_view(self) -> None:
-        self.gl.setCameraPosition(pos=QtGui.QVector3D(0, 0, H / 2), distance=3.3 * S, elevation=28, azimuth=-60)
+        self.gl.setCameraPosition(pos=QtGui.QVector3D(0, 0, H / 2), distance=2.9 * S, elevation=28, azimuth=-60)
 
     def render_image(self, width: int, height: int) -> np.ndarray:
         """The view rendered offscreen at a chosen size, (h, w, 4) RGBA uint8."""
