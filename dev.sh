@@ -74,7 +74,9 @@ case "$command" in
     "$VENV/bin/python" -m pytest tests/models "$@" || status=$?
     "${XVFB[@]}" "$VENV/bin/python" -m pytest tests/gui "$@" || status=$?
     exit $status ;;
-  bench) setup; exec "${XVFB[@]}" "$VENV/bin/python" -m calcviz.bench "$@" ;;
+  bench) setup
+    "$VENV/bin/python" -c "import scipy" 2>/dev/null || "$VENV/bin/python" -m pip install -q -e '.[test,bench]'
+    exec "${XVFB[@]}" "$VENV/bin/python" -m calcviz.bench "$@" ;;
   screenshot) setup; exec "${XVFB[@]}" "$VENV/bin/python" scripts/screenshot.py "$@" ;;
   *) say "unknown command '$command': use run, test, bench, screenshot or setup"; exit 2 ;;
 esac

@@ -19,6 +19,7 @@ from typing import Callable
 # name -> module (imported only in that section's own process). Add a section by adding a line.
 SECTIONS: dict[str, str] = {
     "engine": "calcviz.bench.engine",
+    "critical": "calcviz.bench.critical",
 }
 
 
