@@ -20,6 +20,7 @@ from typing import Callable
 SECTIONS: dict[str, str] = {
     "engine": "calcviz.bench.engine",
     "critical": "calcviz.bench.critical",
+    "gui": "calcviz.bench.gui",
 }
 
 

@@ -6,9 +6,11 @@ Figures (times in ms, medians where repeated; clocks are CLOCK_MONOTONIC, shared
            screen) <= 1500 ms, and launch -> first surface drawn, checked against a fresh process's
            ``import tensorflow`` time + 1 s (measured in the same run).
 - edit:    Controller.set_text(new formula) -> both views repainted with its grid, N = 200, engine warm,
-           <= 100 ms; with where the time goes (compute round trip, show_grid, paints).
+           each edit starting from a settled window (no computation pending), <= 100 ms; with where the
+           time goes (compute round trip, show_grid, first paint of each view after it).
 - memory:  peak RSS (VmHWM) of the GUI and compute processes, and VmRSS growth of both over 300 edits
            of distinct formulas, <= 50 MB each.
+- idle:    GUI process CPU while nothing computes, with and without the status bar's busy indicator.
 - fps:     the 3D view orbiting 2 degrees a frame, each frame really painted (paintGL counted) and put on
            screen by Qt's usual update cycle: >= 60 fps at N = 200, >= 30 at N = 400; GL_RENDERER.
 
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from . import ms, rss_mb_of, target
+from . import ms, target
 
 TARGET_SHOWN_MS = 1500.0
 TARGET_SURFACE_AFTER_TF_MS = 1000.0   # first surface <= TensorFlow's import + this
@@ -85,7 +87,8 @@ def process_age_s():
         start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
     return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
 
-marks = {"script": T_SCRIPT, "process_start_from_proc_stat": T_SCRIPT - process_age_s()}
+marks = {"script": T_SCRIPT}
+age_at_script_s = process_age_s()
 
 import calcviz.gui as G
 from PyQt6 import QtCore, QtGui, QtWidgets
@@ -157,6 +160,7 @@ try:
 except SystemExit as exc:
     marks["exit_status"] = exc.code
 marks["exited"] = now()
+marks["process_age_at_script_s"] = age_at_script_s
 print("''' + MARK + r'''" + json.dumps(marks), flush=True)
 '''
 
@@ -171,10 +175,16 @@ def _launch_once() -> dict:
     missing = [k for k in ("exposed", "first_gl_paint", "grid_shown", "surface_drawn") if k not in marks]
     if missing or not marks.get("surface_widget_shown"):
         raise RuntimeError(f"the launch driver missed {missing or 'the surface'}: {proc.stderr[-2000:]}")
+    age_ms = marks.pop("process_age_at_script_s") * 1e3
     out = {k: (v - t0) * 1e3 for k, v in marks.items() if isinstance(v, float)}
+    out["process_age_at_script"] = age_ms
     # The window is on screen once it is exposed and Qt has painted it (the GL view included).
     out["shown"] = max(out["exposed"], out["first_gl_paint"], out.get("first_window_paint", 0.0))
     return out
+
+
+def _ms_or_none(value: float | None) -> float | None:
+    return None if value is None else ms(value)
 
 
 def _tf_import_once() -> float:
@@ -211,14 +221,14 @@ def bench_launch(quick: bool) -> dict:
         "tensorflow_import_all_ms": [ms(t) for t in tf_ms],
         "milestones_median_ms": {
             "interpreter_up": ms(med["script"]),
-            "process_start_per_proc_stat": ms(med["process_start_from_proc_stat"]),
+            "process_age_at_first_line_per_proc_stat_10ms_ticks": ms(med["process_age_at_script"]),
             "gui_imports_done": ms(med["imports_done"]),
             "build_start": ms(med["build_start"]),
             "build_end_compute_process_spawned": ms(med["build_end"]),
             "window_exposed": ms(med["exposed"]),
-            "first_window_paint": ms(med.get("first_window_paint", float("nan"))),
+            "first_window_paint": _ms_or_none(med.get("first_window_paint")),
             "first_gl_paint": ms(med["first_gl_paint"]),
-            "compute_process_ready_tensorflow_loaded": ms(med.get("compute_ready", float("nan"))),
+            "compute_process_ready_tensorflow_loaded": _ms_or_none(med.get("compute_ready")),
             "first_grid_received": ms(med["grid_received"]),
             "first_grid_in_views": ms(med["grid_shown"]),
             "first_surface_painted": ms(med["surface_drawn"]),
@@ -238,6 +248,9 @@ class Probe:
         self.gl_painted_at = self.contour_painted_at = 0.0
         self.paint_gl_ms: list[float] = []
         self.grid_received_at = self.grid_shown_at = 0.0
+        # First paint of each view after the latest grid reached the views (None until it happens).
+        self.gl_after_grid: float | None = None
+        self.contour_after_grid: float | None = None
         self.grid_text: str | None = None
         self.grid_n = 0
         self.grid_engine_ms = 0.0
@@ -251,6 +264,8 @@ class Probe:
             self.gl_painted_at = now()
             self.paint_gl_ms.append((self.gl_painted_at - t) * 1e3)
             self.gl_paints += 1
+            if self.gl_after_grid is None and self.grid_shown_at:
+                self.gl_after_grid = self.gl_painted_at
             if self.renderer is None:
                 self.renderer = {name: GL.glGetString(getattr(GL, "GL_" + name)).decode()
                                  for name in ("RENDERER", "VERSION", "VENDOR")}
@@ -259,11 +274,14 @@ class Probe:
             paint_contour(event)
             self.contour_painted_at = now()
             self.contour_paints += 1
+            if self.contour_after_grid is None and self.grid_shown_at:
+                self.contour_after_grid = self.contour_painted_at
 
         def grid_shown(grid):
             self.grid_received_at = now()
             show_grid(grid)
             self.grid_shown_at = now()
+            self.gl_after_grid = self.contour_after_grid = None
             self.grid_text = controller.document.text
             self.grid_n = len(grid["coords"][0])
             self.grid_engine_ms = grid["seconds"] * 1e3
@@ -273,9 +291,11 @@ class Probe:
         controller.show_grid = grid_shown
 
     def drawn(self, text: str, n: int) -> bool:
-        """The grid for ``text`` at ``n`` is in both views and both have been painted since."""
-        return (self.grid_text == text and self.grid_n == n and not self.controller.client.busy
-                and self.gl_painted_at > self.grid_shown_at and self.contour_painted_at > self.grid_shown_at)
+        """The grid for ``text`` at ``n`` is in both views and both have been painted since.
+
+        (Stale replies never reach show_grid: the client drops all but the newest request's.)"""
+        return (self.grid_text == text and self.grid_n == n
+                and self.gl_after_grid is not None and self.contour_after_grid is not None)
 
 
 class Session:
@@ -296,14 +316,22 @@ class Session:
         self.controller.start(DEFAULT_EXPRESSION)
         self.window.show()
         self.wait(lambda: self.probe.drawn(DEFAULT_EXPRESSION, EDIT_N), 120, "the first grid")
+        self.idle()
 
     def wait(self, condition, timeout: float, what: str) -> None:
         flags = self.QtCore.QEventLoop.ProcessEventsFlag
         end = now() + timeout
         while not condition():
+            if self.controller.client.failed is not None:
+                raise RuntimeError(f"the compute process could not start: {self.controller.client.failed}")
             if now() > end:
                 raise TimeoutError(f"{what} did not arrive within {timeout:g} s")
             self.app.processEvents(flags.AllEvents | flags.WaitForMoreEvents)
+
+    def idle(self) -> None:
+        """Until the compute process has nothing queued or under way (the grid's follow-up requests,
+        e.g. critical points, included): each timed edit starts from a settled window."""
+        self.wait(lambda: not self.controller.client.busy, 120, "the end of the pending computations")
 
     def settle(self, seconds: float = 0.2) -> None:
         end = now() + seconds
@@ -311,22 +339,25 @@ class Session:
 
     def edit(self, text: str) -> dict:
         p = self.probe
+        self.idle()
         t0 = now()
         self.controller.set_text(text)
         t1 = now()
         self.wait(lambda: p.drawn(text, self.controller.document.n), 60, f"the grid of {text!r}")
-        return {"total": (max(p.gl_painted_at, p.contour_painted_at) - t0) * 1e3,
+        return {"total": (max(p.gl_after_grid, p.contour_after_grid) - t0) * 1e3,
                 "set_text": (t1 - t0) * 1e3,
                 "until_reply_handled": (p.grid_received_at - t0) * 1e3,
                 "engine_grid_call": p.grid_engine_ms,
                 "show_grid": (p.grid_shown_at - p.grid_received_at) * 1e3,
-                "until_gl_painted_after_show_grid": (p.gl_painted_at - p.grid_shown_at) * 1e3,
-                "until_contour_painted_after_show_grid": (p.contour_painted_at - p.grid_shown_at) * 1e3}
+                "until_gl_painted_after_show_grid": (p.gl_after_grid - p.grid_shown_at) * 1e3,
+                "until_contour_painted_after_show_grid": (p.contour_after_grid - p.grid_shown_at) * 1e3}
 
     def set_n(self, n: int) -> None:
+        self.idle()
         doc = self.controller.document
         self.controller.set_domain({"x": doc.x_range, "y": doc.y_range, "n": n})
         self.wait(lambda: self.probe.drawn(doc.text, n), 120, f"the N={n} grid")
+        self.idle()
 
     def close(self) -> None:
         from calcviz.gui import dispose
@@ -384,13 +415,32 @@ def bench_memory(s: Session, quick: bool) -> dict:
     return out
 
 
+def bench_busy_indicator(s: Session, seconds: float) -> dict:
+    """CPU the GUI process spends while idle, without and with the status bar's busy indicator shown
+    (it is shown whenever a computation is under way, e.g. during the whole TensorFlow import at launch)."""
+    out = {}
+    s.idle()
+    for busy in (False, True):
+        s.window.set_busy(busy)
+        s.settle(0.2)
+        c0, t0 = time.process_time(), now()
+        s.settle(seconds)
+        out["gui_cpu_percent_busy_indicator_shown" if busy else "gui_cpu_percent_idle"] = round(
+            100 * (time.process_time() - c0) / (now() - t0), 1)
+    s.window.set_busy(s.controller.client.busy)
+    _say(f"idle GUI CPU: {out['gui_cpu_percent_idle']}%, with the busy indicator: "
+         f"{out['gui_cpu_percent_busy_indicator_shown']}%")
+    return {"what": "CPU time / wall time of the GUI process (all its threads, llvmpipe's included), nothing "
+                    "computing, over " + f"{seconds:g} s each", **out}
+
+
 def bench_fps(s: Session, n: int, seconds: float) -> dict:
     p, gl = s.probe, s.window.surface.gl
     s.set_n(n)
     s.settle(0.3)
 
     def frames(duration: float) -> tuple[int, float, list[float]]:
-        count0, paint0, t0 = p.gl_paints, len(p.paint_gl_ms), now()
+        count0, t0 = p.gl_paints, now()
         frame_ms = []
         while now() - t0 < duration:
             before, tf = p.gl_paints, now()
@@ -418,6 +468,7 @@ def bench_fps(s: Session, n: int, seconds: float) -> dict:
 def run(quick: bool = False) -> dict:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise RuntimeError("the gui section needs a display: run it under xvfb-run (./dev.sh bench)")
+    load_start = os.getloadavg()[0]
     _say("launch ...")
     result: dict = {"launch": bench_launch(quick)}
     _say("window ...")
@@ -426,6 +477,7 @@ def run(quick: bool = False) -> dict:
         gl = s.window.surface.gl
         _say("edit ...")
         result["edit"] = bench_edit(s, quick)
+        result["idle"] = bench_busy_indicator(s, 1.0)
         _say("memory ...")
         result["memory"] = bench_memory(s, quick)
         _say("fps ...")
@@ -443,6 +495,7 @@ def run(quick: bool = False) -> dict:
             "per_n": fps,
         }
         result["machine"] = {"gl_renderer": result["fps"]["gl_renderer"]}
+        result["load_average_1min"] = {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)}
         if "tensorflow" in sys.modules:
             raise RuntimeError("TensorFlow was imported in the GUI process")
     finally:

@@ -12,6 +12,7 @@ from OpenGL import GL
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 S = 10.0     # half-width of the box in scene units
+MESH_MAX_SIDE = 300  # level of detail: a denser mesh has more triangles than the view has pixels
 H = 10.0     # height of the value range in scene units
 TICKS = 5
 COLORMAP = "viridis"
@@ -30,6 +31,10 @@ class SurfaceView(QtWidgets.QWidget):
         super().__init__(parent)
         self._stack = QtWidgets.QStackedLayout(self)
         self.gl = gl.GLViewWidget(self)
+        # A native child window: each frame swaps only the GL area instead of making Qt recompose the
+        # whole window in software (measured: 57 -> 67 fps at N = 200 on llvmpipe, and the animated
+        # busy bar no longer costs a CPU).
+        self.gl.setAttribute(QtCore.Qt.WidgetAttribute.WA_NativeWindow)
         self.gl.setBackgroundColor("w")
         self.gl.setMinimumSize(200, 200)
         self.message = QtWidgets.QLabel(self)
@@ -91,6 +96,11 @@ class SurfaceView(QtWidgets.QWidget):
         """Draw f over xs x ys. ``limits`` are the colour/height limits; ``isolines`` one (K,2,2) array per level."""
         self._stack.setCurrentWidget(self.gl)
         self._box = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]), *limits)
+        stride = max(1, int(np.ceil(max(len(xs), len(ys)) / MESH_MAX_SIDE)))
+        if stride > 1:  # keep the box's edges: take every stride-th node and always the last one
+            ix = np.unique(np.r_[np.arange(0, len(xs), stride), len(xs) - 1])
+            iy = np.unique(np.r_[np.arange(0, len(ys), stride), len(ys) - 1])
+            xs, ys, z = xs[ix], ys[iy], z[np.ix_(ix, iy)]
         sx, sy, sz = self.to_scene(xs, ys, z)
         finite = np.isfinite(z)
         colors = self._cmap.map(np.clip((np.where(finite, z, limits[0]) - limits[0]) / (limits[1] - limits[0]), 0, 1),

@@ -316,3 +316,22 @@ def test_dragging_the_direction_handle_turns_the_direction(win, qtbot):
     assert shown["max"] == (pytest.approx(np.degrees(np.arctan2(1, 2))), "2.23607")
     _, ys = window.contour.direction_arrow.getData()
     assert ys[1] > 0.5  # the arrow now points up
+
+
+def test_dense_grids_draw_a_decimated_mesh_but_a_full_contour_map(win, qtbot):
+    from calcviz.views.surface import MESH_MAX_SIDE
+    window, controller = win
+    type_formula(qtbot, window, "x^2 + y^2")
+    wait_for_text(qtbot, controller, "x^2 + y^2")
+    window.domain.domainChanged.emit({"x": (-2.0, 2.0), "y": (-2.0, 2.0), "n": 701})
+    qtbot.waitUntil(lambda: controller.grid is not None and controller.grid["value"].shape == (701, 701)
+                    and not controller.client.busy, timeout=TIMEOUT)
+    assert window.contour.image.image.shape == (701, 701)
+    z = window.surface.surface._z
+    assert max(z.shape) <= MESH_MAX_SIDE + 1
+    corners = controller.grid["value"][[0, 0, -1, -1], [0, -1, 0, -1]]
+    _, _, expected = window.surface.to_scene(0, 0, corners)
+    np.testing.assert_allclose(z[[0, 0, -1, -1], [0, -1, 0, -1]], expected, rtol=1e-6)  # the box's edges kept
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: controller.grid["value"].shape == (200, 200) and not controller.client.busy,
+                    timeout=TIMEOUT)
