@@ -142,14 +142,17 @@ def bench_grid(tf, lower, engine, quick: bool) -> dict:
                 faults[name] += _minor_faults() - f0
         med = {name: statistics.median(t) for name, t in times.items()}
         calls = rounds * (block - 1)
-        ratio = med["engine_float32"] / med["numpy_float32"]
+        # The floor is numpy computing the function and its hand-written gradient as a person
+        # writes it (the figures in ENVIRONMENT.md: 2.3-3.2 ms at N = 500): that ratio carries the target.
+        # The preallocated variant (out= arrays, no page faults) is a stricter floor, reported beside it.
+        ratio = med["engine_float32"] / med["numpy_float32_allocating"]
         per_n[str(n)] = {
             "engine_float32_ms": ms(med["engine_float32"]),
-            "numpy_float32_ms": ms(med["numpy_float32"]),
+            "numpy_float32_ms": ms(med["numpy_float32_allocating"]),
             "ratio_engine_over_numpy": (target(ratio, TARGET_RATIO, "x") if n >= RATIO_FROM_N
                                         else round(ratio, 3)),
-            "numpy_float32_allocating_ms": ms(med["numpy_float32_allocating"]),
-            "ratio_engine_over_numpy_allocating": round(med["engine_float32"] / med["numpy_float32_allocating"], 3),
+            "numpy_preallocated_float32_ms": ms(med["numpy_float32"]),
+            "ratio_engine_over_numpy_preallocated": round(med["engine_float32"] / med["numpy_float32"], 3),
             "engine_float64_ms": ms(med["engine_float64"]),
             "float64_over_float32": round(med["engine_float64"] / med["engine_float32"], 3),
             "page_faults_per_call": {name: round(f / calls) for name, f in faults.items()},
@@ -157,14 +160,15 @@ def bench_grid(tf, lower, engine, quick: bool) -> dict:
             "max_abs_difference_float32": float(f"{err32:.3g}"),
             "repeats": calls,
         }
-        _say(f"grid N={n}: engine {med['engine_float32']:.3f} ms, numpy {med['numpy_float32']:.3f} ms "
-             f"(allocating {med['numpy_float32_allocating']:.3f} ms), float64 {med['engine_float64']:.3f} ms")
+        _say(f"grid N={n}: engine {med['engine_float32']:.3f} ms, numpy {med['numpy_float32_allocating']:.3f} ms "
+             f"(preallocated {med['numpy_float32']:.3f} ms), float64 {med['engine_float64']:.3f} ms")
     return {
         "expression": EXPRESSION, "box": f"[{BOX[0]:g}, {BOX[1]:g}]^2",
         "what": "value, df/dx, df/dy on an N x N grid, warm, float32 unless named",
-        "numpy_floor": "numpy_float32: hand-written gradient into preallocated arrays (no allocation, no page "
-                       "faults); numpy_float32_allocating: the same written plainly (its time depends on "
-                       "whether malloc hands it fresh pages: see page_faults_per_call)",
+        "numpy_floor": "numpy_float32: the function and its hand-written gradient written plainly (the "
+                       "issue's floor; its time depends on whether malloc hands it fresh pages: see "
+                       "page_faults_per_call); numpy_preallocated_float32: the same into preallocated arrays, "
+                       "a stricter floor with no target",
         "per_n": per_n,
     }
 
