@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore
 
-from calcviz.gui import build, dispose
+from ui import TIMEOUT, open_window  # noqa: E402
 
-TIMEOUT = 60_000
 HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
 # REFERENCE.md: Himmelblau's nine critical points in [-5, 5]^2.
 HIMMELBLAU_POINTS = [("min", 3, 2), ("min", -2.805118, 3.131313), ("min", -3.779310, -3.283186),
@@ -18,12 +17,7 @@ HIMMELBLAU_POINTS = [("min", 3, 2), ("min", -2.805118, 3.131313), ("min", -3.779
 
 @pytest.fixture(scope="module")
 def app_window(qapp):
-    window, controller = build("cpu")
-    window.resize(1400, 900)
-    controller.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))
-    window.show()
-    yield window, controller
-    dispose(window, controller)
+    yield from open_window(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))
 
 
 @pytest.fixture

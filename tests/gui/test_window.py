@@ -10,19 +10,13 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore, QtWidgets
 
-from calcviz.gui import build, dispose
+from ui import TIMEOUT, open_window  # noqa: E402
 
-TIMEOUT = 60_000  # ms; the first grid waits for TensorFlow's import in the compute process
 
 
 @pytest.fixture(scope="module")
 def app_window(qapp):
-    window, controller = build("cpu")
-    window.resize(1400, 900)
-    controller.start("x*exp(-x^2 - y^2)")
-    window.show()
-    yield window, controller
-    dispose(window, controller)
+    yield from open_window("x*exp(-x^2 - y^2)")
 
 
 @pytest.fixture

@@ -1,6 +1,20 @@
 """What a user does with a widget, shared by the GUI tests."""
 from PyQt6.QtCore import Qt
 
+TIMEOUT = 60_000  # ms; the first result waits for TensorFlow's import in the compute process
+
+
+def open_window(text: str, **box):
+    """The real window and controller on ``text`` (a generator for module-scoped fixtures)."""
+    from calcviz.gui import build, dispose
+
+    window, controller = build("cpu")
+    window.resize(1400, 900)
+    controller.start(text, **box)
+    window.show()
+    yield window, controller
+    dispose(window, controller)
+
 
 def show(qtbot, widget, width: int = 340, height: int = 300):
     qtbot.addWidget(widget)

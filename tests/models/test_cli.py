@@ -2,7 +2,6 @@
 subprocess for exit codes and clean stderr."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -13,22 +12,10 @@ import pytest
 
 from calcviz import cli
 from reference import CHAIN, LINEAR_APPROX, ONE_VARIABLE, QUADRATIC_APPROX, TEST_FUNCTIONS
+from cli_run import run, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "calcviz"
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def strict_json(text: str):
-    """JSON without NaN/Infinity tokens (every reader must accept the output)."""
-    def refuse(token):
-        raise ValueError(f"non-standard JSON token {token}")
-    return json.loads(text, parse_constant=refuse)
 
 
 def eval_json(capsys, *argv):

@@ -2,7 +2,6 @@
 real entry point for the exit code and a clean stderr."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -13,20 +12,9 @@ import pytest
 
 from calcviz import cli
 from reference import COORD_TOL, HIMMELBLAU, LINEAR_APPROX, ONE_VARIABLE, QUADRATIC_APPROX
+from cli_run import run, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def strict_json(text: str):
-    def refuse(token):
-        raise ValueError(f"non-standard JSON token {token}")
-    return json.loads(text, parse_constant=refuse)
 
 
 def as_json(capsys, *argv):
