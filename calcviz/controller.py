@@ -5,6 +5,8 @@ never talk to each other or to the engine; results reach them only through here.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PyQt6 import QtCore, QtGui
 
@@ -132,12 +134,10 @@ class Controller(QtCore.QObject):
                     f"preset {preset['name']}")
 
     def set_domain(self, domain: dict) -> None:
-        from dataclasses import replace
         self.change(replace(self.document, x_range=tuple(domain["x"]), y_range=tuple(domain["y"]),
                             n=int(domain["n"])), "change box")
 
     def refit(self) -> None:
-        from dataclasses import replace
         x_range, y_range = self.window.contour.view_box()
         if len(self.document.axes) == 1:
             x_range = self.window.curve.plot.vb.viewRange()[0]
@@ -176,9 +176,6 @@ class Controller(QtCore.QObject):
             w.show_status("This formula has no variables: it is a constant.")
             return
         self.request_grid()
-
-    def undo(self) -> None:
-        self.undo_stack.undo()
 
     # ------------------------------------------------------------------ compute
     def request_grid(self) -> None:

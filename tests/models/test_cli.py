@@ -223,3 +223,11 @@ def test_tensorflow_is_not_loaded_for_a_typo():
             "print(rc, 'tensorflow' in sys.modules)")
     p = _run_process([sys.executable, "-c", code], timeout=60)
     assert p.stdout.split() == ["2", "False"], p.stderr
+
+
+def test_window_without_a_display_says_how_to_run_it():
+    """No DISPLAY: a clear message naming xvfb-run and exit 1, not a Qt crash."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "calcviz"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1
+    assert "no display" in done.stderr and "xvfb-run" in done.stderr and "Traceback" not in done.stderr
