@@ -6,6 +6,7 @@ message and exits with status 2; nothing prints a traceback.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -13,7 +14,7 @@ from typing import Sequence
 
 from .models.expression import ParseError, parse
 
-COMMANDS = ("eval", "critical", "approx")
+COMMANDS = ("eval", "critical", "approx", "descend")
 
 
 class UsageError(ValueError):
@@ -199,6 +200,76 @@ def cmd_approx(args) -> int:
     return 0
 
 
+# --descend options -> the engine's hyperparameter names
+_HYPER_OPTIONS = (("momentum", "momentum"), ("beta1", "beta_1"), ("beta2", "beta_2"), ("rho", "rho"),
+                  ("epsilon", "epsilon"), ("damping", "damping"))
+
+
+def cmd_descend(args) -> int:
+    expression = parse(args.expr)
+    params = assignments(args.param, "--param")
+    starts = [assignments(items, "--from") for items in args.start]
+    for start in starts:
+        if not start:
+            raise UsageError("--from takes the start point as NAME=NUMBER pairs, e.g. --from x=-1.5 y=2")
+    optimizers = [name.strip() for name in args.optimizer.split(",") if name.strip()]
+    hyper = {key: getattr(args, option) for option, key in _HYPER_OPTIONS if getattr(args, option) is not None}
+    schedule = {"name": args.schedule}
+    for option, key in (("decay_steps", "decay_steps"), ("decay_rate", "decay_rate"), ("alpha", "alpha")):
+        if getattr(args, option) is not None:
+            schedule[key] = getattr(args, option)
+    given = [("--lr", args.lr), ("--tol", args.tol), *((f"--{o}", getattr(args, o)) for o, _ in _HYPER_OPTIONS)]
+    for what, value in given:
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"{what}: the value must be finite")
+    from .models import descent
+    try:
+        descent.check_optimizers(optimizers)  # before TensorFlow loads
+    except descent.DescentError as exc:
+        raise UsageError(str(exc)) from None
+    from .models.autodiff import Engine
+    result = Engine(args.device).descend(args.expr, starts[0] if len(starts) == 1 else starts, params,
+                                        optimizers=optimizers, lr=args.lr, steps=args.steps, tol=args.tol,
+                                        hyperparameters=hyper, schedule=schedule)
+    result.pop("seconds")
+    names = result["variables"]
+    if args.json:
+        _print_json(result)
+        return 0
+    if args.csv:
+        out = sys.stdout if args.csv == "-" else open(args.csv, "w", newline="")
+        try:
+            writer = csv.writer(out)
+            writer.writerow(["run", "optimizer", "step", *names, "value", "grad_norm"])
+            for k, run in enumerate(result["runs"]):
+                for p in run["path"]:
+                    writer.writerow([k, run["optimizer"], p["step"], *(repr(p["point"][n]) for n in names),
+                                     repr(p["value"]), repr(p["grad_norm"])])
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        return 0
+    print(_signature(expression, names))
+    if params:
+        print("params     " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["params"].items()))
+    print(f"rate       {_fmt(args.lr)}, schedule {args.schedule}; at most {args.steps} steps, "
+          f"tolerance |grad f| < {args.tol:g}")
+    rows = [["run", "optimizer", "status", "steps", "start", "final point", "value", "|grad f|"]]
+    for k, run in enumerate(result["runs"]):
+        rows.append([str(k), run["optimizer"], run["status"], str(run["steps"]),
+                     "(" + ", ".join(_fmt(v) for v in run["start"].values()) + ")",
+                     "(" + ", ".join(_fmt(v) for v in run["point"].values()) + ")",
+                     _fmt(run["value"]), f"{run['grad_norm']:.3g}"])
+    print()
+    for line in _table(rows):
+        print(line)
+    print()
+    for k, run in enumerate(result["runs"]):
+        print(f"run {k} ({run['optimizer']}): {run['message']}")
+    print(f"device     {result['device']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calcviz", description="calcviz headless commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +305,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_approx)
+
+    p = sub.add_parser("descend", help="gradient descent and its variants from a start point, step by step")
+    p.add_argument("expr", help="a formula, or definitions separated by ';'")
+    p.add_argument("--from", dest="start", nargs="+", action="append", required=True, metavar="NAME=VALUE",
+                   help="the start point; give --from once for all optimizers or once per optimizer")
+    p.add_argument("--optimizer", default="gd", metavar="NAME[,NAME...]",
+                   help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton (comma-separated to race them)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    p.add_argument("--steps", type=int, default=1000, help="maximum number of steps (default 1000)")
+    p.add_argument("--tol", type=float, default=1e-8, help="converged when |grad f| is below this (default 1e-8)")
+    p.add_argument("--momentum", type=float, help="momentum and nesterov: the momentum (default 0.9)")
+    p.add_argument("--beta1", type=float, help="adam: beta_1 (default 0.9)")
+    p.add_argument("--beta2", type=float, help="adam: beta_2 (default 0.999)")
+    p.add_argument("--rho", type=float, help="rmsprop: rho (default 0.9)")
+    p.add_argument("--epsilon", type=float, help="adagrad, rmsprop, adam: epsilon (default 1e-7)")
+    p.add_argument("--damping", type=float, help="newton: the step scale (default 1)")
+    p.add_argument("--schedule", choices=("constant", "exponential", "cosine"), default="constant",
+                   help="learning-rate schedule (as keras' ExponentialDecay, CosineDecay)")
+    p.add_argument("--decay-steps", dest="decay_steps", type=float, help="schedule: decay steps (default --steps)")
+    p.add_argument("--decay-rate", dest="decay_rate", type=float, help="exponential: decay rate (default 0.1)")
+    p.add_argument("--alpha", type=float, help="cosine: the final fraction of the rate (default 0)")
+    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON")
+    out.add_argument("--csv", metavar="FILE", help="write one row per step and run to FILE ('-' for stdout)")
+    p.set_defaults(run=cmd_descend)
     return parser
 
 

@@ -42,7 +42,7 @@ with _native_stderr_silenced():
     import tensorflow as tf  # noqa: E402
     _GPUS = tf.config.list_physical_devices("GPU")  # CUDA's probing logs too
 
-from . import approximation, critical  # noqa: E402
+from . import approximation, critical, descent  # noqa: E402
 from .expression import CONSTANTS, Binary, Call, Expression, Name, Node, Num, Unary, parse  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
@@ -594,6 +594,55 @@ class Engine:
             "device": self.device_name,
             "seconds": time.perf_counter() - t0,
         }
+
+    def descend(self, text: str, start, params: Mapping[str, float] | None = None, optimizers=("gd",),
+                lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
+                schedule="constant", box=None, path: bool = True) -> dict:
+        """Gradient descent (and momentum, Nesterov, AdaGrad, RMSProp, Adam, Newton) from ``start``.
+
+        ``start`` is one point (a dict by variable) for every optimizer, or a list of them: one per
+        optimizer, or many for a single optimizer. ``hyperparameters`` override the optimizers'
+        defaults (flat, or per optimizer name); ``schedule`` is "constant", "exponential", "cosine"
+        or a dict with "name" and its parameters; ``box`` a (low, high) per variable (the divergence
+        test's scale; default [-5, 5] widened to hold the starts). All runs advance together: one
+        batched gradient call per step (Hessians too while a Newton run is going). See models/descent.py.
+        Returns {"variables", "params", "box", "runs": [...], "device", "seconds"}.
+        """
+        starts = [start] if isinstance(start, Mapping) else list(start)
+        if not starts or not all(isinstance(s, Mapping) for s in starts):
+            raise EngineError("give the start point as values by variable, e.g. {'x': -1.5, 'y': 2}")
+        variables = list(starts[0])
+        for s in starts[1:]:
+            if set(s) != set(variables):
+                raise EngineError("every start point must give the same variables "
+                                  f"({', '.join(variables)}; got {', '.join(s)})")
+        expression = parse(text)
+        split = split_inputs(expression, variables, params or {})
+        if not split.variables:
+            raise EngineError("the formula has no variable to descend in")
+        try:
+            points = np.array([[float(s[name]) for name in split.variables] for s in starts], np.float64)
+        except (TypeError, ValueError):
+            raise EngineError("start coordinates must be numbers") from None
+        compiled = self.compile(text, split.variables, split.params)
+
+        def evaluate(X, hessian):
+            with tf.device(self.device):
+                if hessian:
+                    return compiled.at(X, split.param_values)
+                v, g = compiled.value_and_gradient(X, split.param_values)
+                return v, g, None
+
+        t0 = time.perf_counter()
+        try:
+            result = descent.descend(evaluate, split.variables, points, optimizers, lr, steps, tol,
+                                     hyperparameters, schedule, box, path)
+        except descent.DescentError as exc:
+            raise EngineError(str(exc)) from None
+        result["params"] = dict(zip(split.params, map(float, split.param_values)))
+        result["device"] = self.device_name
+        result["seconds"] = time.perf_counter() - t0
+        return result
 
     @staticmethod
     def _per_variable(given, names: Sequence[str], what: str, default: float) -> np.ndarray:

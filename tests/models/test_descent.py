@@ -1,0 +1,222 @@
+"""Gradient descent (models/descent.py through Engine.descend): known answers, and keras' optimizers as the peer."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from calcviz.models import descent
+from calcviz.models.autodiff import Engine, EngineError
+from reference import HIMMELBLAU, ONE_VARIABLE, ROSENBROCK, SADDLE_FN, SPHERE
+
+tf = pytest.importorskip("tensorflow")
+
+FIRST_ORDER = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine("cpu")
+
+
+def xy(run):
+    return np.array([[p["point"]["x"], p["point"]["y"]] for p in run["path"]])
+
+
+# ----------------------------------------------------------------------------- known answers
+def test_gd_on_the_sphere_converges_to_the_origin(engine):
+    (run,) = engine.descend(SPHERE.formula, {"x": 3.0, "y": -4.0}, lr=0.1, steps=1000, tol=1e-8)["runs"]
+    assert run["status"] == "converged" and run["optimizer"] == "gd"
+    assert run["grad_norm"] < 1e-8 and abs(run["point"]["x"]) < 1e-8 and abs(run["point"]["y"]) < 1e-8
+    # x <- 0.8 x: each step shrinks the point by exactly 1 - 2 lr
+    pts = xy(run)
+    np.testing.assert_allclose(pts[1:4], pts[:3] * 0.8, rtol=1e-15)
+    assert run["steps"] == len(run["path"]) - 1 and run["path"][-1]["update"] is None
+    first = run["path"][0]
+    assert first["gradient"] == {"x": 6.0, "y": -8.0} and first["grad_norm"] == 10.0 and first["value"] == 25.0
+    assert first["update"] == {"x": pytest.approx(-0.6, abs=1e-15), "y": pytest.approx(0.8, abs=1e-15)}
+    assert "converged at step" in run["message"]
+
+
+def test_gd_on_rosenbrock_reaches_the_minimum(engine):
+    (run,) = engine.descend(ROSENBROCK.formula, {"x": -1.5, "y": 2.0}, lr=0.001, steps=20000)["runs"]
+    (m,) = ROSENBROCK.critical_points
+    pts = xy(run)
+    reached = np.flatnonzero(np.all(np.abs(pts - [m.x, m.y]) <= 1e-3, axis=1))
+    assert len(reached) and reached[0] <= 20000
+    assert abs(run["point"]["x"] - 1) <= 1e-3 and abs(run["point"]["y"] - 1) <= 1e-3
+    assert run["status"] == "max_steps" and run["steps"] == 20000
+
+
+def test_gd_on_rosenbrock_with_a_large_rate_diverges_with_a_reason(engine):
+    (run,) = engine.descend(ROSENBROCK.formula, {"x": -1.5, "y": 2.0}, lr=0.01, steps=1000)["runs"]
+    assert run["status"] == "diverged" and run["steps"] <= 10
+    # The Hessian at (-1.5, 2) is [[1902, 600], [600, 200]]: 2 / lambda_max
+    lam = np.linalg.eigvalsh([[1902.0, 600.0], [600.0, 200.0]])[-1]
+    assert run["stable_learning_rate"] == pytest.approx(2 / lam, rel=1e-12)
+    assert "diverged at step" in run["message"] and "2/lambda_max" in run["message"]
+    assert f"{2 / lam:.4g}" in run["message"]
+
+
+def test_non_finite_value_is_divergence(engine):
+    (run,) = engine.descend("log(x)", {"x": 0.5}, lr=1.0, steps=10)["runs"]  # x -> 0.5 - 2 < 0
+    assert run["status"] == "diverged" and run["steps"] == 1 and "nan" in run["message"]
+    assert run["stable_learning_rate"] is None and "not positive definite" in run["message"]
+
+
+def test_newton_solves_a_quadratic_in_one_step(engine):
+    (run,) = engine.descend("(x+2y-7)^2 + (2x+y-5)^2", {"x": -4.0, "y": 6.0}, optimizers=["newton"],
+                            steps=50, tol=1e-9)["runs"]
+    assert run["status"] == "converged" and run["steps"] == 1
+    assert run["point"] == {"x": pytest.approx(1.0, abs=1e-12), "y": pytest.approx(3.0, abs=1e-12)}
+    assert run["path"][0]["fallback"] is False and run["newton_fallbacks"] == 0
+
+
+def test_newton_falls_back_where_the_hessian_is_not_positive_definite(engine):
+    (run,) = engine.descend("3x^4-4x^3-12x^2", {"x": 0.1}, optimizers=["newton"], lr=0.01, steps=200)["runs"]
+    # f''(0.1) = 36(0.01) - 2.4 - 24 < 0: a gradient step, recorded
+    first = run["path"][0]
+    assert first["fallback"] is True
+    assert first["update"]["x"] == pytest.approx(-0.01 * first["gradient"]["x"], rel=1e-15)
+    assert run["newton_fallbacks"] >= 1 and "fell back to a gradient step" in run["message"]
+    assert run["status"] == "converged" and run["point"]["x"] == pytest.approx(2.0, abs=1e-9)
+
+
+def test_a_run_near_a_saddle_escapes_along_the_descending_direction(engine):
+    (lo, hi), _ = SADDLE_FN.box
+    (run,) = engine.descend(SADDLE_FN.formula, {"x": 0.5, "y": 1e-3}, lr=0.1, steps=500,
+                            box=SADDLE_FN.box)["runs"]
+    ys = np.abs(xy(run)[:, 1])
+    assert np.all(np.diff(ys) > 0)  # |y| grows by 1.2 each step
+    assert ys[-1] > hi and abs(run["point"]["x"]) < 1e-6
+    assert run["status"] == "diverged" and "left the box" in run["message"]
+
+
+def test_one_variable_descent_reaches_the_global_minimum(engine):
+    ex = ONE_VARIABLE
+    (run,) = engine.descend(ex["formula"], {"x": 3.0}, lr=0.01, steps=1000)["runs"]
+    assert run["status"] == "converged"
+    assert run["point"]["x"] == pytest.approx(2.0, abs=1e-9) and run["value"] == pytest.approx(-32.0, abs=1e-12)
+    assert set(run["path"][0]["point"]) == {"x"}
+
+
+def test_runs_race_together_and_record_their_state(engine):
+    result = engine.descend(HIMMELBLAU.formula, {"x": 0.0, "y": 0.0}, optimizers=descent.OPTIMIZERS,
+                            lr=0.01, steps=300)
+    runs = result["runs"]
+    assert [r["optimizer"] for r in runs] == list(descent.OPTIMIZERS)
+    assert result["device"] == "CPU" and result["variables"] == ["x", "y"]
+    for run in runs:
+        first = run["path"][0]
+        assert first["value"] == 170.0 and first["gradient"] == {"x": -14.0, "y": -22.0}
+        assert ("velocity" in first) == (run["optimizer"] in ("momentum", "nesterov", "adam"))
+        assert ("accumulator" in first) == (run["optimizer"] in ("adagrad", "rmsprop", "adam"))
+        assert run["hyperparameters"] == descent.HYPERPARAMETERS[run["optimizer"]]
+    momentum = runs[1]["path"]
+    assert momentum[0]["velocity"] == momentum[0]["update"]  # m = -lr g, then x += m
+    # one start per optimizer
+    two = engine.descend(SPHERE.formula, [{"x": 1.0, "y": 1.0}, {"x": -2.0, "y": 0.5}],
+                         optimizers=["gd", "adam"], lr=0.1, steps=5)["runs"]
+    assert [r["start"] for r in two] == [{"x": 1.0, "y": 1.0}, {"x": -2.0, "y": 0.5}]
+    # many starts, one optimizer, no path: each run as if alone
+    many = engine.descend(SPHERE.formula, [{"x": 1.0, "y": 1.0}, {"x": -2.0, "y": 0.5}], lr=0.1, steps=3,
+                          path=False)["runs"]
+    assert "path" not in many[0] and many[1]["point"] == {"x": pytest.approx(-2 * 0.8 ** 3),
+                                                          "y": pytest.approx(0.5 * 0.8 ** 3)}
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    ({"optimizers": ["sgd"]}, "unknown optimizer 'sgd'"),
+    ({"lr": -1.0}, "learning rate must be positive"),
+    ({"steps": -3}, "steps must be"),
+    ({"schedule": "linear"}, "unknown schedule"),
+    ({"hyperparameters": {"beta": 0.9}}, "unknown hyperparameter 'beta'"),
+    ({"hyperparameters": {"momentum": 1.5}}, "momentum must be in [0, 1]"),
+    ({"optimizers": ["gd", "adam", "newton"], "start": [{"x": 1, "y": 1}, {"x": 2, "y": 2}]}, "one per optimizer"),
+    ({"start": {"x": 1.0}}, "give a value for y"),
+    ({"start": {"x": 1.0, "y": float("nan")}}, "finite"),
+])
+def test_bad_requests_are_engine_errors(engine, kwargs, phrase):
+    kwargs = {"start": {"x": 1.0, "y": 1.0}, **kwargs}
+    with pytest.raises(EngineError, match=None) as info:
+        engine.descend("x^2 + y^2", **kwargs)
+    assert phrase in str(info.value)
+
+
+# ----------------------------------------------------------------------------- keras as the peer
+def himmelblau_tf(v):
+    x, y = v[0], v[1]
+    return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2
+
+
+KERAS = {
+    "gd": (0.01, lambda lr: tf.keras.optimizers.SGD(lr)),
+    "momentum": (0.002, lambda lr: tf.keras.optimizers.SGD(lr, momentum=0.9)),
+    "nesterov": (0.002, lambda lr: tf.keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)),
+    "adagrad": (0.1, lambda lr: tf.keras.optimizers.Adagrad(lr)),
+    "rmsprop": (0.01, lambda lr: tf.keras.optimizers.RMSprop(lr)),
+    "adam": (0.05, lambda lr: tf.keras.optimizers.Adam(lr)),
+}
+
+
+@pytest.fixture
+def float64_keras():
+    before = tf.keras.backend.floatx()
+    tf.keras.backend.set_floatx("float64")  # keras keeps its learning rate in floatx
+    yield
+    tf.keras.backend.set_floatx(before)
+
+
+def keras_path(optimizer, start, steps: int) -> np.ndarray:
+    var = tf.Variable(np.array(start, np.float64))
+    out = [var.numpy().copy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = himmelblau_tf(var)
+        optimizer.apply_gradients([(tape.gradient(loss, var), var)])
+        out.append(var.numpy().copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_first_order_optimizers_match_keras_for_100_steps(engine, float64_keras, name):
+    lr, make = KERAS[name]
+    start = (0.5, -0.5)
+    (run,) = engine.descend(HIMMELBLAU.formula, {"x": start[0], "y": start[1]}, optimizers=[name], lr=lr,
+                            steps=100, tol=0.0)["runs"]
+    assert run["status"] == "max_steps" and run["steps"] == 100
+    ours, theirs = xy(run), keras_path(make(lr), start, 100)
+    assert np.max(np.abs(theirs[-1] - theirs[0])) > 0.5  # the runs went somewhere
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, schedule, make_schedule", [
+    ("adam", {"name": "cosine", "decay_steps": 60, "alpha": 0.1},
+     lambda lr: tf.keras.optimizers.schedules.CosineDecay(tf.constant(lr, tf.float64), 60, alpha=0.1)),
+    ("momentum", {"name": "exponential", "decay_steps": 30, "decay_rate": 0.5},
+     lambda lr: tf.keras.optimizers.schedules.ExponentialDecay(tf.constant(lr, tf.float64), 30, 0.5)),
+])
+def test_scheduled_runs_match_keras(engine, float64_keras, name, schedule, make_schedule):
+    lr, make = KERAS[name]
+    (run,) = engine.descend(HIMMELBLAU.formula, {"x": 0.5, "y": -0.5}, optimizers=[name], lr=lr, steps=100,
+                            tol=0.0, schedule=schedule)["runs"]
+    np.testing.assert_allclose(xy(run), keras_path(make(make_schedule(lr)), (0.5, -0.5), 100), rtol=0, atol=1e-6)
+
+
+def test_schedules_match_keras_values(float64_keras):
+    steps = np.arange(0, 151)
+    cos = descent.check_schedule({"name": "cosine", "decay_steps": 100, "alpha": 0.05}, 1000)
+    lr = tf.constant(0.3, tf.float64)  # a Python float would make keras' schedule float32
+    keras_cos = tf.keras.optimizers.schedules.CosineDecay(lr, 100, alpha=0.05)
+    exp = descent.check_schedule({"name": "exponential", "decay_steps": 40, "decay_rate": 0.7}, 1000)
+    keras_exp = tf.keras.optimizers.schedules.ExponentialDecay(lr, 40, 0.7)
+    for k in steps:
+        # (to 1e-7: keras rounds pi and decay_rate through float32 on the way to a float64 rate)
+        assert descent.learning_rate(0.3, cos, k) == pytest.approx(float(keras_cos(int(k))), rel=1e-7)
+        assert descent.learning_rate(0.3, exp, k) == pytest.approx(float(keras_exp(int(k))), rel=1e-7)
+    assert descent.learning_rate(0.3, descent.check_schedule("constant", 10), 77) == 0.3
+    # defaults: the decay spans the run
+    assert descent.check_schedule("cosine", 500) == {"name": "cosine", "decay_steps": 500.0, "alpha": 0.0}
+    assert descent.learning_rate(0.3, descent.check_schedule("cosine", 500), 500) == 0.0
+    assert math.isclose(descent.learning_rate(1.0, descent.check_schedule("exponential", 500), 500), 0.1)
