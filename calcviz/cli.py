@@ -273,40 +273,38 @@ def cmd_descend(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calcviz", description="calcviz headless commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("eval", help="value, gradient and Hessian at a point")
+    # What every subcommand takes: parameter values and the device.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
+    common.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p = sub.add_parser("eval", parents=[common], help="value, gradient and Hessian at a point")
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
-    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
-    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
 
-    p = sub.add_parser("critical", help="critical points in a box: where, which type, the value there")
+    p = sub.add_parser("critical", parents=[common], help="critical points in a box: where, which type, the value there")
     p.add_argument("expr", help="a formula of one or two variables, or definitions separated by ';'")
     p.add_argument("--x", nargs=2, type=float, metavar=("XMIN", "XMAX"),
                    help="range of the first axis (x), default -5 5")
     p.add_argument("--y", nargs=2, type=float, metavar=("YMIN", "YMAX"),
                    help="range of the second axis (y), default -5 5")
-    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
     p.add_argument("--seeds", type=int, metavar="N", help="Newton seeds per side of the box (default 48 for "
                    "two variables, 1001 for one)")
-    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_critical)
 
-    p = sub.add_parser("approx", help="tangent-plane and quadratic approximations at a point, and their errors")
+    p = sub.add_parser("approx", parents=[common], help="tangent-plane and quadratic approximations at a point, and their errors")
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
     p.add_argument("--eps", nargs="+", type=float, metavar="E",
                    help="the displacement where the models are compared, one number per variable (default 0.01)")
     p.add_argument("--direction", nargs="+", type=float, metavar="V",
                    help="the direction of the error-against-distance sweep (default: the gradient)")
-    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
-    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_approx)
 
-    p = sub.add_parser("descend", help="gradient descent and its variants from a start point, step by step")
+    p = sub.add_parser("descend", parents=[common], help="gradient descent and its variants from a start point, step by step")
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--from", dest="start", nargs="+", action="append", required=True, metavar="NAME=VALUE",
                    help="the start point; give --from once for all optimizers or once per optimizer")
@@ -326,8 +324,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decay-steps", dest="decay_steps", type=float, help="schedule: decay steps (default --steps)")
     p.add_argument("--decay-rate", dest="decay_rate", type=float, help="exponential: decay rate (default 0.1)")
     p.add_argument("--alpha", type=float, help="cosine: the final fraction of the rate (default 0)")
-    p.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
-    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", metavar="FILE", help="write one row per step and run to FILE ('-' for stdout)")
