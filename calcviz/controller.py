@@ -264,7 +264,7 @@ class Controller(QtCore.QObject):
             xs, ys = grid["coords"]
             levels = gridlib.contour_levels(limits, ISO_LEVELS)
             stride = max(1, int(np.ceil(len(xs) / ISO_MAX_SIDE)))
-            lines = [gridlib.isolines(xs[::stride], ys[::stride], value[::stride, ::stride], lv) for lv in levels]
+            lines = gridlib.isolines(xs[::stride], ys[::stride], value[::stride, ::stride], levels)
             w.surface.set_grid(xs, ys, value, limits, levels, lines, names)
             w.contour.set_grid(xs, ys, value, limits, lines, names)
             if w.actions["field"].isChecked():

@@ -289,3 +289,14 @@ def test_critical_search_reports_progress_then_its_result(ready):
                 result = reply.payload
     assert fractions and all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
     assert len(result["critical_points"]) == 9
+
+
+def test_descent_runs_through_the_compute_process(ready):
+    """The window will race optimizers through the child: the result must pickle back intact."""
+    reply = ready.request("descend", text="x^2 + y^2", start={"x": 1.0, "y": -2.0}, optimizers=["gd", "adam"],
+                          lr=0.1, steps=200, tol=1e-6)
+    assert reply.error is None
+    gd, adam = reply.payload["runs"]
+    assert (gd["optimizer"], gd["status"]) == ("gd", "converged")
+    assert gd["path"][1]["point"] == {"x": pytest.approx(0.8), "y": pytest.approx(-1.6)}  # w - 0.1 * 2w
+    assert adam["optimizer"] == "adam" and len(adam["path"]) == adam["steps"] + 1
