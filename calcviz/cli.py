@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .models.expression import ParseError, parse
 
-COMMANDS = ("eval", "critical", "approx", "descend")
+COMMANDS = ("eval", "critical", "approx", "descend", "backprop")
 
 
 class UsageError(ValueError):
@@ -270,6 +270,74 @@ def cmd_descend(args) -> int:
     return 0
 
 
+def cmd_backprop(args) -> int:
+    expression = parse(args.expr)
+    at = assignments(args.at, "--at")
+    params = assignments(args.param, "--param")
+    both = [n for n in params if n in at]
+    if both:
+        raise UsageError(f"{both[0]} is given by both --at and --param")
+    at.update(params)  # every free name is an input node of the network
+    if not at:
+        at = {name: 0.0 for name in expression.inputs}
+    from .models.autodiff import pick_device
+    from .models.backprop import backprop
+    device, device_name = pick_device(args.device)
+    result = backprop(args.expr, at, expand=args.expand, device=device)
+    result.pop("seconds")
+    result["device"] = device_name
+    if args.json:
+        _print_json(result)
+        return 0
+    nodes, out = result["nodes"], result["output"]
+    by_name = {node["name"]: node for node in nodes}
+
+    def num(v: float) -> str:
+        return _fmt(v + 0.0)
+
+    def factor(v: float) -> str:
+        return f"({num(v)})" if v < 0 else num(v)
+
+    print(_signature(expression, result["inputs"]))
+    print("at         " + ", ".join(f"{n} = {num(v)}" for n, v in result["at"].items()))
+    print("\nforward pass (inputs to output)")
+    rows = [["node", "kind", "formula", "value"]]
+    rows += [[n["name"], n["kind"] if n["label"] == n["name"] else f"{n['kind']} {n['label']}",
+              n["formula"], num(n["value"])] for n in nodes]
+    for line in _table(rows):
+        print("  " + line)
+    print(f"\nbackward pass (output to inputs): d{out}/d(node) = sum over its children c of "
+          f"d{out}/dc * dc/d(node)")
+    rows = [["node", f"d{out}/d(node)", "chain rule"]]
+    for name in result["backward_order"]:
+        node = by_name[name]
+        kids = node["children"]  # a child that does not lead to the output has adjoint 0
+        if name == out:
+            rule = f"d{out}/d{out} = 1"
+        elif not kids:
+            rule = f"{out} does not depend on {name}"
+        else:
+            terms = " + ".join(f"d{out}/d{c}*d{c}/d{name}" for c in kids)
+            products = " + ".join(f"{factor(by_name[c]['adjoint'])}*{factor(by_name[c]['local_partials'][name])}"
+                                  for c in kids)
+            rule = f"d{out}/d{name} = {terms} = {products} = {num(node['adjoint'])}"
+        rows.append([name, num(node["adjoint"]), rule])
+    for line in _table(rows):
+        print("  " + line)
+    print()
+    print("gradient   " + ", ".join(f"d{out}/d{n} = {num(g)}" for n, g in result["gradient"].items()))
+    print("paths      " + ", ".join(f"{n}: {result['path_counts'][n]} (sum {num(result['path_sums'][n])})"
+                                    for n in result["inputs"]))
+    ops = result["operations"]
+    print(f"operations {ops['edges']} edges, {ops['inputs']} inputs: forward mode {ops['forward_mode']} "
+          f"multiplications, reverse mode {ops['reverse_mode']}")
+    print(f"           {ops['explanation']}")
+    print(f"check      forward mode and the path sums agree with the adjoints to "
+          f"{result['max_check_error']:.1e} (relative)")
+    print(f"device     {result['device']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calcviz", description="calcviz headless commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -328,6 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", metavar="FILE", help="write one row per step and run to FILE ('-' for stdout)")
     p.set_defaults(run=cmd_descend)
+
+    p = sub.add_parser("backprop", parents=[common],
+                       help="the chain rule as a network: forward values, adjoints, paths and operation counts")
+    p.add_argument("expr", help="definitions separated by ';' (or one formula, with --expand)")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
+                   help="the value of every input (default 0; --param values are inputs too)")
+    p.add_argument("--expand", action="store_true",
+                   help="break every definition into its primitive operations (+, *, ^2, sin, ...)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_backprop)
     return parser
 
 

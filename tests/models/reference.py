@@ -138,3 +138,23 @@ OVERFLOW = ("exp(50*x)", ((-5.0, 5.0), (-5.0, 5.0)))
 UNDERFLOW_FLAT = "exp(-(x^2+y^2)*100)"                     # gradient underflows to 0 far out
 DEGENERATE = (("x^3 - 3x y^2", (0.0, 0.0)), ("x^4 + y^4", (0.0, 0.0)))  # singular Hessian
 DIVERGENCE = {"function": "rosenbrock", "lr": 0.01, "start": (-1.5, 2.0)}  # fixed-step descent blows up
+
+# 3b. The chain network as a graph (issue 7), derived by hand at CHAIN["point"]: s = w+x+y+z = -2,
+# t = w+x-y-z = 0. Local partials: da/d(w,x,y,z) = 2s = -4 each; db/dw = db/dx = 2t = 0, db/dy = db/dz = -2t = 0;
+# du/da = du/db = 2(a+b) = 8; dv/da = 2(a-b) = 8, dv/db = -2(a-b) = -8; df/du = df/dv = 2(u+v) = 64.
+# Each input has 4 paths to f (via a or b, then u or v); via a each product is -4*8*64 = -2048, via b 0.
+# Operation counts: 14 edges (4 into a, 4 into b, a,b into u and v, u,v into f). A forward tangent pass
+# from one input carries 8 of them (its 2 edges into a and b, then the 6 from a, b, u, v): 4 inputs x 8 = 32.
+# The reverse pass carries each of the 14 edges once.
+CHAIN_NETWORK = {
+    "local_partials": {
+        "a": {"w": -4.0, "x": -4.0, "y": -4.0, "z": -4.0},
+        "b": {"w": 0.0, "x": 0.0, "y": 0.0, "z": 0.0},
+        "u": {"a": 8.0, "b": 8.0},
+        "v": {"a": 8.0, "b": -8.0},
+        "f": {"u": 64.0, "v": 64.0},
+    },
+    "paths_per_input": (("a", "u"), ("a", "v"), ("b", "u"), ("b", "v")),  # input -> .. -> f
+    "path_products": (-2048.0, -2048.0, 0.0, 0.0),
+    "operations": {"edges": 14, "inputs": 4, "forward_mode": 32, "reverse_mode": 14},
+}
