@@ -11,9 +11,12 @@ it twice as fast, and a picture needs no more). TensorFlow is imported here and 
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 import os
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -185,6 +188,7 @@ class Compiled:
         self._grids = {False: None, True: None}  # plain graph / XLA, built on first use
         self._curve = None
         self._newton = {}  # batch size -> Newton iteration (see newton)
+        self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
 
     # -- points (float64)
     def at(self, points: np.ndarray, param_values: np.ndarray):
@@ -312,6 +316,144 @@ class Compiled:
             return X, v, g, H, d
 
         return newton
+
+    # -- descent (float64)
+    def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool) -> dict:
+        """Run a descent.Plan's runs in the compiled loop; the arrays descent.report takes (numpy).
+
+        The loop is traced once per set of optimizers present and per ``path``: the runs' starts,
+        hyperparameters, learning rates, steps and tolerance are inputs, so changing them does not
+        retrace. It is compiled with XLA, which fuses each step's small element-wise ops (a step costs
+        a few microseconds instead of a hundred) but compiles (0.3 to 1.5 s) for each input shape. So a
+        call runs a fixed span of STEPS_PER_CALL steps (fewer when a path of that many steps would not
+        fit in PATH_BUFFER_MB), ending early when no run is going, and is called again while runs
+        are going: a new number of runs compiles again, a new number of steps does not.
+        """
+        key = (plan.used, path)
+        fn = self._descents.get(key)
+        if fn is None:
+            fn = self._descents[key] = self._descent_function(*key)
+        R, box = len(plan.starts), plan.box
+        span = descent.STEPS_PER_CALL
+        if path:  # the path's buffer: span x R x (5n + 3) numbers (see below)
+            fits = int(descent.PATH_BUFFER_MB * 2 ** 20) // (R * (5 * len(self.variables) + 3) * 8)
+            # a power of two (few shapes), and not below 64: XLA unrolls short loops, and compiling the
+            # unrolled body took 2 s at 32 steps, 9 s at 4 (0.8 s at 4096)
+            span = min(span, 1 << max(fits.bit_length() - 1, 6))
+        zeros = np.zeros(R, np.int32)
+        state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
+        fixed = (np.asarray(param_values, np.float64), plan.kind, plan.table, np.int32(plan.steps),
+                 np.float64(plan.tol), box.mean(axis=1), 0.5 * (box[:, 1] - box[:, 0]))
+        records = []
+        for first in range(0, plan.steps + 1, span):
+            rates = plan.rates[first:first + span]
+            rates = np.pad(rates, (0, span - len(rates)), mode="edge")  # one shape per span
+            *state, final, record = fn(np.int32(first), *state, rates, *fixed)
+            if path:
+                records.append(record.numpy())
+            if not np.any(state[3].numpy() == descent.RUNNING):
+                break
+        out = {k: t.numpy() for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
+        out.update(zip(("value", "gradient", "grad_norm"), (t.numpy() for t in final)))
+        if path:  # the columns the loop packed: X, g, update, velocity, accumulator (n each), v, |g|, fallback
+            n, columns = len(self.variables), np.concatenate(records)[:out["stop"].max() + 1]
+            out["path"] = {key: columns[:, :, i * n:(i + 1) * n]
+                           for i, key in enumerate(("X", "gradient", "update", "velocity", "accumulator"))}
+            out["path"].update(value=columns[:, :, 5 * n], grad_norm=columns[:, :, 5 * n + 1],
+                               fallback=columns[:, :, 5 * n + 2] > 0)
+            # the final value and gradient exactly as recorded at the stop step
+            at_stop = (out["stop"], np.arange(R))
+            for key in ("value", "gradient", "grad_norm"):
+                out[key] = out["path"][key][at_stop]
+        return out
+
+    def _descent_function(self, used: tuple[str, ...], path: bool):
+        """Steps of the descent loop from ``first`` as one tf.while_loop: evaluate, stop tests, update, move.
+
+        Each pass evaluates f and its gradient (and Hessians, only when a Newton run is present) at
+        every run's point, sets the stop code of the runs that stop there, and moves the others with
+        descent.py's update rules. With ``path`` every pass is recorded. The loop ends when no run
+        is going or after len(rates) passes; it returns the state to go on from.
+        """
+        n, m, f = len(self.variables), len(self.params), self._f
+        f64, i32, zero = tf.float64, tf.int32, tf.UnconnectedGradients.ZERO
+        newton = "newton" in used
+
+        def columns(a):
+            # Row reductions as element-wise folds over the (few, static) columns: XLA runs a
+            # reduction over a short minor axis as a separate, slow loop (twice the time of a step).
+            width = int(np.prod(a.shape[1:]))
+            return tf.unstack(tf.reshape(a, [-1, width]), width, axis=1)
+
+        ops = SimpleNamespace(  # what descent.py's rules call (see there)
+            where=tf.where, sqrt=tf.sqrt, abs=tf.abs, isfinite=tf.math.is_finite,
+            all_rows=lambda a: functools.reduce(tf.logical_and, columns(a)),
+            any_rows=lambda a: functools.reduce(tf.logical_or, columns(a)),
+            float32=lambda a: tf.cast(tf.cast(a, tf.float32), f64), eigh=tf.linalg.eigh,
+            matvec=lambda A, x, transpose=False: tf.linalg.matvec(A, x, adjoint_a=transpose),
+            transpose=tf.linalg.matrix_transpose, eye=lambda k: tf.eye(k, dtype=f64))
+
+        def derivatives(X, P):
+            with tf.GradientTape() as tape:
+                tape.watch(X)
+                value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
+            return value, tape.gradient(value, X, unconnected_gradients=zero)
+
+        def with_hessians(X, P):
+            with tf.GradientTape(persistent=True) as outer:
+                outer.watch(X)
+                value, grad = derivatives(X, P)
+                rows = [grad[:, i] for i in range(n)]
+            # Points are independent: the gradient of a gradient column's sum over points is that Hessian row.
+            hess = tf.stack([outer.gradient(r, X, unconnected_gradients=zero) for r in rows], axis=1)
+            del outer
+            return value, grad, hess
+
+        evaluate = with_hessians if newton else lambda X, P: (*derivatives(X, P), None)
+
+        def row_norm(g):
+            return tf.sqrt(functools.reduce(tf.add, [c * c for c in columns(g)]))
+
+        runs, points = tf.TensorSpec([None], i32), tf.TensorSpec([None, n], f64)
+
+        @tf.function(input_signature=[tf.TensorSpec([], i32), points, points, points, runs, runs, runs,
+                                      tf.TensorSpec([None], f64), tf.TensorSpec([m], f64), runs,
+                                      tf.TensorSpec([None, len(descent.HP_KEYS)], f64), tf.TensorSpec([], i32),
+                                      tf.TensorSpec([], f64), tf.TensorSpec([n], f64), tf.TensorSpec([n], f64)],
+                     autograph=False, jit_compile=True)
+        def run(first, X, velocity, accumulator, code, stop, fallbacks, rates, P, kind, table, steps, tol,
+                centre, half):
+            hp = {key: table[:, i:i + 1] for i, key in enumerate(descent.HP_KEYS)}
+
+            # Few loop variables: each costs several control-flow ops per pass (the record is one array).
+            def body(k, X, velocity, accumulator, code, stop, fallbacks, *record):
+                v, g, H = evaluate(X, P)
+                norm = row_norm(g)
+                active = tf.equal(code, descent.RUNNING)
+                code = tf.where(active, descent.stop_codes(ops, k, X, v, g, norm, steps, tol, centre, half), code)
+                stop = tf.where(active, k, stop)  # a run's last step is the one where it stopped
+                going = tf.equal(code, descent.RUNNING)
+                update, velocity, accumulator, fallback = descent.updates(
+                    ops, used, kind, hp, tf.cast(k + 1, f64), rates[k - first], g, H, velocity, accumulator)
+                fallbacks += tf.cast(fallback & going, i32)
+                if path:
+                    numbers = tf.stack([v, norm, tf.cast(fallback, f64)], axis=1)
+                    record = (record[0].write(k - first, tf.concat([X, g, update, velocity, accumulator, numbers], 1)),)
+                X = tf.where(going[:, None], X + update, X)
+                return (k + 1, X, velocity, accumulator, code, stop, fallbacks) + record
+
+            def going(k, X, velocity, accumulator, code, *_):
+                # (the span test inside the reduction: as `(k < end) & reduce_any(...)` XLA's loop ran 1.5x slower)
+                return tf.reduce_any(tf.equal(code, descent.RUNNING) & (k - first < tf.shape(rates)[0]))
+
+            span = tf.shape(rates)[0]
+            record = (tf.TensorArray(f64, size=span),) if path else ()  # XLA: a static size
+            out = tf.while_loop(going, body, (first, X, velocity, accumulator, code, stop, fallbacks) + record)
+            X = out[1]
+            v, g = derivatives(X, P)  # where the runs are now (where they stopped, for the stopped ones)
+            return (*out[1:7], (v, g, row_norm(g)), out[7].stack() if path else ())
+
+        return run
 
     # -- grids (float32)
     def grid(self, xs: np.ndarray, ys: np.ndarray, param_values: np.ndarray):
@@ -604,38 +746,42 @@ class Engine:
         optimizer, or many for a single optimizer. ``hyperparameters`` override the optimizers'
         defaults (flat, or per optimizer name); ``schedule`` is "constant", "exponential", "cosine"
         or a dict with "name" and its parameters; ``box`` a (low, high) per variable (the divergence
-        test's scale; default [-5, 5] widened to hold the starts). All runs advance together: one
-        batched gradient call per step (Hessians too while a Newton run is going). See models/descent.py.
+        test's scale; default [-5, 5] widened to hold the starts). All runs advance together in one
+        compiled loop (Compiled.descend; Hessians only when a Newton run is present). See models/descent.py.
         Returns {"variables", "params", "box", "runs": [...], "device", "seconds"}.
         """
-        starts = [start] if isinstance(start, Mapping) else list(start)
-        if not starts or not all(isinstance(s, Mapping) for s in starts):
+        from collections.abc import Mapping as AnyMapping  # (isinstance with typing's Mapping is slow)
+        starts = [start] if isinstance(start, AnyMapping) else list(start)
+        if not starts or not all(isinstance(s, AnyMapping) for s in starts):
             raise EngineError("give the start point as values by variable, e.g. {'x': -1.5, 'y': 2}")
         variables = list(starts[0])
+        names = set(variables)
         for s in starts[1:]:
-            if set(s) != set(variables):
+            if s.keys() != names:
                 raise EngineError("every start point must give the same variables "
                                   f"({', '.join(variables)}; got {', '.join(s)})")
         expression = parse(text)
         split = split_inputs(expression, variables, params or {})
         if not split.variables:
             raise EngineError("the formula has no variable to descend in")
+        coordinates = operator.itemgetter(*split.variables)  # (a number for one variable: reshaped below)
         try:
-            points = np.array([[float(s[name]) for name in split.variables] for s in starts], np.float64)
+            points = np.array([coordinates(s) for s in starts], np.float64).reshape(len(starts), -1)
         except (TypeError, ValueError):
             raise EngineError("start coordinates must be numbers") from None
         compiled = self.compile(text, split.variables, split.params)
 
-        def evaluate(X, hessian):
+        def loop(plan, path):
             with tf.device(self.device):
-                if hessian:
-                    return compiled.at(X, split.param_values)
-                v, g = compiled.value_and_gradient(X, split.param_values)
-                return v, g, None
+                return compiled.descend(plan, split.param_values, path)
+
+        def hessians(points):
+            with tf.device(self.device):
+                return compiled.at(points, split.param_values)[2]
 
         t0 = time.perf_counter()
         try:
-            result = descent.descend(evaluate, split.variables, points, optimizers, lr, steps, tol,
+            result = descent.descend(loop, hessians, split.variables, points, optimizers, lr, steps, tol,
                                      hyperparameters, schedule, box, path)
         except descent.DescentError as exc:
             raise EngineError(str(exc)) from None
@@ -643,6 +789,76 @@ class Engine:
         result["device"] = self.device_name
         result["seconds"] = time.perf_counter() - t0
         return result
+
+    def backprop(self, text: str, at: Mapping[str, float], expand: bool = False) -> dict:
+        """The chain-rule view's numbers: forward values, local partials, adjoints, paths (models/backprop.py)."""
+        from .backprop import backprop  # backprop builds on this module's lowering
+
+        result = backprop(text, at, expand, device=self.device)
+        result["device"] = self.device_name
+        return result
+
+    def basins(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]], n: int,
+               params: Mapping[str, float] | None = None, optimizer: str = "gd", lr: float = 0.01,
+               steps: int = 1000, tol: float = 1e-6, hyperparameters: Mapping | None = None,
+               schedule="constant", progress=None) -> dict:
+        """Basins of attraction: descend from every point of an n x n grid over ``ranges`` (no path).
+
+        The runs go in a few chunks; ``progress`` (optional) is called with the fraction done after
+        each. Each start is labelled with the index of the minimum its run converged to (in
+        "minima", sorted by value), -1 if it diverged, -2 if it stopped without converging (see
+        descent.label_basins). The box ``ranges`` is also the divergence test's box.
+        Returns {"axes", "coords", "labels" (n, n) int32 indexed [i_x, j_y], "minima", "diverged",
+        "unconverged", "optimizer", "learning_rate", "steps", "device", "seconds"}.
+        """
+        if len(axes) != 2 or len(ranges) != 2:
+            raise EngineError(f"basins need two axes, each with a range (got {len(axes)} axes and "
+                              f"{len(ranges)} ranges)")
+        if isinstance(n, bool) or int(n) != n or not 2 <= n <= descent.MAX_BASINS:
+            raise EngineError(f"basins need from 2 to {descent.MAX_BASINS} starts per side (got {n})")
+        n = int(n)
+        check_box(ranges, n)
+        expression = parse(text)
+        split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
+        coords = [linspace(lo, hi, n) for lo, hi in ranges]
+        starts = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1).reshape(-1, 2)
+        try:
+            names = descent.check_optimizers(optimizer)
+            if len(names) != 1:
+                raise descent.DescentError("basins are drawn for one optimizer at a time")
+            name = names[0]
+            plan = descent.plan(split.variables, starts, names, lr, steps, tol, hyperparameters, schedule, ranges)
+        except descent.DescentError as exc:
+            raise EngineError(str(exc)) from None
+        compiled = self.compile(text, split.variables, split.params)
+        t0 = time.perf_counter()
+        total = len(starts)
+        chunk = descent.basin_chunk(total)
+        parts = []
+        with tf.device(self.device):
+            for first in range(0, total, chunk):
+                # the last chunk is padded with copies of the last start: one chunk size, one XLA compile
+                rows = np.minimum(np.arange(first, first + chunk), total - 1)
+                out = compiled.descend(plan.take(rows), split.param_values, path=False)
+                parts.append({k: a[:total - first] for k, a in out.items()})
+                if progress is not None:
+                    progress(min(first + chunk, total) / total)
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        labels, minima = descent.label_basins(out, plan.box)
+        return {
+            "axes": list(axes),
+            "coords": coords,
+            "labels": labels.reshape(n, n),
+            "minima": [{"point": dict(zip(split.variables, map(float, out["X"][r]))), "value": float(out["value"][r]),
+                        "count": int(np.count_nonzero(labels == k))} for k, r in enumerate(minima)],
+            "diverged": int(np.count_nonzero(labels == descent.DIVERGED)),
+            "unconverged": int(np.count_nonzero(labels == descent.UNCONVERGED)),
+            "optimizer": name,
+            "learning_rate": plan.lr,
+            "steps": plan.steps,
+            "device": self.device_name,
+            "seconds": time.perf_counter() - t0,
+        }
 
     @staticmethod
     def _per_variable(given, names: Sequence[str], what: str, default: float) -> np.ndarray:

@@ -25,8 +25,8 @@ from typing import Any
 
 # Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
 # Long ones among them take a ``progress(fraction)`` callback, reported as ("progress", ...) messages.
-REPORTS_PROGRESS = ("find_critical_points",)
-KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate", "descend")
+REPORTS_PROGRESS = ("find_critical_points", "basins")
+KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate", "descend", "basins", "backprop")
 
 
 @dataclass
@@ -41,9 +41,14 @@ class Reply:
 def _serve(conn, device: str) -> None:
     """The child's loop: one Engine, requests in order, every failure reported as a message."""
     try:
+        import gc
+
         from .autodiff import Engine  # the TensorFlow import happens here, in the child
         from .expression import ParseError
         engine = Engine(device)
+        # TensorFlow's objects never die: keep the collector from walking them (a full collection
+        # went from ~150 ms to a few ms; a descent result's thousands of dicts trigger one).
+        gc.freeze()
     except Exception as exc:  # noqa: BLE001 - report anything, then stop
         conn.send(("fatal", str(exc)))
         return

@@ -17,24 +17,32 @@ Learning-rate schedules as keras' (evaluated at the optimizer's iteration count,
 constant; exponential  lr decay_rate^(step / decay_steps); cosine  lr ((1 - alpha) c + alpha) with
 c = (1 + cos(pi min(step, decay_steps) / decay_steps)) / 2.
 
-Every run evaluates f and its gradient at all runs' points in one batched call per step (the
-``evaluate`` callable handed in: the TensorFlow engine's). The update arithmetic is numpy float64.
-A run stops when |grad f| < tol (converged), after ``steps`` updates (max_steps), or when its value,
-gradient or point stops being finite or the point leaves the box scaled DIVERGE_FACTOR times about
-its centre (diverged); the step where it happened is recorded.
+All runs advance together in the engine's compiled loop (Compiled.descend in autodiff.py), one batched
+value-and-gradient evaluation per step (Hessians too when a Newton run is present), in float64. This
+module holds the arithmetic of a step (``stop_codes``, ``updates``), written against an ``ops``
+namespace the engine fills with TensorFlow's functions, so it exists once; the request checking
+(``plan``) and the result (``report``) are numpy. A run stops when |grad f| < tol (converged), after
+``steps`` updates (max_steps), or when its value, gradient or point stops being finite or the point
+leaves the box scaled DIVERGE_FACTOR times about its centre (diverged); the step where it happened is
+recorded. ``label_basins`` names the minimum each of many runs reached (basins of attraction).
 
-Pure numpy: no Qt, no TensorFlow.
+No Qt, no TensorFlow imported here.
 """
 from __future__ import annotations
 
+import functools
+import gc
 import math
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import approximation
+from . import approximation, critical
 
 OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton")
+OPTIMIZER_LABELS = {"gd": "Gradient descent", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
+                    "rmsprop": "RMSProp", "adam": "Adam", "newton": "Newton"}
 HYPERPARAMETERS = {
     "gd": {},
     "momentum": {"momentum": 0.9},
@@ -52,6 +60,8 @@ DEFAULT_DECAY_RATE = 0.1  # exponential: the rate falls to a tenth over decay_st
 DIVERGE_FACTOR = 100.0    # a point this many box half-widths from the box's centre has diverged
 DEFAULT_HALF_WIDTH = 5.0  # the box when none is given: [-5, 5] per variable, widened to hold the starts
 MAX_STEPS = 1_000_000
+STEPS_PER_CALL = 4096  # the engine's loop runs at most this many steps per call (a power of two) ...
+PATH_BUFFER_MB = 64    # ... and fewer when recording that many steps of all runs would take more
 
 
 class DescentError(ValueError):
@@ -175,59 +185,81 @@ def learning_rate(lr: float, schedule: Mapping, step):
     return lr * ((1.0 - schedule["alpha"]) * cosine + schedule["alpha"])
 
 
-# ----------------------------------------------------------------------------- the optimizers
-class _Group:
-    """The runs that use one optimizer: their state as (k, n) arrays, updated together."""
+# ----------------------------------------------------------------------------- the update rules
+# Written once, against ``ops`` (the engine hands in TensorFlow's, and runs them inside its compiled
+# loop): where(cond, a, b) (broadcasting), sqrt, abs, isfinite, all_rows / any_rows (reduce every
+# axis but the first), float32 (round through float32, back to float64), eigh (batched, ascending),
+# matvec(A, x, transpose) (batched), transpose (batched matrices), eye(n). Plain operators do the rest.
+HP_KEYS = ("momentum", "rho", "epsilon", "beta_1", "beta_2", "damping")  # the columns of Plan.table
 
-    def __init__(self, name: str, hp: dict, rows: np.ndarray, n: int):
-        self.name, self.hp, self.rows = name, hp, rows
-        k = len(rows)
-        self.velocity = np.zeros((k, n)) if name in HAS_VELOCITY else None
-        start = hp.get("initial_accumulator_value", 0.0)
-        self.accumulator = np.full((k, n), start) if name in HAS_ACCUMULATOR else None
-        self.fallback = np.zeros(k, bool)
+# A run's stop code: 0 while it runs. The diverged reasons are in the order they are tested.
+RUNNING, CONVERGED, OUT_OF_STEPS, POINT_NOT_FINITE, LEFT_BOX, VALUE_NOT_FINITE, GRADIENT_NOT_FINITE = range(7)
+STATUS = {CONVERGED: "converged", OUT_OF_STEPS: "max_steps"}  # any other code: "diverged"
 
-    def step(self, local: np.ndarray, g: np.ndarray, lr: float, iteration: int, H=None) -> np.ndarray:
-        """The update for the group's runs ``local`` (indices into the group), with their gradients g."""
-        name, hp = self.name, self.hp
-        if name == "gd":
-            return -(g * lr)
+
+def stop_codes(ops, k, X, v, g, grad_norm, steps, tol, centre, half):
+    """Each run's stop code at step k (0 = keep going) from its point, value and gradient there."""
+    code = ops.where(k >= steps, OUT_OF_STEPS, RUNNING)
+    code = ops.where(grad_norm < tol, CONVERGED, code)
+    # later tests override earlier ones: the last written is the first reason given
+    code = ops.where(~ops.all_rows(ops.isfinite(g)), GRADIENT_NOT_FINITE, code)
+    code = ops.where(~ops.isfinite(v), VALUE_NOT_FINITE, code)
+    code = ops.where(ops.any_rows(ops.abs(X - centre) > DIVERGE_FACTOR * half), LEFT_BOX, code)
+    return ops.where(~ops.all_rows(ops.isfinite(X)), POINT_NOT_FINITE, code)
+
+
+def updates(ops, used, kind, hp, t, rate, g, H, velocity, accumulator):
+    """Every run's update from its gradient g (R, n), by its optimizer (kind: index into OPTIMIZERS).
+
+    ``used`` names the optimizers present (only their rules are built); ``hp`` maps HP_KEYS to
+    (R, 1) columns; t is the iteration count from 1 (Adam's bias correction); H the Hessians
+    (R, n, n), needed only with Newton. Returns (update, velocity, accumulator, Newton fell back).
+    """
+    update, new_velocity, new_accumulator = -(g * rate), velocity, accumulator  # gd: the plain step
+    fallback = kind < 0  # all False
+    for name in used:
+        mine = (kind == OPTIMIZERS.index(name))[:, None]
         if name in ("momentum", "nesterov"):
             mu = hp["momentum"]
-            m = self.velocity[local] * mu - g * lr
-            self.velocity[local] = m
-            return m if name == "momentum" else m * mu - g * lr
-        if name == "adagrad":
-            a = self.accumulator[local] + np.square(g)
-            self.accumulator[local] = a
-            return -((lr * g) / np.sqrt(a + hp["epsilon"]))
-        if name == "rmsprop":
+            m = velocity * mu - g * rate
+            step = m if name == "momentum" else m * mu - g * rate
+            new_velocity = ops.where(mine, m, new_velocity)
+        elif name in ("adagrad", "rmsprop"):
             rho = hp["rho"]
-            a = rho * self.accumulator[local] + (1 - rho) * np.square(g)
-            self.accumulator[local] = a
-            return -((lr * g) / np.sqrt(a + hp["epsilon"]))
-        if name == "adam":
-            b1, b2, t = hp["beta_1"], hp["beta_2"], float(iteration + 1)
+            a = accumulator + g * g if name == "adagrad" else rho * accumulator + (1 - rho) * (g * g)
+            step = -((rate * g) / ops.sqrt(a + hp["epsilon"]))
+            new_accumulator = ops.where(mine, a, new_accumulator)
+        elif name == "adam":
+            b1, b2 = hp["beta_1"], hp["beta_2"]
             # keras casts the betas of the bias correction through float32 (ops.cast of a Python float
             # makes a float32 tensor first); the moment updates use them in full precision.
-            p1, p2 = float(np.float32(b1)) ** t, float(np.float32(b2)) ** t
-            alpha = lr * np.sqrt(1 - p2) / (1 - p1)
-            m = self.velocity[local]
-            m = m + (g - m) * (1 - b1)
-            v = self.accumulator[local]
-            v = v + (np.square(g) - v) * (1 - b2)
-            self.velocity[local], self.accumulator[local] = m, v
-            return -((m * alpha) / (np.sqrt(v) + hp["epsilon"]))
-        assert name == "newton"
-        out = np.empty_like(g)
-        for j in range(len(g)):
-            d = approximation.newton_step(g[j], H[j])
-            self.fallback[local[j]] = d is None
-            out[j] = -(g[j] * lr) if d is None else hp["damping"] * d
-        return out
+            alpha = rate * ops.sqrt(1 - ops.float32(b2) ** t) / (1 - ops.float32(b1) ** t)
+            m = velocity + (g - velocity) * (1 - b1)
+            a = accumulator + (g * g - accumulator) * (1 - b2)
+            step = -((m * alpha) / (ops.sqrt(a) + hp["epsilon"]))
+            new_velocity = ops.where(mine, m, new_velocity)
+            new_accumulator = ops.where(mine, a, new_accumulator)
+        elif name == "newton":
+            step, fell_back = _newton(ops, g, H, rate, hp["damping"])
+            fallback = mine[:, 0] & fell_back
+        else:
+            continue  # gd
+        update = ops.where(mine, step, update)
+    return update, new_velocity, new_accumulator, fallback
 
 
-# ----------------------------------------------------------------------------- the runs
+def _newton(ops, g, H, rate, damping):
+    """damping * -H^-1 g where H is positive definite (as approximation.newton_step judges it), else -rate g."""
+    finite = ops.all_rows(ops.isfinite(H)) & ops.all_rows(ops.isfinite(g))
+    n = g.shape[-1]
+    S = ops.where(finite[:, None, None], 0.5 * (H + ops.transpose(H)), ops.eye(n))  # eigh needs finite input
+    lam, V = ops.eigh(S)
+    positive = finite & (lam[:, 0] > approximation.PD_TOL * ops.abs(lam[:, n - 1]))
+    d = -ops.matvec(V, ops.matvec(V, g, True) / ops.where(positive[:, None], lam, 1.0))  # -V diag(1/lam) V^T g
+    return ops.where(positive[:, None], damping * d, -(g * rate)), ~positive
+
+
+# ----------------------------------------------------------------------------- the request
 def pair_runs(starts: np.ndarray, optimizers: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """One start for all optimizers, one optimizer for all starts, or one start per optimizer."""
     s, o = len(starts), len(optimizers)
@@ -258,15 +290,39 @@ def check_box(box, n: int) -> np.ndarray:
     return out
 
 
-def descend(evaluate: Callable, variables: Sequence[str], starts, optimizers=("gd",), lr: float = 0.01,
-            steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
-            schedule="constant", box=None, path: bool = True) -> dict:
-    """Run the optimizers; ``evaluate(points (R, n), hessian: bool) -> (values, gradients, Hessians|None)``.
+@dataclass(frozen=True)
+class Plan:
+    """A checked request, as the arrays the engine's loop takes: one row per run."""
 
-    Returns {"runs": [...]}: per run its optimizer, hyperparameters, start, status, steps (the step
-    where it stopped), message, final point/value/grad_norm, stable_learning_rate (for a diverged
-    run whose start has a positive definite Hessian) and, with ``path``, one record per step.
-    """
+    variables: list[str]
+    names: list[str]            # each run's optimizer
+    hyperparameters: dict       # optimizer -> its hyperparameters
+    starts: np.ndarray          # (R, n)
+    kind: np.ndarray            # (R,) int32: index into OPTIMIZERS
+    table: np.ndarray           # (R, len(HP_KEYS)): each run's hyperparameters (0 where it has none)
+    accumulator: np.ndarray     # (R, n): the accumulator's start (AdaGrad's initial value, else 0)
+    rates: np.ndarray           # (steps + 1,): the learning rate at each step
+    lr: float
+    steps: int
+    tol: float
+    schedule: dict
+    box: np.ndarray             # (n, 2)
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        """The optimizers present, in OPTIMIZERS' order (the engine compiles a loop per set)."""
+        return tuple(name for name in OPTIMIZERS if name in self.hyperparameters)
+
+    def take(self, rows) -> "Plan":
+        """The same request for the runs ``rows`` only."""
+        rows = np.asarray(rows)
+        return replace(self, names=[self.names[r] for r in rows], starts=self.starts[rows], kind=self.kind[rows],
+                       table=self.table[rows], accumulator=self.accumulator[rows])
+
+
+def plan(variables: Sequence[str], starts, optimizers=("gd",), lr: float = 0.01, steps: int = 1000,
+         tol: float = 1e-8, hyperparameters: Mapping | None = None, schedule="constant", box=None) -> Plan:
+    """Check a request (DescentError says what is wrong) and lay it out as arrays."""
     variables = list(variables)
     n = len(variables)
     if n == 0:
@@ -288,146 +344,132 @@ def descend(evaluate: Callable, variables: Sequence[str], starts, optimizers=("g
     check_hyperparameters(hyperparameters)
     sched = check_schedule(schedule, int(steps))
     X, run_names = pair_runs(starts, names)
-    X0, X = X.copy(), X.copy()
-    R = len(X)
     box = default_box(X) if box is None else check_box(box, n)
-    centre, half = box.mean(axis=1), 0.5 * (box[:, 1] - box[:, 0])
+    hp = {name: hyperparameters_for(name, hyperparameters) for name in dict.fromkeys(run_names)}
+    position = {name: i for i, name in enumerate(hp)}
+    which = np.fromiter((position[name] for name in run_names), np.int64, len(run_names))  # run -> its optimizer
+    kind = np.array([OPTIMIZERS.index(name) for name in hp], np.int32)[which]
+    table = np.array([[hp[name].get(key, 0.0) for key in HP_KEYS] for name in hp], np.float64)[which]
+    start = np.array([hp[name].get("initial_accumulator_value", 0.0) for name in hp], np.float64)[which]
+    return Plan(variables, run_names, hp, X.copy(), kind, table, np.repeat(start[:, None], n, axis=1),
+                np.asarray(learning_rate(lr, sched, np.arange(int(steps) + 1)), np.float64),
+                lr, int(steps), tol, sched, box)
 
-    groups = []
-    for name in dict.fromkeys(run_names):
-        rows = np.array([r for r in range(R) if run_names[r] == name])
-        groups.append(_Group(name, hyperparameters_for(name, hyperparameters), rows, n))
-    group_of = np.empty(R, int)
-    local_of = np.empty(R, int)
-    for gi, grp in enumerate(groups):
-        group_of[grp.rows] = gi
-        local_of[grp.rows] = np.arange(len(grp.rows))
-    newton_rows = np.array([run_names[r] == "newton" for r in range(R)])
 
-    active = np.ones(R, bool)
-    status = [""] * R
-    stop = np.zeros(R, int)
-    why = [""] * R
-    fallbacks = np.zeros(R, int)
-    record = []  # per step: (X, v, g, |g|, lr, update, velocity, accumulator, fallback)
-    last = {}    # without ``path``: run -> its final (X, v, g, |g|)
-    for k in range(int(steps) + 1):
-        v, g, H = evaluate(X, bool(np.any(newton_rows & active)))
-        v, g = np.asarray(v, np.float64).reshape(R), np.asarray(g, np.float64).reshape(R, n)
-        gnorm = np.linalg.norm(g, axis=1)
-        with np.errstate(invalid="ignore"):
-            outside = np.any(np.abs(X - centre) > DIVERGE_FACTOR * half, axis=1)
-        point_bad = ~np.all(np.isfinite(X), axis=1)
-        value_bad = ~np.isfinite(v)
-        grad_bad = ~np.all(np.isfinite(g), axis=1)
-        rate = float(learning_rate(lr, sched, k))
-        for r in np.flatnonzero(active):
-            reason = ("the point is no longer finite" if point_bad[r] else
-                      f"the point left the box {DIVERGE_FACTOR:g} times enlarged about its centre"
-                      if outside[r] else
-                      f"the value became {v[r]}" if value_bad[r] else
-                      "the gradient is not defined there" if grad_bad[r] else None)
-            if reason is not None:
-                status[r], why[r] = "diverged", reason
-            elif gnorm[r] < tol:
-                status[r] = "converged"
-            elif k == steps:
-                status[r] = "max_steps"
-            else:
-                continue
-            active[r] = False
-            stop[r] = k
-        update = np.full((R, n), np.nan)
-        step_fallback = np.zeros(R, bool)
-        for gi, grp in enumerate(groups):
-            rows = grp.rows[active[grp.rows]]
-            if len(rows) == 0:
-                continue
-            local = local_of[rows]
-            hess = None if H is None else np.asarray(H)[rows]
-            update[rows] = grp.step(local, g[rows], rate, k, hess)
-            if grp.name == "newton":
-                step_fallback[rows] = grp.fallback[local]
-                fallbacks[rows] += grp.fallback[local]
-        velocity = np.full((R, n), np.nan)
-        accumulator = np.full((R, n), np.nan)
-        for grp in groups:
-            if grp.velocity is not None:
-                velocity[grp.rows] = grp.velocity
-            if grp.accumulator is not None:
-                accumulator[grp.rows] = grp.accumulator
-        if path:
-            record.append((X.copy(), v, g, gnorm, rate, update, velocity, accumulator, step_fallback))
-        else:
-            for r in np.flatnonzero(~active & (stop == k)):
-                last[r] = (X[r].copy(), v[r], g[r].copy(), gnorm[r])
-        if not active.any():
-            break
-        X[active] = X[active] + update[active]
+# ----------------------------------------------------------------------------- the runs
+def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts, optimizers=("gd",),
+            lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
+            schedule="constant", box=None, path: bool = True) -> dict:
+    """Run the optimizers: ``loop(plan, path) -> arrays`` (the engine's compiled loop, see ``report``),
+    ``hessians(points (B, n)) -> (B, n, n)`` (for diverged runs' stable learning rates).
 
+    Returns {"variables", "box", "runs": [...]}: per run its optimizer, hyperparameters, start, status,
+    steps (the step where it stopped), message, final point/value/grad_norm, stable_learning_rate (for
+    a diverged run whose start has a positive definite Hessian) and, with ``path``, one record per step.
+    """
+    p = plan(variables, starts, optimizers, lr, steps, tol, hyperparameters, schedule, box)
+    out = loop(p, path)
     # A diverged run's message offers the learning rate at which plain descent is stable near its start.
-    diverged = [r for r in range(R) if status[r] == "diverged"]
+    diverged = np.flatnonzero(out["code"] >= POINT_NOT_FINITE)
     stable = {}
-    if diverged:
-        _, _, H0 = evaluate(X0[diverged], True)
-        for j, r in enumerate(diverged):
-            stable[r] = approximation.stable_learning_rate(H0[j])
-
-    def named(a):
-        return {name: float(c) for name, c in zip(variables, a)}
-
-    runs = []
-    for r in range(R):
-        grp = groups[group_of[r]]
-        if path:
-            p = []
-            for k in range(stop[r] + 1):
-                Xk, v, g, gnorm, rate, update, velocity, accumulator, fb = record[k]
-                entry = {"step": k, "point": named(Xk[r]), "value": float(v[r]), "gradient": named(g[r]),
-                         "grad_norm": float(gnorm[r]), "learning_rate": rate,
-                         "update": named(update[r]) if k < stop[r] else None}
-                if grp.velocity is not None:
-                    entry["velocity"] = named(velocity[r]) if k < stop[r] else None
-                if grp.accumulator is not None:
-                    entry["accumulator"] = named(accumulator[r]) if k < stop[r] else None
-                if grp.name == "newton":
-                    entry["fallback"] = bool(fb[r]) if k < stop[r] else False
-                p.append(entry)
-            final = p[-1]
-            final_point, final_value, final_norm = final["point"], final["value"], final["grad_norm"]
-        else:
-            Xr, vr, gr, nr = last[r]
-            final_point, final_value, final_norm = named(Xr), float(vr), float(nr)
-        run = {
-            "optimizer": grp.name,
-            "hyperparameters": dict(grp.hp),
-            "learning_rate": lr,
-            "schedule": dict(sched),
-            "start": named(X0[r]),
-            "status": status[r],
-            "steps": int(stop[r]),
-            "message": _message(status[r], int(stop[r]), why[r], final_norm, tol, stable.get(r),
-                                int(fallbacks[r]) if grp.name == "newton" else 0, lr),
-            "point": final_point,
-            "value": final_value,
-            "grad_norm": final_norm,
-            "stable_learning_rate": stable.get(r),
-        }
-        if grp.name == "newton":
-            run["newton_fallbacks"] = int(fallbacks[r])
-        if path:
-            run["path"] = p
-        runs.append(run)
-    return {"variables": variables, "box": box.tolist(), "runs": runs}
+    if len(diverged):
+        H0 = hessians(p.starts[diverged])
+        stable = {int(r): approximation.stable_learning_rate(H0[j]) for j, r in enumerate(diverged)}
+    return report(p, out, stable)
 
 
-def _message(status: str, step: int, why: str, grad_norm: float, tol: float, stable: float | None,
+def _collector_paused(build: Callable) -> Callable:
+    """``build`` with the garbage collector off: everything it makes is live, and with TensorFlow loaded
+    a full collection walks a few hundred thousand objects (about 150 ms here). Building thousands of
+    result dicts with it on set one off every few calls; built with it off, a result that is dropped
+    soon (the compute process pickles it and lets it go) is freed before a collection counts it."""
+    @functools.wraps(build)
+    def paused(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return paused
+
+
+@_collector_paused
+def report(p: Plan, out: Mapping, stable: Mapping[int, float | None]) -> dict:
+    """The result of ``descend`` from the loop's arrays, as plain Python numbers.
+
+    ``out`` holds per run the final "X" (R, n), "value", "gradient", "grad_norm", the stop "code" and
+    "stop" step and Newton's "fallbacks"; with a path, "path" holds per step k (first axis) "X",
+    "value", "gradient", "grad_norm" at the point and the "update", "velocity", "accumulator" and
+    "fallback" made there (meaningful for k below the run's stop step).
+    """
+    variables, names = p.variables, p.names
+    # Whole arrays to Python numbers at once, then comprehensions: with many runs the per-run Python
+    # work is most of the call's time.
+    codes, stops, values, norms, fallbacks, points = (
+        out[key].tolist() for key in ("code", "stop", "value", "grad_norm", "fallbacks", "X"))
+    fallbacks = [f if name == "newton" else 0 for f, name in zip(fallbacks, names)]
+    stable = [stable.get(r) for r in range(len(names))]
+    statuses = [STATUS.get(code, "diverged") for code in codes]
+    messages = [_message(status, code, stop, value, norm, p.tol, rate, fell_back, p.lr) for
+                status, code, stop, value, norm, rate, fell_back in
+                zip(statuses, codes, stops, values, norms, stable, fallbacks)]
+    runs = [{"optimizer": name, "hyperparameters": dict(p.hyperparameters[name]), "learning_rate": p.lr,
+             "schedule": dict(p.schedule), "start": start, "status": status, "steps": stop, "message": message,
+             "point": point, "value": value, "grad_norm": norm, "stable_learning_rate": rate}
+            for name, start, status, stop, message, point, value, norm, rate in
+            zip(names, _named(variables, p.starts.tolist()), statuses, stops, messages,
+                _named(variables, points), values, norms, stable)]
+    rates = p.rates.tolist() if "path" in out else None
+    for r, run in enumerate(runs):
+        if names[r] == "newton":
+            run["newton_fallbacks"] = fallbacks[r]
+        if rates is not None:
+            run["path"] = _path(out["path"], r, stops[r], rates, variables, names[r])
+    return {"variables": variables, "box": p.box.tolist(), "runs": runs}
+
+
+def _named(variables: list, rows: list) -> list[dict]:
+    """One {variable: value} dict per row; spelt out for two variables, where it is 4x faster."""
+    if len(variables) == 2:
+        a, b = variables
+        return [{a: x, b: y} for x, y in rows]
+    return [dict(zip(variables, row)) for row in rows]
+
+
+def _path(rec: Mapping, r: int, stop: int, rates: list, variables: list, name: str) -> list[dict]:
+    """Run r's records, one dict per step up to its stop step."""
+    def rows(key, count):
+        return _named(variables, rec[key][:count, r].tolist())
+
+    def column(key):
+        return rec[key][:stop + 1, r].tolist()
+
+    with_update = ["update"] + (["velocity"] if name in HAS_VELOCITY else []) \
+        + (["accumulator"] if name in HAS_ACCUMULATOR else [])
+    moved = {key: rows(key, stop) + [None] for key in with_update}  # none from the step where it stopped
+    if name == "newton":
+        moved["fallback"] = column("fallback")[:stop] + [False]
+    steps = zip(range(stop + 1), rows("X", stop + 1), column("value"), rows("gradient", stop + 1),
+                column("grad_norm"), rates)
+    return [{"step": k, "point": x, "value": v, "gradient": g, "grad_norm": norm, "learning_rate": rate,
+             **{key: values[k] for key, values in moved.items()}} for k, x, v, g, norm, rate in steps]
+
+
+_WHY = {POINT_NOT_FINITE: "the point is no longer finite",  # (VALUE_NOT_FINITE's names the value)
+        LEFT_BOX: f"the point left the box {DIVERGE_FACTOR:g} times enlarged about its centre",
+        GRADIENT_NOT_FINITE: "the gradient is not defined there"}
+
+
+def _message(status: str, code: int, step: int, value: float, grad_norm: float, tol: float, stable: float | None,
              fallbacks: int, lr: float) -> str:
     if status == "converged":
         text = f"converged at step {step}: |grad f| = {grad_norm:.3g} < {tol:g}"
     elif status == "max_steps":
         text = f"stopped after {step} steps without converging: |grad f| = {grad_norm:.3g} (tolerance {tol:g})"
     else:
+        why = f"the value became {value}" if code == VALUE_NOT_FINITE else _WHY[code]
         text = f"diverged at step {step}: {why}"
         if stable is not None:
             text += (f"; the Hessian at the start is positive definite and plain gradient descent is stable "
@@ -438,3 +480,36 @@ def _message(status: str, step: int, why: str, grad_norm: float, tol: float, sta
         text += (f"; Newton's step fell back to a gradient step {fallbacks} time{'s' if fallbacks != 1 else ''}"
                  f" where the Hessian was not positive definite")
     return text
+
+
+# ----------------------------------------------------------------------------- basins of attraction
+MAX_BASINS = 300        # starts per side of a basins grid
+BASIN_CHUNKS = 4        # a basins grid runs in about this many chunks (progress is reported between them) ...
+BASIN_CHUNK = (64, 8192)  # ... of a power of two from 64 to 8192 starts (few sizes: few XLA compiles)
+BASIN_TOL = 1e-3        # converged end points this close (box units, max norm) reached the same minimum
+DIVERGED, UNCONVERGED = -1, -2  # the labels of starts that reached no minimum
+
+
+def basin_chunk(total: int) -> int:
+    """How many starts a basins grid of ``total`` runs per loop call."""
+    want = 1 << max(0, math.ceil(total / BASIN_CHUNKS) - 1).bit_length()  # the next power of two
+    return min(max(want, BASIN_CHUNK[0]), BASIN_CHUNK[1])
+
+
+def label_basins(out: Mapping, box: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Label each run by the minimum it converged to, from the loop's arrays (see ``report``).
+
+    Converged end points are grouped with critical.cluster (BASIN_TOL of the box apart); each group
+    is a minimum, represented by its run with the smallest gradient. Returns the labels (R,) int32:
+    the minimum's index, DIVERGED or UNCONVERGED; and the representative runs, sorted by value.
+    """
+    code = out["code"]
+    labels = np.where(code == CONVERGED, 0, np.where(code == OUT_OF_STEPS, UNCONVERGED, DIVERGED)).astype(np.int32)
+    done = np.flatnonzero(code == CONVERGED)
+    u = (out["X"][done] - box[:, 0]) / (box[:, 1] - box[:, 0])
+    # critical.cluster merges within its CLUSTER_TOL: rescale so that that is BASIN_TOL here
+    groups = critical.cluster(u * (critical.CLUSTER_TOL / BASIN_TOL), np.argsort(out["grad_norm"][done]))
+    groups.sort(key=lambda members: out["value"][done[members[0]]])
+    for k, members in enumerate(groups):
+        labels[done[members]] = k
+    return labels, [int(done[members[0]]) for members in groups]

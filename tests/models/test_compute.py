@@ -205,7 +205,7 @@ def test_unknown_kind_is_refused_in_the_parent(ready):
     with pytest.raises(ValueError, match="unknown request"):
         ready.submit("__class__")
     assert set(KINDS) == {"evaluate_grid", "evaluate_point", "find_critical_points", "approximate",
-                          "descend"}
+                          "descend", "basins", "backprop"}
 
 
 # ----------------------------------------------------------------------------- cancel, crash

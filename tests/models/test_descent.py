@@ -220,3 +220,86 @@ def test_schedules_match_keras_values(float64_keras):
     assert descent.check_schedule("cosine", 500) == {"name": "cosine", "decay_steps": 500.0, "alpha": 0.0}
     assert descent.learning_rate(0.3, descent.check_schedule("cosine", 500), 500) == 0.0
     assert math.isclose(descent.learning_rate(1.0, descent.check_schedule("exponential", 500), 500), 0.1)
+
+
+# ----------------------------------------------------------------------------- the compiled loop
+def test_changing_runs_steps_rates_and_hyperparameters_does_not_retrace(engine):
+    text = "(x-1)^2 + 3*(y+2)^2 + 0.5*x*y"
+    alone = engine.descend(text, {"x": 0.5, "y": 0.5}, optimizers=["adam"], lr=0.05, steps=300, tol=0.0)["runs"][0]
+    starts = [{"x": 0.5, "y": 0.5}, {"x": -3.0, "y": 2.0}, {"x": 4.0, "y": -1.0}]
+    together = engine.descend(text, starts, optimizers=["adam"], lr=0.05, steps=300, tol=0.0)["runs"]
+    # runs batched together go as if alone
+    np.testing.assert_allclose(xy(together[0]), xy(alone), rtol=0, atol=1e-12)
+    engine.descend(text, starts[:2], optimizers=["adam"], lr=0.2, steps=5000, tol=1e-3,
+                   hyperparameters={"beta_1": 0.5}, schedule={"name": "cosine", "decay_steps": 100})
+    engine.descend(text, starts[0], optimizers=["adam"], lr=0.001, steps=7, path=True)
+    loop = engine.compile(text, ("x", "y"), ())._descents[(("adam",), True)]
+    assert loop.experimental_get_tracing_count() == 1
+
+
+def test_path_and_no_path_give_the_same_runs(engine):
+    kwargs = dict(optimizers=descent.OPTIMIZERS, lr=0.01, steps=400)
+    with_path = engine.descend(HIMMELBLAU.formula, {"x": 0.0, "y": 0.0}, path=True, **kwargs)["runs"]
+    without = engine.descend(HIMMELBLAU.formula, {"x": 0.0, "y": 0.0}, path=False, **kwargs)["runs"]
+    for a, b in zip(with_path, without):
+        assert (a["status"], a["steps"], a["message"]) == (b["status"], b["steps"], b["message"])
+        assert a["point"] == a["path"][-1]["point"] and a["value"] == a["path"][-1]["value"]
+        for name in ("x", "y"):
+            assert b["point"][name] == pytest.approx(a["point"][name], abs=1e-12)
+    assert {r["status"] for r in with_path} >= {"converged", "max_steps"}
+
+
+def test_a_run_longer_than_one_call_is_one_continuous_path(engine):
+    steps = descent.STEPS_PER_CALL + 904
+    schedule = {"name": "exponential", "decay_steps": 1000, "decay_rate": 0.5}
+    (run,) = engine.descend("x^2", {"x": 3.0}, lr=1e-4, steps=steps, tol=0.0, schedule=schedule)["runs"]
+    path = run["path"]
+    assert run["status"] == "max_steps" and [p["step"] for p in path] == list(range(steps + 1))
+    rates = descent.learning_rate(1e-4, descent.check_schedule(schedule, steps), np.arange(steps + 1))
+    np.testing.assert_allclose([p["learning_rate"] for p in path], rates, rtol=1e-15)
+    x = np.array([p["point"]["x"] for p in path])
+    np.testing.assert_allclose(x[1:], x[:-1] * (1 - 2 * rates[:-1]), rtol=1e-15)  # x <- x - lr 2x, across calls
+    # the closed form: x_k = 3 prod(1 - 2 lr_j)
+    assert x[-1] == pytest.approx(3.0 * np.prod(1 - 2 * rates[:-1]), rel=1e-12)
+
+
+def test_an_undefined_gradient_is_divergence(engine):
+    (run,) = engine.descend("sqrt(x^2 + y^2)", {"x": 0.0, "y": 0.0}, steps=10)["runs"]
+    assert run["status"] == "diverged" and run["steps"] == 0
+    assert "the gradient is not defined there" in run["message"]
+
+
+def test_many_runs_at_once_match_runs_one_at_a_time(engine):
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-6.0, 6.0, size=(300, 2))
+    starts = [{"x": float(a), "y": float(b)} for a, b in points]
+    many = engine.descend(HIMMELBLAU.formula, starts, lr=0.02, steps=400, tol=1e-6, path=False)["runs"]
+    statuses = {r["status"] for r in many}
+    assert statuses >= {"converged", "diverged"}  # lr 0.02 is past 2 / lambda_max at some minima
+    for k in (0, 1, 2, 3, 299):
+        (alone,) = engine.descend(HIMMELBLAU.formula, starts[k], lr=0.02, steps=400, tol=1e-6, path=False)["runs"]
+        assert (alone["status"], alone["steps"], alone["message"]) == (many[k]["status"], many[k]["steps"],
+                                                                       many[k]["message"])
+        if alone["status"] != "diverged":
+            assert alone["point"] == {"x": pytest.approx(many[k]["point"]["x"], abs=1e-12),
+                                      "y": pytest.approx(many[k]["point"]["y"], abs=1e-12)}
+
+
+def test_a_path_split_over_many_calls_is_the_same_path(engine, monkeypatch):
+    kwargs = dict(optimizers=["momentum", "newton"], lr=0.01, steps=150, tol=0.0)
+    whole = engine.descend(HIMMELBLAU.formula, {"x": 0.5, "y": -0.5}, **kwargs)["runs"]
+    monkeypatch.setattr(descent, "PATH_BUFFER_MB", 1e-6)  # the least span: 64 steps a call, so 3 calls
+    loops = engine.compile(HIMMELBLAU.formula, ("x", "y"), ())._descents
+    loop, spans = loops[(("momentum", "newton"), True)], []
+
+    def counted(first, *args):
+        spans.append((int(first), len(args[6])))  # (first step, steps this call may take)
+        return loop(first, *args)
+    monkeypatch.setitem(loops, (("momentum", "newton"), True), counted)
+    pieces = engine.descend(HIMMELBLAU.formula, {"x": 0.5, "y": -0.5}, **kwargs)["runs"]
+    assert spans == [(0, 64), (64, 64), (128, 64)]
+    for a, b in zip(whole, pieces):
+        assert len(a["path"]) == len(b["path"]) == 151 and a["steps"] == b["steps"] == 150
+        np.testing.assert_allclose(xy(a), xy(b), rtol=0, atol=1e-12)
+        assert [p.get("velocity") for p in a["path"]] == [p.get("velocity") for p in b["path"]]
+    assert whole[1]["newton_fallbacks"] == pieces[1]["newton_fallbacks"]
