@@ -1,0 +1,145 @@
+"""Loss curves: f and |∇f| against the step for every descent run, one colour per run.
+
+Two stacked plots share the step axis. |∇f| is on a log axis by default; f can be (``set_value_log``,
+or "Logarithmic f axis" in the plot's context menu). A log axis cannot show f ≤ 0, so then every
+run's f − min f (over all runs shown, plus a tiny floor) is drawn instead, and the axis says so.
+Non-finite points (a diverged run's last ones) are dropped.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtGui import QAction
+from PyQt6.QtWidgets import QWidget
+
+LOG_FLOOR = 1e-12  # f − min f + LOG_FLOOR · (the spread of f): the minimum itself stays on a log axis
+VALUE_LABEL = "f"
+SHIFTED_LABEL = "f − min f (f is not all positive)"
+
+
+class LossPlot(pg.GraphicsLayoutWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        del self.clear  # GraphicsLayoutWidget binds its layout's clear() here; ours removes the runs
+        self.setBackground("w")
+        self.value_plot = self.addPlot(row=0, col=0)
+        self.grad_plot = self.addPlot(row=1, col=0)
+        self.grad_plot.setXLink(self.value_plot)
+        for plot in (self.value_plot, self.grad_plot):
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setPen("k")
+                plot.getAxis(side).setTextPen("k")
+        self._value_label = VALUE_LABEL
+        self.value_plot.setLabel("left", VALUE_LABEL, color="k")
+        self.grad_plot.setLabel("left", "|∇f|", color="k")
+        self.grad_plot.setLabel("bottom", "step", color="k")
+        self.legend = self.value_plot.addLegend(offset=(-6, 6), labelTextColor="k")
+        self.grad_plot.setLogMode(y=True)
+
+        self.value_log_action = QAction("Logarithmic f axis", self)
+        self.value_log_action.setCheckable(True)
+        menu = self.value_plot.vb.menu
+        menu.insertAction(menu.actions()[0] if menu.actions() else None, self.value_log_action)
+        self.value_log_action.toggled.connect(self.set_value_log)
+        # pyqtgraph's own "Log Y" (Plot Options) must shift the data too: follow its check box.
+        self.value_plot.ctrl.logYCheck.toggled.connect(self._value_log_changed)
+        self.grad_plot.ctrl.logYCheck.toggled.connect(self._redraw)
+
+        self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._colors: dict[str, str] = {}
+        self._runs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    # --- public interface ------------------------------------------------------------------------
+    def set_runs(self, runs: Sequence[Mapping]) -> None:
+        """Draw {"label", "color", "steps", "values", "grad_norms"} per run; curves are kept per label."""
+        labels = [run["label"] for run in runs]
+        for label in [k for k in self._curves if k not in labels]:
+            self._remove(label)
+        self._runs = []
+        for run in runs:
+            label, color = run["label"], run["color"]
+            if label not in self._curves:
+                self._curves[label] = (self._curve(self.value_plot, color, label), self._curve(self.grad_plot, color))
+            elif self._colors[label] != color:
+                for item in self._curves[label]:
+                    item.setPen(pg.mkPen(color, width=2))
+            self._colors[label] = color
+            self._runs.append((label, np.asarray(run["steps"], float), np.asarray(run["values"], float),
+                               np.asarray(run["grad_norms"], float)))
+        self._redraw()
+
+    def clear(self) -> None:
+        for label in list(self._curves):
+            self._remove(label)
+        self._runs = []
+        self._set_value_label(VALUE_LABEL)
+
+    def curves(self) -> dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]]:
+        return dict(self._curves)
+
+    def set_value_log(self, on: bool) -> None:
+        self.value_plot.setLogMode(y=bool(on))  # its check box's signal redraws
+
+    def value_log(self) -> bool:
+        return self.value_plot.ctrl.logYCheck.isChecked()
+
+    def value_axis_label(self) -> str:
+        return self._value_label
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _curve(self, plot: pg.PlotItem, color: str, name: str | None = None) -> pg.PlotDataItem:
+        item = plot.plot(pen=pg.mkPen(color, width=2), name=name)
+        # Cheap per frame: the data arrive finite, and long runs are drawn decimated to the view.
+        item.setSkipFiniteCheck(True)
+        item.setDownsampling(auto=True, method="peak")
+        item.setClipToView(True)
+        return item
+
+    def _remove(self, label: str) -> None:
+        value_item, grad_item = self._curves.pop(label)
+        self._colors.pop(label, None)
+        self.value_plot.removeItem(value_item)  # also takes it out of the legend
+        self.grad_plot.removeItem(grad_item)
+
+    def _value_log_changed(self, on: bool) -> None:
+        if self.value_log_action.isChecked() != on:
+            self.value_log_action.blockSignals(True)
+            self.value_log_action.setChecked(on)
+            self.value_log_action.blockSignals(False)
+        self._redraw()
+
+    def _shift(self) -> float | None:
+        """What to subtract from f on a log axis (None: f is all positive, or no log axis)."""
+        if not self.value_log():
+            return None
+        finite = [v[np.isfinite(v)] for _, _, v, _ in self._runs]
+        values = np.concatenate(finite) if finite else np.empty(0)
+        if values.size == 0 or values.min() > 0:
+            return None
+        low = values.min()
+        spread = max(values.max() - low, abs(low)) or 1.0
+        return low - LOG_FLOOR * spread
+
+    def _redraw(self, *_) -> None:
+        shift = self._shift()
+        grad_log = self.grad_plot.ctrl.logYCheck.isChecked()
+        for label, steps, values, grads in self._runs:
+            value_item, grad_item = self._curves[label]
+            y = values if shift is None else values - shift
+            keep = np.isfinite(steps) & np.isfinite(y)
+            if self.value_log():
+                keep &= y > 0
+            value_item.setData(steps[keep], y[keep])
+            keep = np.isfinite(steps) & np.isfinite(grads)
+            if grad_log:
+                keep &= grads > 0
+            grad_item.setData(steps[keep], grads[keep])
+        self._set_value_label(VALUE_LABEL if shift is None else SHIFTED_LABEL)
+
+    def _set_value_label(self, text: str) -> None:
+        if text != self._value_label:  # relabelling re-lays out the axis: only on change
+            self._value_label = text
+            self.value_plot.setLabel("left", text, color="k")
