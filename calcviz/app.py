@@ -21,7 +21,8 @@ def has_display() -> bool:
 
 def gui_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="calcviz", description="See and explore multivariable calculus.",
-                                     epilog="Headless commands: calcviz eval --help")
+                                     epilog="Headless commands: calcviz eval --help; images: calcviz export --help")
+    parser.add_argument("session", nargs="?", help="a session file (.json) to open")
     parser.add_argument("--expr", help="start on this formula")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where TensorFlow computes (default: a GPU when there is one)")
@@ -30,6 +31,10 @@ def gui_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "export":  # draws with the window's views: a Qt process, TensorFlow never loaded
+        from . import headless
+
+        sys.exit(headless.main(argv[1:]))
     from . import cli
 
     if argv and argv[0] in cli.COMMANDS:

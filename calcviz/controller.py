@@ -10,6 +10,9 @@ from dataclasses import replace
 import numpy as np
 from PyQt6 import QtCore, QtGui
 
+from .chain_controller import ChainController
+from .descent_controller import DescentController
+from .files_controller import FilesController
 from .models import approximation
 from .models import grid as gridlib
 from .models.compute import ComputeClient, Reply
@@ -56,10 +59,14 @@ class Controller(QtCore.QObject):
         self.point_info: dict | None = None
         self.critical: dict | None = None
         self.angle = 0.0
+        self.forced_log_scale: bool | None = None  # a reopened session's choice, for its first grid
         self._notifier: QtCore.QSocketNotifier | None = None
         self._watched_start = -1
         self._watch_client()
         self._connect()
+        self.descent = DescentController(self)
+        self.chain = ChainController(self)
+        self.files = FilesController(self)
 
     # ------------------------------------------------------------------ wiring
     def _connect(self) -> None:
@@ -168,7 +175,8 @@ class Controller(QtCore.QObject):
         w.domain.set_one_dimensional(len(doc.axes) == 1)
         w.parameters.set_parameters(doc.params)
         w.set_dimension(len(doc.axes))
-        if previous is None or previous.axes != doc.axes or not doc.axes:
+        axes_changed = previous is None or previous.axes != doc.axes or not doc.axes
+        if axes_changed:
             self.selected = None
             self.point_info = None
             self._clear_point()
@@ -176,6 +184,8 @@ class Controller(QtCore.QObject):
             w.show_status("This formula has no variables: it is a constant.")
             return
         self.request_grid()
+        self.descent.document_changed(axes_changed)
+        self.chain.request()
 
     # ------------------------------------------------------------------ compute
     def request_grid(self) -> None:
@@ -201,6 +211,7 @@ class Controller(QtCore.QObject):
 
     def cancel(self) -> None:
         self.client.cancel()
+        self.descent.cancelled()
         self._watch_client()
         self.window.set_busy(False)
         self.window.show_status("Computation cancelled.")
@@ -214,7 +225,11 @@ class Controller(QtCore.QObject):
 
     def handle(self, reply: Reply) -> None:
         w = self.window
-        if reply.progress is not None:
+        if reply.kind in ("descend", "basins"):
+            self.descent.handle(reply)
+        elif reply.kind == "backprop":
+            self.chain.handle(reply)
+        elif reply.progress is not None:
             w.critical.set_searching(reply.progress)
         elif reply.kind == "ready":
             w.set_device(reply.payload)
@@ -235,6 +250,7 @@ class Controller(QtCore.QObject):
             self.critical = reply.payload
             w.critical.set_points(reply.payload)
             self._draw_critical()
+            self.descent.redraw()  # the run table names the critical points runs reached
         elif reply.kind == "approximate":
             w.approximation.set_result(reply.payload)
 
@@ -242,8 +258,10 @@ class Controller(QtCore.QObject):
     def show_grid(self, grid: dict) -> None:
         self.grid = grid
         log_action = self.window.actions["log_scale"]
+        automatic = len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"])
+        forced, self.forced_log_scale = self.forced_log_scale, None
         with QtCore.QSignalBlocker(log_action):  # automatic choice for each new grid; the user may flip it
-            log_action.setChecked(len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"]))
+            log_action.setChecked(automatic if forced is None else forced)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -269,6 +287,7 @@ class Controller(QtCore.QObject):
             w.contour.set_grid(xs, ys, value, limits, lines, names)
             if w.actions["field"].isChecked():
                 w.contour.set_field(*gridlib.gradient_field(grid))
+        self.descent.redraw()  # paths lifted onto the surface follow its scale
         w.set_compute_time(f"{grid['device']} · {grid['seconds'] * 1e3:.1f} ms for {value.size:,} points")
         w.show_status(gridlib.describe_problems(grid["value"], log_scale))
 
@@ -294,6 +313,7 @@ class Controller(QtCore.QObject):
             return
         self.selected = tuple(float(c) for c in coords[: len(self.document.axes)])
         self.request_point()
+        self.chain.request()
 
     def nudge(self, steps_x: int, steps_y: int) -> None:
         if self.selected is None:
@@ -389,6 +409,7 @@ class Controller(QtCore.QObject):
         w.curve.clear_point()
 
     def shutdown(self) -> None:
+        self.descent.set_running(False)
         if self._notifier is not None:
             self._notifier.setEnabled(False)
         self.client.close()

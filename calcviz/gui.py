@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
@@ -34,18 +35,31 @@ def build(device: str = "auto"):
 
 
 def run(args) -> int:
+    """A session file or --expr opens that; otherwise the app reopens where the user left off."""
     from .app import DEFAULT_EXPRESSION
+    from .models import storage
     from .models.expression import ParseError, parse
 
-    text = args.expr or DEFAULT_EXPRESSION
+    state = None
     try:
-        parse(text)
+        if args.session:
+            state = storage.load_session(args.session)
+        elif args.expr:
+            parse(args.expr)
     except ParseError as exc:
         print(f"calcviz: --expr: {exc}\n{exc.caret()}", file=sys.stderr)
         return 2
+    except storage.SessionError as exc:
+        print(f"calcviz: {exc}", file=sys.stderr)
+        return 2
     app = create_app()
     window, controller = build(args.device)
-    controller.start(text)
+    controller.files.restore_layout()
+    if state is not None:
+        controller.files.restore(state)
+        controller.files.path = Path(args.session)
+    elif args.expr or not controller.files.open_last():
+        controller.start(args.expr or DEFAULT_EXPRESSION)
     window.show()
     try:
         return app.exec()

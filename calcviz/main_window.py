@@ -7,13 +7,18 @@ from .views.approximation_panel import ApproximationPanel
 from .views.contour import ContourView
 from .views.critical_panel import CriticalPointsPanel
 from .views.curve import CurveView
+from .views.descent_panel import DescentPanel
 from .views.editor import EquationEditor
+from .views.graph_view import ChainRuleView
 from .views.inspector import PointInspector
+from .views.loss_plot import LossPlot
 from .views.panels import DomainPanel, ParametersPanel
 from .views.surface import SurfaceView
 
 
 class MainWindow(QtWidgets.QMainWindow):
+    closing = QtCore.pyqtSignal()  # before the window closes: what should persist is saved then
+
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("calcviz")
@@ -43,10 +48,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.inspector = PointInspector(self)
         self.critical = CriticalPointsPanel(self)
         self.approximation = ApproximationPanel(self)
+        self.descent = DescentPanel(self)
+        self.loss = LossPlot(self)
+        self.chain = ChainRuleView(self)
         self.docks = {}
         left, right = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
         for key, title, widget, area in (("domain", "Domain", self.domain, left),
                                          ("parameters", "Parameters", self.parameters, left),
+                                         ("descent", "Gradient descent", self.descent, left),
+                                         ("loss", "Loss curves", self.loss, bottom),
+                                         ("chain", "Chain rule", self.chain, bottom),
                                          ("inspector", "Point inspector", self.inspector, right),
                                          ("approximation", "Local models", self.approximation, right),
                                          ("critical", "Critical points", self.critical, right)):
@@ -56,7 +68,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.addDockWidget(area, dock)
             self.docks[key] = dock
         self.tabifyDockWidget(self.docks["inspector"], self.docks["approximation"])
+        self.tabifyDockWidget(self.docks["loss"], self.docks["chain"])
         self.docks["inspector"].raise_()
+        self.docks["loss"].raise_()
         # The inspector's directional plot needs room; the critical-point table scrolls.
         Qt = QtCore.Qt.Orientation
         self.resizeDocks([self.docks["inspector"], self.docks["critical"]], [640, 260], Qt.Vertical)
@@ -81,6 +95,11 @@ class MainWindow(QtWidgets.QMainWindow):
             "undo": self._action("&Undo", Std.Undo, tip="Undo the last change of formula, parameter, box or resolution"),
             "redo": self._action("&Redo", "Ctrl+Shift+Z", tip="Redo"),
             "quit": self._action("&Quit", Std.Quit),
+            "open": self._action("&Open session…", Std.Open, tip="Open a saved session (.json)"),
+            "save": self._action("&Save session", Std.Save, tip="Save formula, box, camera, point and descent runs"),
+            "save_as": self._action("Save session &as…", Std.SaveAs),
+            "export": self._action("&Export…", "Ctrl+E",
+                                   tip="Export a plot (PNG, SVG), the race (GIF) or data (CSV, JSON, NPZ)"),
             "cancel": self._action("&Cancel computation", "Esc", tip="Stop the computation under way"),
             "field": self._action("&Gradient field", "Ctrl+G", checkable=True,
                                   tip="Draw the gradient as arrows on a coarse grid of the contour map"),
@@ -97,6 +116,15 @@ class MainWindow(QtWidgets.QMainWindow):
                                       tip="Colour and height by sign(f)·log10(1+|f|); switched on by itself "
                                           "when f spans many orders of magnitude"),
             "reset_view": self._action("&Reset 3D view", "Ctrl+0", tip="Put the 3D camera back where it started"),
+            "descent_step": self._action("&Step", "Space", tip="Take one step (or the steps per click) of every run"),
+            "descent_run": self._action("&Run / Pause", "Ctrl+R", checkable=True, tip="Animate the race; again to pause"),
+            "descent_reset": self._action("Rese&t descent", "Ctrl+Shift+R", tip="Back to the start points"),
+            "explain_step": self._action("&Explain this step", "Ctrl+J", checkable=True,
+                                         tip="Arrows for −∇f, the velocity and the update at the current step "
+                                             "of the chosen run (click a row of the run table), numbers in the inspector"),
+            "basins": self._action("&Basins of attraction", "Ctrl+B", checkable=True,
+                                   tip="Colour the map by the minimum descent reaches from each start "
+                                       "(first ticked optimizer, current learning rate)"),
         }
         a["undo"].setEnabled(False)
         a["redo"].setEnabled(False)
@@ -104,6 +132,11 @@ class MainWindow(QtWidgets.QMainWindow):
         a["reset_view"].triggered.connect(self.surface.reset_view)
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
+        file_menu.addActions([a["open"], a["save"], a["save_as"]])
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        file_menu.addAction(a["export"])
+        file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = menus.addMenu("&Edit")
         edit.addActions([a["undo"], a["redo"]])
@@ -115,10 +148,16 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+        descent = menus.addMenu("&Descent")
+        descent.addActions([a["descent_step"], a["descent_run"], a["descent_reset"]])
+        descent.addSeparator()
+        descent.addActions([a["explain_step"], a["basins"]])
         bar = self.addToolBar("View")
         bar.setObjectName("toolbar-view")
         bar.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["critical_markers"], a["tangent_plane"],
                         a["quadratic_model"], a["reset_view"]])
+        bar.addSeparator()
+        bar.addActions([a["explain_step"], a["basins"]])
         return a
 
     def _build_status_bar(self) -> None:
@@ -135,6 +174,10 @@ class MainWindow(QtWidgets.QMainWindow):
         status.addPermanentWidget(self.busy)
         status.addPermanentWidget(self.compute_time)
         status.addPermanentWidget(self.device)
+
+    def closeEvent(self, event) -> None:
+        self.closing.emit()
+        super().closeEvent(event)
 
     def snapshot(self) -> QtGui.QPixmap:
         """The window as shown. QWidget.grab() misses the text the GL view paints over its

@@ -21,6 +21,9 @@ SECTIONS: dict[str, str] = {
     "engine": "calcviz.bench.engine",
     "critical": "calcviz.bench.critical",
     "gui": "calcviz.bench.gui",
+    "descent": "calcviz.bench.descent",
+    "graph": "calcviz.bench.graph",
+    "export": "calcviz.bench.export",
 }
 
 

@@ -38,6 +38,8 @@ class ContourView(pg.GraphicsLayoutWidget):
     pointPicked = QtCore.pyqtSignal(float, float)
     nudged = QtCore.pyqtSignal(int, int)  # arrow keys: move the selected point by steps of 1% of the box
     directionDragged = QtCore.pyqtSignal(float)  # degrees, from dragging the direction arrow's handle
+    startPicked = QtCore.pyqtSignal(float, float)  # Shift+click, or a click in "set start" mode
+    startDragged = QtCore.pyqtSignal(int, float, float)  # a start marker dragged: its index and new place
 
     _ARROWS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
                QtCore.Qt.Key.Key_Up: (0, 1), QtCore.Qt.Key.Key_Down: (0, -1)}
@@ -83,6 +85,19 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.readout.hide()
         self.field.setVisible(False)
         self._box = None
+        # Descent: one line + step markers + arrow heads per run, draggable start markers, "explain" arrows.
+        self.legend = pg.LegendItem(offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 200),
+                                    pen=pg.mkPen((0, 0, 0, 60)))
+        self.legend.setParentItem(self.plot.vb)
+        self._paths: dict[str, tuple[pg.PlotDataItem, pg.PlotCurveItem]] = {}
+        self._starts: list[pg.TargetItem] = []
+        self.explain_arrows: dict[str, pg.PlotCurveItem] = {}
+        self.explain_labels: dict[str, pg.TextItem] = {}
+        self.basins = pg.ImageItem(axisOrder="col-major")
+        self.basins.setZValue(1)  # over the colour image, under the iso-lines
+        self.basins.setVisible(False)
+        self.plot.addItem(self.basins)
+        self._start_mode = False
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
 
@@ -114,7 +129,16 @@ class ContourView(pg.GraphicsLayoutWidget):
         p = self._to_data(event.scenePos())
         if p is not None and self._inside(p.x(), p.y()):
             self.setFocus()
-            self.pointPicked.emit(p.x(), p.y())
+            shift = event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier
+            if self._start_mode or shift:
+                self.startPicked.emit(p.x(), p.y())
+            else:
+                self.pointPicked.emit(p.x(), p.y())
+
+    def set_start_mode(self, on: bool) -> None:
+        """In "set start" mode a plain click places the descent's start point instead of selecting."""
+        self._start_mode = bool(on)
+        self.setCursor(QtCore.Qt.CursorShape.CrossCursor if on else QtCore.Qt.CursorShape.ArrowCursor)
 
     def _handle_moved(self) -> None:
         if self._point is None:
@@ -197,6 +221,126 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s.get("size", 12),
                                       "brush": pg.mkBrush(s["color"]), "pen": pg.mkPen("w", width=1.2)}
                                      for s in spots])
+
+    # ------------------------------------------------------------------ descent
+    def set_paths(self, paths: list[dict]) -> None:
+        """paths: [{"label", "color", "x", "y"}], one per run. Items are kept per label and updated."""
+        wanted = {p["label"] for p in paths}
+        for label in list(self._paths):
+            if label not in wanted:
+                for item in self._paths.pop(label):
+                    self.plot.removeItem(item)
+                self.legend.removeItem(label)
+        for p in paths:
+            x, y = np.asarray(p["x"], float), np.asarray(p["y"], float)
+            keep = np.isfinite(x) & np.isfinite(y)
+            x, y = x[keep], y[keep]
+            if p["label"] not in self._paths:
+                line = pg.PlotDataItem(pen=pg.mkPen(p["color"], width=2.2), symbol="o", symbolSize=5,
+                                       symbolBrush=pg.mkBrush(p["color"]), symbolPen=pg.mkPen("w", width=0.8),
+                                       antialias=True)
+                heads = pg.PlotCurveItem(pen=pg.mkPen(p["color"], width=2.2), connect="pairs", antialias=True)
+                for item in (line, heads):
+                    item.setZValue(5)
+                    self.plot.addItem(item)
+                self.legend.addItem(line, p["label"])
+                self._paths[p["label"]] = (line, heads)
+            line, heads = self._paths[p["label"]]
+            # Step markers while they can be told apart; a long path is a line.
+            line.setSymbol("o" if len(x) <= 400 else None)
+            line.setData(x, y)
+            heads.setData(*_segments_xy(self._heads(x, y)))
+        self.legend.setVisible(bool(paths))
+
+    def _heads(self, x: np.ndarray, y: np.ndarray, last: int = 3) -> np.ndarray:
+        """Arrow heads on the last few steps (those long enough to see), sized to the view."""
+        if len(x) < 2:
+            return np.zeros((0, 2, 2))
+        (x0, x1), (y0, y1) = self.view_box()
+        size = 0.025 * np.array([x1 - x0, y1 - y0])
+        out = []
+        for k in range(max(1, len(x) - last), len(x)):
+            d = np.array([x[k] - x[k - 1], y[k] - y[k - 1]])
+            length = np.hypot(*(d / size))
+            if length < 0.3:  # shorter than a head: no head
+                continue
+            u = d / length  # one head size in each axis' own units
+            tip = np.array([x[k], y[k]])
+            side = np.array([-u[1] * size[0] / size[1], u[0] * size[1] / size[0]]) * 0.5
+            out += [(tip, tip - u + side), (tip, tip - u - side)]
+        return np.array(out, dtype=float).reshape(-1, 2, 2)
+
+    def path_data(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._paths[label][0].getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (x, y)
+
+    def path_labels(self) -> list[str]:
+        return list(self._paths)
+
+    def set_starts(self, points: list[tuple[float, float]], colors: list[str]) -> None:
+        """Draggable start markers (one for all runs or one per optimizer)."""
+        while len(self._starts) > len(points):
+            self.plot.removeItem(self._starts.pop())
+        while len(self._starts) < len(points):
+            index = len(self._starts)
+            target = pg.TargetItem(size=15, symbol="s", movable=True)
+            target.setZValue(6)
+            target.setToolTip("Start point of gradient descent: drag to move it")
+            target.sigPositionChangeFinished.connect(
+                lambda t, i=index: self.startDragged.emit(i, t.pos().x(), t.pos().y()))
+            self.plot.addItem(target)
+            self._starts.append(target)
+        for target, (x, y), color in zip(self._starts, points, colors):
+            with QtCore.QSignalBlocker(target):
+                target.setPos(x, y)
+            target.setPen(pg.mkPen("k", width=2))
+            target.setBrush(pg.mkBrush(color))
+
+    def start_positions(self) -> list[tuple[float, float]]:
+        return [(t.pos().x(), t.pos().y()) for t in self._starts]
+
+    def set_explain(self, x: float, y: float, vectors: list[tuple[str, tuple[float, float], str]]) -> None:
+        """Arrows from (x, y) for the step being explained: [(name, (dx, dy) in data units, colour)].
+        Each is drawn at its true length when that is visible, else stretched to a readable length
+        (the inspector gives the numbers)."""
+        for name in list(self.explain_arrows):
+            if name not in {v[0] for v in vectors}:
+                self.plot.removeItem(self.explain_arrows.pop(name))
+                self.plot.removeItem(self.explain_labels.pop(name))
+        (x0, x1), (y0, y1) = self.view_box()
+        scale = np.array([x1 - x0, y1 - y0])
+        for name, (dx, dy), color in vectors:
+            if name not in self.explain_arrows:
+                arrow = pg.PlotCurveItem(pen=pg.mkPen(color, width=3), connect="pairs", antialias=True)
+                label = pg.TextItem(name, color=color, anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 190))
+                for item in (arrow, label):
+                    item.setZValue(8)
+                    self.plot.addItem(item, ignoreBounds=True)
+                self.explain_arrows[name], self.explain_labels[name] = arrow, label
+            d = np.array([dx, dy], float)
+            relative = np.hypot(*(d / scale)) if np.all(np.isfinite(d)) else 0.0
+            if relative == 0:
+                self.explain_arrows[name].setData([], [])
+                self.explain_labels[name].hide()
+                continue
+            if not 0.04 <= relative <= 0.3:  # too short to see or off the view: readable length instead
+                d = d / relative * 0.12
+            self.explain_arrows[name].setData(*_segments_xy(arrow_segments(x, y, d[0], d[1], head=0.22)))
+            self.explain_labels[name].setPos(x + d[0], y + d[1])
+            self.explain_labels[name].show()
+
+    def clear_explain(self) -> None:
+        self.set_explain(0.0, 0.0, [])
+
+    def set_basins(self, xs, ys, rgba: np.ndarray | None) -> None:
+        """Colour the map by where descent ends from each start (rgba (nx, ny, 4) uint8); None hides it."""
+        if rgba is None:
+            self.basins.setVisible(False)
+            return
+        dx, dy = (xs[-1] - xs[0]) / max(len(xs) - 1, 1), (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+        self.basins.setImage(rgba, autoLevels=False)
+        self.basins.setRect(QtCore.QRectF(xs[0] - dx / 2, ys[0] - dy / 2, xs[-1] - xs[0] + dx, ys[-1] - ys[0] + dy))
+        self.basins.setVisible(True)
 
     def show_readout(self, x: float, y: float, text: str) -> None:
         self.readout.setText(text)

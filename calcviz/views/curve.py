@@ -9,6 +9,7 @@ from PyQt6 import QtCore, QtWidgets
 class CurveView(pg.PlotWidget):
     pointPicked = QtCore.pyqtSignal(float, float)
     hovered = QtCore.pyqtSignal(float, float)
+    startPicked = QtCore.pyqtSignal(float)  # Shift+click, or a click in "set start" mode: descent's start x
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent, background="w")
@@ -29,6 +30,8 @@ class CurveView(pg.PlotWidget):
         self.plot.addItem(self.marker)
         self.d2.setVisible(False)
         self._range = (0.0, 1.0)
+        self._start_mode = False
+        self._paths: dict[str, pg.PlotDataItem] = {}
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
 
@@ -41,7 +44,34 @@ class CurveView(pg.PlotWidget):
         p = self._data_pos(event.scenePos())
         if event.button() == QtCore.Qt.MouseButton.LeftButton and p is not None and \
                 self._range[0] <= p.x() <= self._range[1]:
-            self.pointPicked.emit(p.x(), p.y())
+            if self._start_mode or event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier:
+                self.startPicked.emit(p.x())
+            else:
+                self.pointPicked.emit(p.x(), p.y())
+
+    def set_start_mode(self, on: bool) -> None:
+        self._start_mode = bool(on)
+
+    def set_paths(self, paths: list[dict]) -> None:
+        """Descent paths on the curve: [{"label", "color", "x", "y"}] (y = f at each step)."""
+        wanted = {p["label"] for p in paths}
+        for label in list(self._paths):
+            if label not in wanted:
+                self.plot.removeItem(self._paths.pop(label))
+        for p in paths:
+            if p["label"] not in self._paths:
+                item = pg.PlotDataItem(pen=pg.mkPen(p["color"], width=1.5), symbol="o", symbolSize=7,
+                                       symbolBrush=pg.mkBrush(p["color"]), symbolPen=pg.mkPen("w", width=0.8),
+                                       name=p["label"])
+                item.setZValue(5)
+                self.plot.addItem(item)
+                self._paths[p["label"]] = item
+            x, y = np.asarray(p["x"], float), np.asarray(p["y"], float)
+            keep = np.isfinite(x) & np.isfinite(y)
+            self._paths[p["label"]].setData(x[keep], y[keep])
+
+    def path_data(self, label: str):
+        return self._paths[label].getData()
 
     def _moved(self, scene_pos) -> None:
         p = self._data_pos(scene_pos)

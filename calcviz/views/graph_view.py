@@ -20,7 +20,7 @@ from PyQt6.QtCore import QPointF, QRectF, QSignalBlocker, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen, QPolygonF
 from PyQt6.QtWidgets import (
     QGraphicsItem, QGraphicsScene, QGraphicsView, QGridLayout,
-    QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QStackedWidget, QVBoxLayout, QWidget,
+    QCheckBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from .inspector import format_number
@@ -331,6 +331,7 @@ class ChainRuleView(QWidget):
     """The computational graph of f with its values, adjoints and local partials."""
 
     inputsChanged = pyqtSignal(dict)
+    expandToggled = pyqtSignal(bool)  # show every primitive operation as a node
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -369,6 +370,10 @@ class ChainRuleView(QWidget):
         self.reset_button = QPushButton("Reset", self)
         self.all_button = QPushButton("Show all", self)
         self.fit_button = QPushButton("Fit", self)
+        self.expand_box = QCheckBox("Expand operations", self)
+        self.expand_box.setToolTip("Break every definition into its primitive operations (+, ·, ^, sin, …), "
+                                   "so a one-line formula has a graph too")
+        self.expand_box.toggled.connect(self.expandToggled)
         self.back_button.setToolTip("Undo the last step")
         self.step_button.setToolTip("Compute one more node: values forward, then adjoints backward")
         self.reset_button.setToolTip("Back to the start: nothing computed yet")
@@ -379,6 +384,7 @@ class ChainRuleView(QWidget):
         for button in (self.back_button, self.step_button, self.reset_button, self.all_button):
             buttons.addWidget(button)
         buttons.addWidget(self.stage_label, 1)
+        buttons.addWidget(self.expand_box)
         buttons.addWidget(self.fit_button)
         layout.addLayout(buttons)
 

@@ -221,6 +221,23 @@ class PointInspector(QWidget):
         self.note_label.setWordWrap(True)
         box.addWidget(self.note_label)
         layout.addWidget(self.directional_box)
+
+        # --- the descent step being explained ------------------------------------------------------
+        self.step_box = QGroupBox("This descent step", self)
+        self.step_form = QFormLayout(self.step_box)
+        self.step_labels: dict[str, QLabel] = {}
+        for key, caption in (("run", "run"), ("step", "step k"), ("point", "point"), ("value", "f"),
+                             ("gradient", "∇f"), ("learning_rate", "learning rate η"),
+                             ("velocity", "velocity"), ("update", "update taken")):
+            label = QLabel(self.step_box)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.step_form.addRow(caption, label)
+            self.step_labels[key] = label
+        self.step_note = _muted(QLabel(self.step_box))
+        self.step_note.setWordWrap(True)
+        self.step_form.addRow(self.step_note)
+        layout.addWidget(self.step_box)
+        self.step_box.hide()
         layout.addStretch(1)
 
         self.angle_spin.valueChanged.connect(self._spin_changed)
@@ -281,6 +298,41 @@ class PointInspector(QWidget):
         self.form.setRowVisible(self.device_label, bool(device))
         # Directional derivatives need a plane: hidden for one variable, else shown once a profile is set.
         self.directional_box.setVisible(not one and self._profile is not None)
+
+    def set_step(self, step: dict | None) -> None:
+        """The numbers of one descent step (a path record plus "label", "optimizer", "variables"); None hides."""
+        if step is None:
+            self.step_box.hide()
+            return
+        names = step["variables"]
+
+        def vector(key: str) -> str | None:
+            v = step.get(key)
+            return format_vector([v[n] for n in names]) if v else None
+
+        texts = {"run": step["label"], "step": str(step["step"]), "point": vector("point"),
+                 "value": format_number(step["value"]), "gradient": vector("gradient"),
+                 "learning_rate": format_number(step["learning_rate"]), "velocity": vector("velocity"),
+                 "update": vector("update") or "— (the run stopped here)"}
+        for key, label in self.step_labels.items():
+            self.step_form.setRowVisible(label, texts[key] is not None)
+            label.setText(texts[key] or "")
+        rule = {"gd": "update = −η ∇f", "momentum": "velocity = μ·velocity − η ∇f; update = velocity",
+                "nesterov": "velocity = μ·velocity − η ∇f; update = μ·velocity − η ∇f",
+                "adagrad": "update = −η ∇f / √(Σ∇f² + ε)", "rmsprop": "update = −η ∇f / √(running mean of ∇f² + ε)",
+                "adam": "update = −η̂ m / (√v + ε): m, v running means of ∇f, ∇f²",
+                "newton": "update = −damping · H⁻¹ ∇f (a gradient step where H is not positive definite)"}
+        note = rule.get(step["optimizer"], "")
+        if step.get("fallback"):
+            note += "; this step fell back to −η ∇f"
+        self.step_note.setText(note)
+        self.step_box.show()
+
+    def shown_step(self) -> dict | None:
+        """The step box's texts (None when hidden), for tests."""
+        if self.step_box.isHidden():
+            return None
+        return {k: v.text() for k, v in self.step_labels.items() if not v.isHidden()}
 
     def set_angle(self, degrees: float) -> None:
         """Turn the angle controls (and the plot's angle line) to ``degrees``, without emitting."""

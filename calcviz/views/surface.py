@@ -70,6 +70,8 @@ class SurfaceView(QtWidgets.QWidget):
                   "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
         for item in (self.marker, self.arrow, self.critical):
             item.setGLOptions(on_top)
+        self._paths: dict[str, tuple[gl.GLLinePlotItem, gl.GLScatterPlotItem]] = {}
+        self._on_top = on_top
         self.tick_labels = [gl.GLTextItem(color=TEXT, font=QtGui.QFont("Sans", 9)) for _ in range(3 * TICKS)]
         self.axis_labels = [gl.GLTextItem(color=TEXT, font=QtGui.QFont("Sans", 13, QtGui.QFont.Weight.Bold),
                                           text=t) for t in ("x", "y", "f")]
@@ -172,6 +174,33 @@ class SurfaceView(QtWidgets.QWidget):
         sx, sy, sz = self.to_scene(points[:, 0], points[:, 1], points[:, 2])
         self.critical.setData(pos=np.column_stack([sx, sy, sz]), color=np.asarray(colors, dtype=float))
 
+    def set_paths(self, paths: list[dict]) -> None:
+        """Descent paths lifted onto the surface: [{"label", "color", "x", "y", "z"}] in data units."""
+        wanted = {p["label"] for p in paths}
+        for label in list(self._paths):
+            if label not in wanted:
+                for item in self._paths.pop(label):
+                    self.gl.removeItem(item)
+        for p in paths:
+            if p["label"] not in self._paths:
+                rgba = QtGui.QColor(p["color"]).getRgbF()
+                line = gl.GLLinePlotItem(mode="line_strip", color=rgba, width=2.5, antialias=True)
+                dots = gl.GLScatterPlotItem(color=rgba, size=6, pxMode=True)
+                for item in (line, dots):
+                    item.setGLOptions(self._on_top)  # over the surface, like the selected point
+                    self.gl.addItem(item)
+                self._paths[p["label"]] = (line, dots)
+            line, dots = self._paths[p["label"]]
+            x, y, z = (np.asarray(p[k], float) for k in ("x", "y", "z"))
+            keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(z)
+            sx, sy, sz = self.to_scene(x[keep], y[keep], z[keep])
+            pos = np.column_stack([sx, sy, np.asarray(sz) + 0.05]) if keep.any() else np.zeros((0, 3))
+            line.setData(pos=pos)
+            dots.setData(pos=pos if len(pos) <= 400 else pos[-1:])
+
+    def path_positions(self, label: str) -> np.ndarray:
+        return self._paths[label][0].pos
+
     def set_model(self, which: str, xs=None, ys=None, z=None) -> None:
         """Draw the tangent plane ("plane") or quadratic model ("quadric") over xs x ys; None hides it."""
         item = self.plane if which == "plane" else self.quadric
@@ -191,5 +220,7 @@ class SurfaceView(QtWidgets.QWidget):
 
     def render_image(self, width: int, height: int) -> np.ndarray:
         """The view rendered offscreen at a chosen size, (h, w, 4) RGBA uint8."""
-        bgra = self.gl.renderToArray((width, height))  # (h, w, 4), BGRA
+        # Tiles overlap by ``padding``; pyqtgraph's 256 makes a 1600x1000 render draw the scene 3x as often
+        # for no visible gain (measured: 148 -> 50 ms, ~85 pixels differ by anti-aliasing).
+        bgra = self.gl.renderToArray((width, height), padding=32)  # (h, w, 4), BGRA
         return np.ascontiguousarray(bgra[..., [2, 1, 0, 3]])

@@ -5,9 +5,15 @@ window computes in its spawned compute process, like the app does.
 """
 import os
 import sys
+import tempfile
 
 import pytest
 from PyQt6.QtCore import QCoreApplication, Qt
+
+# Settings, recent files and the last session go to a throw-away home, never the user's.
+_HOME = tempfile.mkdtemp(prefix="calcviz-test-home-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 
 # pyqtgraph caches GL shader programs per class: without shared contexts a second GL view draws black.
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)

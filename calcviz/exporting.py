@@ -1,0 +1,454 @@
+"""Export what the views show: one view as PNG or SVG, a composed figure, the descent race as a GIF.
+
+Qt side only (never TensorFlow): pyqtgraph's exporters draw the 2D plots, the GL view's own offscreen
+render draws the surface, QPainter composes the figure and Pillow writes the GIF. Every file goes
+through models.storage's atomic_path (a temporary file renamed into place), so a failed or cancelled
+export leaves no partial file and never replaces a good one.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter and SVGExporter
+from pyqtgraph.opengl import GLTextItem
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from .models.expression import ParseError, parse
+from .models.storage import StorageError, atomic_path
+from .views.surface import H as SCENE_H
+from .views.surface import S as SCENE_S
+
+VIEW_FORMATS: dict[str, tuple[str, ...]] = {
+    "contour": ("png", "svg"),
+    "surface": ("png",),
+    "curve": ("png", "svg"),
+    "loss": ("png", "svg"),
+    "figure": ("png",),
+}
+GIF_FORMATS = ("gif",)
+VIEW_NAMES = {"contour": "the contour map", "surface": "the 3D surface", "curve": "the curve",
+              "loss": "the loss curves", "figure": "the figure", "gif": "the descent animation"}
+DEFAULT_SIZE = (1600, 1000)      # surface and figure when no size is given
+MAX_SIDE = 8000                  # larger images take gigabytes to compose
+BASE_SIZE = (800.0, 500.0)       # 2D plots exported at a chosen size are laid out at least this big, then scaled
+LABEL_SCALE_MAX = 1.6           # exported 3D labels grow with the image up to this factor
+FILL = 0.92                      # the 3D box and its labels fill this much of an exported surface image
+GIF_FRAME_MS = 50
+# Qt's PNG "quality" sets zlib's effort. Seen at 1600x1000: the default 77 ms and 221 KB, 50 46 ms and 233 KB.
+PNG_QUALITY = 50
+TEXT = QtGui.QColor(30, 30, 40)
+
+
+class ExportError(StorageError):
+    """Nothing to export (a view that shows nothing, no race), worded for the user."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- checks
+def check_path(path, formats: tuple[str, ...], what: str) -> tuple[Path, str]:
+    """The path and its format (from the suffix), checked before anything is drawn."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in formats:
+        choices = " or ".join(f".{f}" for f in formats)
+        raise StorageError(f"{what} can be saved as {choices} (got {path.suffix or 'no extension'})")
+    return path, fmt
+
+
+def check_folder(path) -> None:
+    """StorageError now, before seconds of drawing, if ``path`` cannot be written (no folder, no
+    permission, a folder in its place): storage's own check, by opening a temporary file next to it."""
+    with contextlib.suppress(_Cancelled):
+        with atomic_path(path):
+            raise _Cancelled  # leaves the temporary file removed and ``path`` untouched
+
+
+def _checked_size(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    w, h = (int(v) for v in size)
+    if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+        raise ExportError(f"the image size must be 1 to {MAX_SIDE} pixels per side (got {w}x{h})")
+    return w, h
+
+
+def _plot_widget(window, view: str):
+    """The pyqtgraph view behind ``view``, refusing one that shows nothing."""
+    if view == "loss":
+        if not window.loss.curves():
+            raise ExportError("the loss curves are empty: run gradient descent first")
+        return window.loss
+    widget = window.contour if view == "contour" else window.curve
+    if window.plane.currentWidget() is not widget:
+        raise ExportError("this function has one variable: export its curve" if view == "contour"
+                          else "this function has two variables: export its contour map")
+    return widget
+
+
+def _has_surface(window) -> bool:
+    # The surface view shows a message instead of the GL view for one variable or an undefined f.
+    return not window.surface.gl.isHidden()
+
+
+# ----------------------------------------------------------------------------- 2D plots
+class _LaidOut:
+    """The view's central item laid out at ``size``'s aspect for the export, and put back after.
+
+    Laid out at ``size`` divided by a scale that the exporter then multiplies back: the image's size
+    over the size on screen (or BASE_SIZE when larger), never below 1. A big image gets a roomier
+    plot and somewhat larger text, never text smaller than on screen."""
+
+    def __init__(self, widget: pg.GraphicsView, size: tuple[int, int] | None):
+        self.item, self.size = widget.centralWidget, size
+        self.old = self.item.geometry()
+
+    def __enter__(self) -> pg.GraphicsObject:
+        if self.size is not None:
+            w, h = self.size
+            scale = max(1.0, min(w / max(self.old.width(), BASE_SIZE[0]), h / max(self.old.height(), BASE_SIZE[1])))
+            self.item.setGeometry(QtCore.QRectF(0, 0, w / scale, h / scale))
+            _settle(self.item)
+        return self.item
+
+    def __exit__(self, *exc) -> None:
+        if self.size is not None:
+            self.item.setGeometry(self.old)
+
+
+def _settle(item) -> None:
+    """Let the new layout take its final shape before it is drawn. An axis sizes itself to its tick
+    labels only when it draws them, and the layout follows on a posted event: without this the first
+    export at a new size has the axes of the old one (and differs from the next export by pixels)."""
+    scratch = QtGui.QImage(8, 8, QtGui.QImage.Format.Format_ARGB32)
+    for _ in range(2):  # new widths can change the ticks once more
+        painter = QtGui.QPainter(scratch)
+        item.scene().render(painter, QtCore.QRectF(0, 0, 8, 8), item.sceneBoundingRect())
+        painter.end()
+        QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest.value)
+
+
+def _set_size(exporter, size: tuple[int, int] | None) -> None:
+    """Both sides exactly (the exporter's own handlers would recompute the other side from the aspect)."""
+    if size is None:
+        return
+    params = exporter.parameters()
+    params.param("width").setValue(size[0], blockSignal=exporter.widthChanged)
+    params.param("height").setValue(size[1], blockSignal=exporter.heightChanged)
+
+
+def _plot_image(widget: pg.GraphicsView, size: tuple[int, int] | None = None) -> QtGui.QImage:
+    with _LaidOut(widget, size) as item:
+        exporter = pg.exporters.ImageExporter(item)
+        _set_size(exporter, size)
+        return exporter.export(toBytes=True)
+
+
+def _allow_closed_svg_paths() -> None:
+    """Work around pyqtgraph 0.14.0's SVG exporter failing on closed paths (pyqtgraph issue #3495):
+    Qt 6.10+ writes them with a bare "Z", which its coordinate rewriting cannot split. The Zs are taken
+    out before the rewriting (it maps the other tokens one for one) and put back after. Drop this when
+    pyqtgraph ships the fix."""
+    module = sys.modules["pyqtgraph.exporters.SVGExporter"]
+    original = module.correctCoordinates
+    if getattr(original, "_calcviz_closed_paths", False):
+        return
+
+    def correct(node, defs, item, options):
+        closed = []
+        for path in node.getElementsByTagName("path"):
+            tokens = path.getAttribute("d").split()
+            where = [k for k, t in enumerate(tokens) if t in ("Z", "z")]
+            if where:
+                path.setAttribute("d", " ".join(t for t in tokens if t not in ("Z", "z")))
+                closed.append((path, where))
+        original(node, defs, item, options)
+        for path, where in closed:
+            tokens = path.getAttribute("d").split()
+            for k in where:
+                tokens.insert(k, "Z")
+            path.setAttribute("d", " ".join(tokens))
+
+    correct._calcviz_closed_paths = True
+    module.correctCoordinates = correct
+
+
+def _plot_svg(widget: pg.GraphicsView, size: tuple[int, int] | None = None) -> bytes:
+    _allow_closed_svg_paths()
+    with _LaidOut(widget, size) as item:
+        exporter = pg.exporters.SVGExporter(item)
+        _set_size(exporter, size)
+        return exporter.export(toBytes=True)
+
+
+# ----------------------------------------------------------------------------- the 3D surface
+def _content_points(gl) -> list[tuple[float, float, float]]:
+    """Scene points an exported image must show: the box's corners and every label."""
+    corners = [(x, y, z) for x in (-SCENE_S, SCENE_S) for y in (-SCENE_S, SCENE_S) for z in (0.0, SCENE_H)]
+    return corners + [tuple(map(float, item.pos)) for item in _labels(gl)]
+
+
+def _labels(gl) -> list[GLTextItem]:
+    return [item for item in gl.items if isinstance(item, GLTextItem) and item.visible() and item.text]
+
+
+def _ndc(gl, points, w: int, h: int) -> np.ndarray:
+    """Normalised device coordinates (x, y) of scene points for a w x h image of the current camera."""
+    mvp = gl.projectionMatrix((0, 0, w, h), (0, 0, w, h)) * gl.viewMatrix()
+    mapped = [mvp.map(QtGui.QVector3D(*p)) for p in points]
+    return np.array([[v.x(), v.y()] for v in mapped], float).reshape(-1, 2)
+
+
+def _fit_distance(gl, w: int, h: int) -> float:
+    """The camera distance at which what the screen shows of the box fills a w x h image.
+
+    The camera keeps the user's angles; only the zoom changes. Without this an image wider than the
+    (usually tall) view crops the box: the GL projection keeps the horizontal field of view."""
+    points = _content_points(gl)
+    on_screen = np.all(np.abs(_ndc(gl, points, max(gl.width(), 1), max(gl.height(), 1))) <= 1.0, axis=1)
+    if not on_screen.any():
+        return gl.opts["distance"]
+    points = [p for p, keep in zip(points, on_screen) if keep]
+    distance = gl.opts["distance"]
+    try:
+        for _ in range(3):  # perspective: the size is not exactly inverse to the distance; three steps settle it
+            extent = float(np.abs(_ndc(gl, points, w, h)).max())
+            gl.opts["distance"] *= extent / FILL
+        return gl.opts["distance"]
+    finally:
+        gl.opts["distance"] = distance
+
+
+def _draw_labels(gl, labels: list[GLTextItem], image: QtGui.QImage, scale: float) -> None:
+    """The tick and axis labels. GLTextItem paints them with a QPainter on the widget, which an
+    offscreen render never sees: drawn here at the same projected places."""
+    w, h = image.width(), image.height()
+    if not labels:
+        return
+    to_pixels = QtGui.QMatrix4x4()
+    to_pixels.viewport(0, h, w, -h)
+    mvp = to_pixels * gl.projectionMatrix((0, 0, w, h), (0, 0, w, h)) * gl.viewMatrix()
+    painter = QtGui.QPainter(image)
+    painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+    Align = QtCore.Qt.AlignmentFlag
+    for item in labels:
+        font = QtGui.QFont(item.font)
+        font.setPointSizeF(item.font.pointSizeF() * scale)
+        painter.setFont(font)
+        painter.setPen(item.color)
+        at = mvp.map(QtGui.QVector3D(*map(float, item.pos))).toPointF()
+        box = QtGui.QFontMetricsF(font).tightBoundingRect(item.text)
+        dx = box.width() if item.alignment & Align.AlignRight else box.width() / 2 if item.alignment & Align.AlignHCenter else 0
+        dy = box.height() if item.alignment & Align.AlignTop else box.height() / 2 if item.alignment & Align.AlignVCenter else 0
+        painter.drawText(QtCore.QPointF(at.x() - dx, at.y() + dy), item.text)
+    painter.end()
+
+
+def _surface_image(window, size: tuple[int, int]) -> QtGui.QImage:
+    w, h = size
+    surface = window.surface
+    gl = surface.gl
+    distance = gl.opts["distance"]
+    fitted = _fit_distance(gl, w, h)
+    labels = _labels(gl)
+    # Hidden while rendering: a GLTextItem opens a QPainter on the widget, which binds the widget's
+    # own framebuffer, so every item drawn after it (the descent paths) would miss the offscreen image.
+    for item in labels:
+        item.setVisible(False)
+    gl.opts["distance"] = fitted
+    try:
+        rgba = surface.render_image(w, h)
+        image = QtGui.QImage(rgba.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888).copy()
+        # Text grows with the drawing (as it would on a screen that size), within reason.
+        scale = float(np.clip(w / max(gl.width(), 1) * distance / fitted, 1.0, LABEL_SCALE_MAX))
+        _draw_labels(gl, labels, image, scale)
+    finally:
+        gl.opts["distance"] = distance
+        for item in labels:
+            item.setVisible(True)
+    return image.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+
+
+# ----------------------------------------------------------------------------- the figure
+def default_title(window) -> str:
+    """The formula in plain text, canonical form: 'f = x*exp(-x^2 - y^2)'."""
+    text = window.editor.text()
+    try:
+        text = parse(text).to_text()
+    except ParseError:
+        pass  # the text on screen is being edited: show it as typed
+    return text if "=" in text else f"f = {text}"
+
+
+def render_figure(window, size: tuple[int, int] = DEFAULT_SIZE, title: str | None = None) -> QtGui.QImage:
+    """Surface and contour map (or the curve) side by side under the formula; the loss curves below
+    them when descent runs exist."""
+    w, h = size
+    image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
+    image.fill(QtGui.QColor("white"))
+    title_h = max(24, round(h * 0.06))
+    runs = bool(window.loss.curves())
+    top = round((h - title_h) * (0.65 if runs else 1.0))
+    plane = window.plane.currentWidget()
+    panes = []  # (image, x, y)
+    if _has_surface(window) and plane is window.contour:
+        half = w // 2
+        panes += [(_surface_image(window, (half, top)), 0, title_h), (_plot_image(plane, (w - half, top)), half, title_h)]
+    else:
+        panes.append((_plot_image(plane, (w, top)), 0, title_h))
+    if runs and h - title_h - top > 0:
+        panes.append((_plot_image(window.loss, (w, h - title_h - top)), 0, title_h + top))
+    painter = QtGui.QPainter(image)
+    for pane, x, y in panes:
+        painter.drawImage(QtCore.QPoint(x, y), pane)
+    font = QtGui.QFont()
+    font.setPixelSize(max(10, round(title_h * 0.55)))
+    painter.setFont(font)
+    painter.setPen(TEXT)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
+    text = QtGui.QFontMetrics(font).elidedText(title or default_title(window), QtCore.Qt.TextElideMode.ElideRight, w - 20)
+    painter.drawText(QtCore.QRect(10, 0, w - 20, title_h), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return image
+
+
+# ----------------------------------------------------------------------------- public
+def render_view(window, view: str, size: tuple[int, int] | None = None, title: str | None = None) -> QtGui.QImage:
+    """``view`` drawn as an image: at ``size`` (w, h), or for the 2D plots at their size on screen."""
+    size = _checked_size(size)
+    if view == "surface":
+        if not _has_surface(window):
+            raise ExportError("the 3D view shows no surface for this function (it needs two variables "
+                              "and values in the box)")
+        return _surface_image(window, size or DEFAULT_SIZE)
+    if view == "figure":
+        return render_figure(window, size or DEFAULT_SIZE, title)
+    if view not in VIEW_FORMATS:
+        raise ExportError(f"unknown view {view!r} (one of {', '.join(VIEW_FORMATS)})")
+    return _plot_image(_plot_widget(window, view), size)
+
+
+def export_view(window, view: str, path, size: tuple[int, int] | None = None, title: str | None = None) -> Path:
+    """Write ``view`` (a key of VIEW_FORMATS) to ``path``; the suffix picks the format (.png, .svg).
+
+    Raises StorageError (ExportError for a view with nothing to show) with a message for the user;
+    on any failure ``path`` is left as it was."""
+    if view not in VIEW_FORMATS:
+        raise ExportError(f"unknown view {view!r} (one of {', '.join(VIEW_FORMATS)})")
+    path, fmt = check_path(path, VIEW_FORMATS[view], VIEW_NAMES[view])
+    size = _checked_size(size)
+    with atomic_path(path, allowed_suffixes=(path.suffix,)) as temp:
+        if fmt == "svg":
+            data = _plot_svg(_plot_widget(window, view), size)
+            temp.write_bytes(data)
+        else:
+            image = render_view(window, view, size, title)
+            if not image.save(str(temp), fmt.upper(), PNG_QUALITY):
+                raise StorageError(f"cannot save {path.name}: Qt could not write the {fmt.upper()} image")
+    return path
+
+
+MAX_GIF_FRAMES = 200  # without a chosen "every", steps are skipped evenly to stay under this many frames
+
+
+def default_every(length: int) -> int:
+    """Steps per frame so a race of ``length`` steps makes at most MAX_GIF_FRAMES frames."""
+    return max(1, math.ceil(length / (MAX_GIF_FRAMES - 1)))
+
+
+def race_steps(length: int, every: int) -> list[int]:
+    """The steps a GIF shows: 0, every, 2*every, ... and always the last."""
+    steps = list(range(0, length + 1, max(1, int(every))))
+    return steps if steps[-1] == length else steps + [length]
+
+
+def _stamp(image: QtGui.QImage, text: str) -> QtGui.QImage:
+    """The step number in the corner: the viewer knows where the race is (and no two frames are alike,
+    so the GIF keeps one frame per step shown)."""
+    painter = QtGui.QPainter(image)
+    font = QtGui.QFont()
+    font.setPixelSize(max(11, image.height() // 40))
+    painter.setFont(font)
+    metrics = QtGui.QFontMetrics(font)
+    box = QtCore.QRect(0, 0, metrics.horizontalAdvance(text) + 12, metrics.height() + 6)
+    box.moveBottomRight(QtCore.QPoint(image.width() - 4, image.height() - 4))
+    painter.fillRect(box, QtGui.QColor(255, 255, 255, 220))
+    painter.setPen(TEXT)
+    painter.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return image
+
+
+def _to_pillow(image: QtGui.QImage):
+    from PIL import Image
+
+    rgb = image.convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    data = rgb.constBits().asstring(rgb.sizeInBytes())
+    return Image.frombuffer("RGB", (rgb.width(), rgb.height()), data, "raw", "RGB", rgb.bytesPerLine(), 1).copy()
+
+
+def export_race_gif(window, controller, path, every: int = 1, size: tuple[int, int] | None = None,
+                    progress: Callable[[float], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None,
+                    view: str | None = None, frame_ms: int = GIF_FRAME_MS) -> int:
+    """An animated GIF of the descent race: one frame per ``every`` steps from 0 to the race's end
+    (the last step always included), each the view (default: the contour map, or the curve for one
+    variable; "figure" works too) as drawn at that step. Loops forever.
+
+    ``progress(fraction)`` is called after each frame; ``should_stop()`` between frames: True cancels,
+    writes nothing and returns 0. Otherwise returns the number of frames written. The race is paused
+    and afterwards shows the step it showed before."""
+    from PIL import Image
+
+    path, _ = check_path(path, GIF_FORMATS, VIEW_NAMES["gif"])
+    size = _checked_size(size)
+    descent = controller.descent
+    race = descent.race
+    if race is None:
+        raise ExportError("there is no descent race to animate: set a start point and wait for the runs")
+    if view is None:
+        view = "contour" if window.plane.currentWidget() is window.contour else "curve"
+    steps = race_steps(race.length, every)
+    descent.set_running(False)  # the animation timer would move the race under us
+    kept = race.shown
+    frames: list[Image.Image] = []
+    flags = QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents
+    try:
+        with atomic_path(path, allowed_suffixes=(path.suffix,)) as temp:  # checks the folder before the long part
+            palette = None
+            # The last frame first: it holds every path, so its colours make the palette all frames share
+            # (one palette: no colour flicker from frame to frame).
+            for i, k in enumerate([steps[-1], *steps[:-1]]):
+                if should_stop is not None and should_stop():
+                    raise _Cancelled
+                race.shown = k
+                descent.redraw()
+                QtWidgets.QApplication.processEvents(flags)
+                if descent.race is not race:
+                    raise ExportError("the descent changed while the animation was being made; nothing was saved")
+                image = render_view(window, view, size)
+                size = size or (image.width(), image.height())  # every frame as big as the first
+                frame = _to_pillow(_stamp(image, f"step {k}"))
+                if palette is None:
+                    palette = frame.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+                frames.append(frame.quantize(palette=palette, dither=Image.Dither.NONE))
+                if progress is not None:
+                    progress((i + 1) / len(steps))
+            frames = frames[1:] + frames[:1]
+            frames[0].save(temp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms,
+                           loop=0)
+    except _Cancelled:
+        return 0
+    finally:
+        if descent.race is race:
+            race.shown = kept
+            descent.redraw()
+    return len(frames)

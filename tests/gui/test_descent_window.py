@@ -1,0 +1,182 @@
+"""Gradient descent in the window, driven like a user: Shift+click a start, Step, Run/Pause, Reset."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PyQt6 import QtCore
+
+from ui import TIMEOUT, open_window
+
+ROSENBROCK = "(1-x)^2 + 100(y-x^2)^2"
+HIMMELBLAU = "(x^2+y-11)^2 + (x+y^2-7)^2"
+HIMMELBLAU_MINIMA = [(3.0, 2.0), (-2.805118, 3.131313), (-3.779310, -3.283186), (3.584428, -1.848127)]
+
+
+@pytest.fixture(scope="module")
+def app_window(qapp):
+    yield from open_window(ROSENBROCK, x_range=(-2.0, 2.0), y_range=(-1.0, 3.0))
+
+
+@pytest.fixture
+def win(app_window, qtbot):
+    window, controller = app_window
+    qtbot.waitUntil(lambda: controller.grid is not None, timeout=TIMEOUT)
+    yield window, controller
+    controller.descent.set_running(False)
+
+
+def on_formula(qtbot, controller, text, x_range, y_range):
+    controller.start(text, x_range=x_range, y_range=y_range)
+    qtbot.waitUntil(lambda: controller.document.text == text and not controller.client.busy
+                    and controller.grid is not None and controller.grid["axes"] == ["x", "y"], timeout=TIMEOUT)
+
+
+def shift_click(qtbot, window, x, y):
+    contour = window.contour
+    pos = contour.mapFromScene(contour.plot.vb.mapViewToScene(QtCore.QPointF(x, y)))
+    qtbot.mouseClick(contour.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     QtCore.Qt.KeyboardModifier.ShiftModifier, pos)
+
+
+def configure(window, **setup):
+    panel = window.descent
+    panel.set_setup({**panel.setup(), **setup})
+    panel.setupChanged.emit(panel.setup())
+
+
+def wait_for_race(qtbot, controller):
+    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending, timeout=TIMEOUT)
+
+
+def cli_descend(*args):
+    out = subprocess.run([sys.executable, "-m", "calcviz", "descend", *args, "--json", "--device", "cpu"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_click_a_start_and_step_three_times_matches_the_cli(win, qtbot):
+    window, controller = win
+    on_formula(qtbot, controller, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
+    configure(window, optimizers=["gd"], lr=0.001, max_steps=1000, tol=1e-8, steps_per_click=1,
+              start_mode="shared")
+    shift_click(qtbot, window, -1.5, 2.0)
+    wait_for_race(qtbot, controller)
+    start = controller.descent.starts[0]
+    assert start["x"] == pytest.approx(-1.5, abs=0.03) and start["y"] == pytest.approx(2.0, abs=0.03)
+    window.activateWindow()  # Space is a window shortcut: it needs the active window
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    window.contour.setFocus()
+    for _ in range(3):
+        qtbot.keyClick(window.contour, QtCore.Qt.Key.Key_Space)
+    (label,) = window.contour.path_labels()
+    x, y = window.contour.path_data(label)
+    assert len(x) == 4
+
+    cli = cli_descend(ROSENBROCK, "--from", f"x={start['x']!r}", f"y={start['y']!r}", "--optimizer", "gd",
+                      "--lr", "0.001", "--steps", "1000", "--tol", "1e-8")
+    expected = np.array([[p["point"]["x"], p["point"]["y"]] for p in cli["runs"][0]["path"][:4]])
+    np.testing.assert_allclose(np.column_stack([x, y]), expected, rtol=1e-12, atol=1e-12)
+    # The same path lifted onto the surface, and the loss curve holds the four values.
+    xs, ys, zs = window.surface.to_scene(expected[:, 0], expected[:, 1],
+                                         [p["value"] for p in cli["runs"][0]["path"][:4]])
+    pos = window.surface.path_positions(label)
+    np.testing.assert_allclose(pos[:, :2], np.column_stack([xs, ys]), atol=1e-9)
+    value_item, _ = window.loss.curves()[label]
+    np.testing.assert_allclose(value_item.getData()[1], [p["value"] for p in cli["runs"][0]["path"][:4]], rtol=1e-12)
+
+
+def test_run_then_pause_stops_the_animation(win, qtbot):
+    window, controller = win
+    on_formula(qtbot, controller, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
+    configure(window, optimizers=["gd", "momentum", "adam"], lr=0.001, max_steps=5000, speed=60,
+              start_mode="shared")
+    controller.descent.set_starts([{"x": -1.5, "y": 2.0}])
+    wait_for_race(qtbot, controller)
+    race = controller.descent.race
+    qtbot.mouseClick(window.descent.run_button, QtCore.Qt.MouseButton.LeftButton)
+    assert controller.descent.timer.isActive()
+    qtbot.waitUntil(lambda: race.shown >= 5, timeout=5000)
+    qtbot.mouseClick(window.descent.run_button, QtCore.Qt.MouseButton.LeftButton)
+    paused_at = race.shown
+    assert not controller.descent.timer.isActive()
+    qtbot.wait(400)
+    assert race.shown == paused_at and 5 <= paused_at < race.length
+    # Ctrl+R resumes; Reset goes back to the start points.
+    window.actions["descent_run"].trigger()
+    qtbot.waitUntil(lambda: race.shown > paused_at, timeout=5000)
+    window.actions["descent_reset"].trigger()
+    assert race.shown == 0 and not controller.descent.timer.isActive()
+    for label in window.contour.path_labels():
+        assert len(window.contour.path_data(label)[0]) == 1
+
+
+def test_a_diverging_run_says_why_where_the_user_looks(win, qtbot):
+    window, controller = win
+    on_formula(qtbot, controller, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
+    configure(window, optimizers=["gd"], lr=0.01, max_steps=1000, steps_per_click=20, start_mode="shared")
+    controller.descent.set_starts([{"x": -1.5, "y": 2.0}])
+    wait_for_race(qtbot, controller)
+    qtbot.mouseClick(window.descent.step_button, QtCore.Qt.MouseButton.LeftButton)
+    (run,) = controller.descent.race.runs
+    assert run["status"] == "diverged"
+    message = window.descent.message_text()
+    assert "diverged at step" in message and "2/lambda_max = 0.0009559" in message
+    assert "diverged at step" in window.message.text()
+    # The path stays drawn up to the last finite point.
+    (label,) = window.contour.path_labels()
+    x, _ = window.contour.path_data(label)
+    assert 1 <= len(x) <= run["steps"] + 1 and np.all(np.isfinite(x))
+
+
+def test_explain_this_step_draws_the_vectors_and_gives_their_numbers(win, qtbot):
+    window, controller = win
+    on_formula(qtbot, controller, "x^2 + 3y^2", (-2.0, 2.0), (-2.0, 2.0))
+    configure(window, optimizers=["momentum"], lr=0.05, max_steps=200, steps_per_click=2, start_mode="shared")
+    controller.descent.set_starts([{"x": 1.5, "y": 1.0}])
+    wait_for_race(qtbot, controller)
+    window.actions["explain_step"].setChecked(True)
+    qtbot.mouseClick(window.descent.step_button, QtCore.Qt.MouseButton.LeftButton)
+    # Momentum 0.9, lr 0.05 on x^2 + 3y^2 from (1.5, 1): v1 = -lr g0, x1 = x0 + v1; v2 = 0.9 v1 - lr g1; ...
+    x = np.array([1.5, 1.0])
+    v = np.zeros(2)
+    for _ in range(2):
+        g = np.array([2 * x[0], 6 * x[1]])
+        v = 0.9 * v - 0.05 * g
+        x = x + v
+    g = np.array([2 * x[0], 6 * x[1]])
+    v_next = 0.9 * v - 0.05 * g
+    shown = window.inspector.shown_step()
+    assert shown["step"] == "2" and shown["run"] == "Momentum"
+    assert [float(t) for t in shown["point"].strip("()").split(",")] == pytest.approx(x, rel=1e-5)
+    assert [float(t) for t in shown["update"].strip("()").split(",")] == pytest.approx(v_next, rel=1e-5)
+    assert set(window.contour.explain_arrows) == {"−∇f", "velocity", "update"}
+    ax, ay = window.contour.explain_arrows["−∇f"].getData()
+    assert (ax[0], ay[0]) == (pytest.approx(x[0]), pytest.approx(x[1]))
+    direction = np.array([ax[1] - ax[0], ay[1] - ay[0]])
+    cosine = direction @ -g / np.linalg.norm(direction) / np.linalg.norm(g)
+    assert cosine == pytest.approx(1.0, abs=1e-6)
+    window.actions["explain_step"].setChecked(False)
+    assert window.inspector.shown_step() is None and not window.contour.explain_arrows
+
+
+def test_basins_of_attraction_colour_the_map_by_minimum(win, qtbot):
+    window, controller = win
+    on_formula(qtbot, controller, HIMMELBLAU, (-5.0, 5.0), (-5.0, 5.0))
+    window.domain.set_domain((-5.0, 5.0), (-5.0, 5.0), 40)
+    controller.set_domain({"x": (-5.0, 5.0), "y": (-5.0, 5.0), "n": 40})
+    qtbot.waitUntil(lambda: controller.document.n == 40 and not controller.client.busy, timeout=TIMEOUT)
+    configure(window, optimizers=["gd"], lr=0.01, max_steps=1000, tol=1e-6)
+    window.actions["basins"].setChecked(True)
+    qtbot.waitUntil(lambda: controller.descent.basins is not None, timeout=TIMEOUT)
+    result = controller.descent.basins
+    minima = [(m["point"]["x"], m["point"]["y"]) for m in result["minima"]]
+    np.testing.assert_allclose(sorted(minima), sorted(HIMMELBLAU_MINIMA), atol=1e-3)
+    image = window.contour.basins.image
+    assert window.contour.basins.isVisible() and image.shape[:2] == (40, 40)
+    assert len({tuple(c) for c in image.reshape(-1, 4)}) >= 4
+    window.actions["basins"].setChecked(False)
+    assert not window.contour.basins.isVisible()

@@ -1,0 +1,141 @@
+"""Sessions in the window: save, close, reopen exactly (no run recomputed); broken files change nothing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PyQt6 import QtCore
+
+from ui import TIMEOUT, open_window
+
+HIMMELBLAU = "(x^2+y-11)^2 + (x+y^2-7)^2"
+
+
+@pytest.fixture(scope="module")
+def app_window(qapp):
+    yield from open_window(HIMMELBLAU, x_range=(-5.0, 5.0), y_range=(-5.0, 5.0))
+
+
+def settled(controller):
+    return (controller.grid is not None and not controller.client.busy and controller.critical is not None
+            and not controller.descent.pending)
+
+
+@pytest.fixture
+def saved(app_window, qtbot, tmp_path):
+    """The window with a race of two optimizers five steps in, a point, toggles and a turned camera: saved."""
+    window, controller = app_window
+    qtbot.waitUntil(lambda: settled(controller), timeout=TIMEOUT)
+    panel = window.descent
+    panel.set_setup({**panel.setup(), "optimizers": ["gd", "adam"], "lr": 0.01, "max_steps": 300})
+    controller.descent.set_starts([{"x": 0.5, "y": -0.5}])
+    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending, timeout=TIMEOUT)
+    controller.descent.race.advance(5)
+    controller.descent.redraw()
+    controller.select(1.0, 1.5)
+    qtbot.waitUntil(lambda: controller.point_info is not None and not controller.client.busy, timeout=TIMEOUT)
+    window.actions["field"].setChecked(True)
+    window.surface.gl.setCameraPosition(distance=40.0, elevation=50.0, azimuth=10.0)
+    path = tmp_path / "himmelblau.json"
+    assert controller.files.save_to(path)
+    return window, controller, path
+
+
+def drawn(window):
+    """What the views hold: paths on the contour and surface, loss values, the selected point."""
+    out = {}
+    for label in window.contour.path_labels():
+        out[label] = (np.column_stack(window.contour.path_data(label)), window.surface.path_positions(label).copy(),
+                      window.loss.curves()[label][0].getData()[1].copy())
+    return out
+
+
+def test_save_close_reopen_restores_the_same_plot_and_paths(saved, qtbot):
+    window, controller, path = saved
+    before = drawn(window)
+    assert set(before) == {"Gradient descent", "Adam"} and all(len(v[0]) == 6 for v in before.values())
+    doc, selected, grid = controller.document, controller.selected, controller.grid["value"].copy()
+    gen = open_window("x^2 + y^2")  # a second window, as after a restart
+    window2, controller2 = next(gen)
+    try:
+        qtbot.waitUntil(lambda: controller2.grid is not None and not controller2.client.busy, timeout=TIMEOUT)
+        assert controller2.files.open(path)
+        qtbot.waitUntil(lambda: controller2.grid is not None and controller2.document.text == HIMMELBLAU
+                        and not controller2.client.busy, timeout=TIMEOUT)
+        assert controller2.document == doc and controller2.selected == selected
+        np.testing.assert_array_equal(controller2.grid["value"], grid)
+        after = drawn(window2)
+        assert set(after) == set(before)
+        for label in before:
+            for a, b in zip(before[label], after[label]):
+                np.testing.assert_array_equal(a, b)
+        # The runs came from the file: nothing was asked of the engine for them.
+        assert controller2.descent.race.shown == 5 and "descend" not in controller2.client.latest
+        assert window2.actions["field"].isChecked()
+        opts = window2.surface.gl.opts
+        assert (opts["distance"], opts["elevation"], opts["azimuth"]) == (40.0, 50.0, 10.0)
+        assert window2.descent.setup()["optimizers"] == ["gd", "adam"]
+        assert window2.windowTitle().endswith("himmelblau.json")
+    finally:
+        for _ in gen:
+            pass
+
+
+BROKEN = [
+    ("", "the file is empty"),
+    ('{"format": "calcviz-session", "version": 1, "document": {"text": "x^2"', "truncated"),
+    ("[1, 2, 3]", "holds a list, not an object"),
+    ('{"format": "something-else", "version": 1}', "not a calcviz session"),
+    ('{"format": "calcviz-session", "version": 99, "document": {}}', "newer calcviz"),
+    ('{"format": "calcviz-session", "version": 1, "document": {"text": "x^2 + sin(y", "x_range": [-1, 1], '
+     '"y_range": [-1, 1], "n": 50, "axes": ["x", "y"], "params": {}}}', "never closed"),
+    ('{"format": "calcviz-session", "version": 1, "document": {"text": "x^2", "x_range": [1, -1], '
+     '"y_range": [-1, 1], "n": 50, "axes": ["x"], "params": {}}}', "x_range"),
+    ('{"format": "calcviz-session", "version": 1, "document": {"text": "x^2", "x_range": [-1, 1], '
+     '"y_range": [-1, 1], "n": 1000000000, "axes": ["x"], "params": {}}}', "document.n"),
+    ("[" * 100000 + "]" * 100000, "nests too deeply"),
+]
+
+
+@pytest.mark.parametrize("text, message", BROKEN, ids=[m for _, m in BROKEN])
+def test_a_broken_session_is_refused_and_nothing_changes(saved, qtbot, tmp_path, text, message):
+    window, controller, _ = saved
+    doc, race = controller.document, controller.descent.race
+    shown = drawn(window)
+    broken = tmp_path / "broken.json"
+    broken.write_text(text)
+    assert not controller.files.open(broken)
+    assert message.lower() in window.message.text().lower() and window.message.text().startswith("Not opened")
+    assert controller.document == doc and controller.descent.race is race
+    after = drawn(window)
+    for label in shown:
+        np.testing.assert_array_equal(shown[label][0], after[label][0])
+
+
+def test_the_saved_file_is_a_versioned_json_session(saved):
+    _, _, path = saved
+    data = json.loads(path.read_text())
+    assert data["format"] == "calcviz-session" and data["version"] == 1
+    assert data["document"]["text"] == HIMMELBLAU
+    assert [r["optimizer"] for r in data["descent"]["result"]["runs"]] == ["gd", "adam"]
+    assert data["descent"]["shown_steps"] == 5 and data["selected"] == [1.0, 1.5]
+
+
+def test_an_unwritable_save_says_so_and_keeps_the_good_file(saved, tmp_path):
+    window, controller, path = saved
+    good = path.read_bytes()
+    assert not controller.files.save_to(tmp_path / "missing" / "s.json")
+    assert "Not saved" in window.message.text() and "folder" in window.message.text()
+    assert not controller.files.save_to(path.with_suffix(".txt"))
+    assert path.read_bytes() == good
+
+
+def test_recent_files_list_the_saved_session(saved):
+    window, _, path = saved
+    names = [a.toolTip() for a in window.recent_menu.actions()]
+    assert str(path) in names
+    assert window.actions["save"].shortcut().toString() == "Ctrl+S"
+    assert window.actions["open"].shortcut().toString() == "Ctrl+O"
+    assert window.actions["export"].shortcut().toString() == "Ctrl+E"
+    assert QtCore.QSettings().value("recent", [], type=list)[0] == str(path)
