@@ -20,6 +20,11 @@ DIVERGED_COLOR = "#b00020"
 UNCONVERGED_COLOR = "#7f7f7f"
 BASINS_MAX_SIDE = 200
 FRAME_MS = 16  # the animation never asks for more than ~60 frames a second
+# While animating, the contour map follows every frame; the other views take turns, one per frame
+# at most every SECONDARY_MS (each repaint costs 10-40 ms on software GL: all of them in every frame
+# stalled the event loop ~90 ms, all of them in one frame ~65 ms).
+SECONDARY = ("surface", "loss", "table")
+SECONDARY_MS = 80
 
 
 class DescentController(QtCore.QObject):
@@ -38,6 +43,9 @@ class DescentController(QtCore.QObject):
         self.basins: dict | None = None
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self._tick)
+        self._secondary = QtCore.QElapsedTimer()  # since a secondary view was last drawn
+        self._secondary.start()
+        self._turn = 0                              # the secondary view whose turn is next
         p = self.panel
         p.setupChanged.connect(lambda _setup: self.setup_changed())
         p.stepRequested.connect(self.step)
@@ -164,6 +172,7 @@ class DescentController(QtCore.QObject):
             self.redraw()
             return
         self.race = Race(reply.payload, shown=self._keep_shown)
+        self.loss.set_steps(self.race.length)
         self.explained = min(self.explained, len(self.race.runs) - 1)
         self.panel.set_message("")
         steps, self._queued_steps = self._queued_steps, 0
@@ -215,6 +224,8 @@ class DescentController(QtCore.QObject):
         if on:
             self.timer.start(self._interval()[0])
         else:
+            if self.timer.isActive():
+                self.redraw()  # every view shows the step the race paused at
             self.timer.stop()  # no tick after this: Pause takes effect before the next frame
         self.panel.set_running(on)
         self.window.actions["descent_run"].setChecked(on)
@@ -225,7 +236,14 @@ class DescentController(QtCore.QObject):
         before = self.race.shown
         self.race.advance(self._interval()[1])
         self._report(before, self.race.shown)
-        self.redraw()
+        if self.race.finished:
+            self.redraw()
+        elif self._secondary.hasExpired(SECONDARY_MS):
+            self._secondary.restart()
+            self._turn = (self._turn + 1) % len(SECONDARY)
+            self.redraw(("map", SECONDARY[self._turn]))
+        else:
+            self.redraw(("map",))
         if self.race.finished:
             self.set_running(False)
 
@@ -264,7 +282,8 @@ class DescentController(QtCore.QObject):
         a, b = self.variables
         w.contour.set_starts([(s[a], s[b]) for s in starts], colors)
 
-    def redraw(self) -> None:
+    def redraw(self, parts=("map", *SECONDARY)) -> None:
+        """Draw the race at its step on the given views ("map": the contour map or curve)."""
         w, race = self.window, self.race
         self._draw_starts()
         paths, surface_paths, curves, rows = [], [], [], []
@@ -288,16 +307,16 @@ class DescentController(QtCore.QObject):
                              "value": float(values[-1]), "grad_norm": float(norms[-1]), "status": status,
                              "message": run["message"] if status != "running" else "",
                              "reached": reached(race.entry(r)["point"], self.controller.critical, box)})
-        if len(self.variables) == 2:
-            w.contour.set_paths(paths)
-            w.curve.set_paths([])
-        else:
-            w.curve.set_paths(paths)
-            w.contour.set_paths([])
-        w.surface.set_paths(surface_paths)
-        self.loss.set_runs(curves)
-        self.panel.set_runs(rows)
-        self._explain()
+        if "map" in parts:
+            w.contour.set_paths(paths if len(self.variables) == 2 else [])
+            w.curve.set_paths(paths if len(self.variables) == 1 else [])
+        if "surface" in parts:
+            w.surface.set_paths(surface_paths)
+        if "loss" in parts:
+            self.loss.set_runs(curves)
+        if "table" in parts:
+            self.panel.set_runs(rows)
+            self._explain()
 
     def explain_run(self, index: int) -> None:
         self.explained = int(index)

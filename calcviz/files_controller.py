@@ -103,6 +103,7 @@ class FilesController(QtCore.QObject):
             d.starts = w.descent.starts()
             if descent.get("result"):
                 d.race = Race(descent["result"], shown=descent["shown_steps"])
+                w.loss.set_steps(d.race.length)
                 d.redraw()
             else:
                 d.request()

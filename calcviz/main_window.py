@@ -54,6 +54,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.docks = {}
         left, right = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        # The side columns run the full height; the bottom docks sit under the views only, so a tall
+        # side panel never squeezes the loss curves or the chain-rule graph.
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, left)
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, right)
         for key, title, widget, area in (("domain", "Domain", self.domain, left),
                                          ("parameters", "Parameters", self.parameters, left),
                                          ("descent", "Gradient descent", self.descent, left),
@@ -75,6 +79,7 @@ class MainWindow(QtWidgets.QMainWindow):
         Qt = QtCore.Qt.Orientation
         self.resizeDocks([self.docks["inspector"], self.docks["critical"]], [640, 260], Qt.Vertical)
         self.resizeDocks([self.docks["inspector"]], [400], Qt.Horizontal)
+        self._sized = False
 
         self.actions = self._build_actions()
         self._build_status_bar()
@@ -174,6 +179,12 @@ class MainWindow(QtWidgets.QMainWindow):
         status.addPermanentWidget(self.busy)
         status.addPermanentWidget(self.compute_time)
         status.addPermanentWidget(self.device)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # dock sizes only hold once the window has its size
+            self._sized = True
+            self.resizeDocks([self.docks["loss"]], [max(260, self.height() // 3)], QtCore.Qt.Orientation.Vertical)
 
     def closeEvent(self, event) -> None:
         self.closing.emit()

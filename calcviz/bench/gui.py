@@ -13,6 +13,9 @@ Figures (times in ms, medians where repeated; clocks are CLOCK_MONOTONIC, shared
 - idle:    GUI process CPU while nothing computes, with and without the status bar's busy indicator.
 - fps:     the 3D view orbiting 2 degrees a frame, each frame really painted (paintGL counted) and put on
            screen by Qt's usual update cycle: >= 60 fps at N = 200, >= 30 at N = 400; GL_RENDERER.
+- race:    every optimizer racing down Rosenbrock at 120 steps/s (N = 200): the longest event-loop stall
+           while it animates (largest gap between ticks of a 1 ms timer) <= 50 ms, frames (race timer ticks),
+           steps shown, and the median DescentController.redraw() time.
 
 TensorFlow is never imported in this process (it crashes Mesa's GL): the window computes in its
 spawned compute process, exactly like the app.
@@ -35,6 +38,11 @@ TARGET_EDIT_MS = 100.0
 TARGET_RSS_GROWTH_MB = 50.0
 TARGET_FPS = {200: 60.0, 400: 30.0}
 EDIT_N = 200
+TARGET_STALL_MS = 50.0
+RACE_TEXT = "(1-x)^2 + 100(y-x^2)^2"
+RACE_BOX = {"x": (-2.0, 2.0), "y": (-1.0, 3.0)}
+RACE_START = {"x": -1.5, "y": 2.0}
+RACE_SETUP = {"lr": 0.001, "max_steps": 2000, "speed": 120}  # speed: steps per second
 BOX = (-2.0, 2.0)
 MARK = "CALCVIZ_BENCH_GUI_MARKS "
 
@@ -465,6 +473,114 @@ def bench_fps(s: Session, n: int, seconds: float) -> dict:
     }
 
 
+class StallMeter:
+    """Ticks of a 1 ms precise QTimer: a gap between two ticks is time the event loop could not run."""
+
+    def __init__(self, QtCore):
+        self.ticks: list[float] = []
+        self.timer = QtCore.QTimer()
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(lambda: self.ticks.append(now()))
+
+    def start(self) -> None:
+        self.ticks = [now()]
+        self.timer.start(1)
+
+    def stop(self) -> list[float]:
+        """The gaps (ms) from start() to now, the last partial one included."""
+        self.timer.stop()
+        ticks = self.ticks + [now()]
+        return [(b - a) * 1e3 for a, b in zip(ticks, ticks[1:])]
+
+
+def _gap_figures(gaps: list[float]) -> dict:
+    ordered = sorted(gaps)
+    return {"longest_ms": ms(ordered[-1]), "p99_ms": ms(ordered[int(0.99 * (len(ordered) - 1))]),
+            "gaps_over_50_ms": sum(g > TARGET_STALL_MS for g in gaps), "ticks": len(gaps)}
+
+
+def bench_race(s: Session, quick: bool) -> dict:
+    """Every optimizer racing down Rosenbrock, animated by the Run button's timer: what it costs the event loop."""
+    from calcviz.models.descent import OPTIMIZERS
+
+    seconds = 1.5 if quick else 3.0
+    c, d, panel = s.controller, s.controller.descent, s.window.descent
+    d.set_running(False)
+    if c.document.text != RACE_TEXT:
+        s.edit(RACE_TEXT)
+    s.idle()
+    c.set_domain({"x": RACE_BOX["x"], "y": RACE_BOX["y"], "n": EDIT_N})
+    s.wait(lambda: s.probe.drawn(RACE_TEXT, EDIT_N), 120, "the Rosenbrock grid")
+    panel.set_setup({"optimizers": list(OPTIMIZERS), **RACE_SETUP})
+    d.set_starts([dict(RACE_START)])  # asks the compute process for every run (a new start: from step 0)
+    s.wait(lambda: d.race is not None and not d.pending, 120, "the race")
+    race = d.race
+    if [r["optimizer"] for r in race.runs] != list(OPTIMIZERS):
+        raise RuntimeError(f"the race has {[r['optimizer'] for r in race.runs]}, not every optimizer")
+    s.idle()
+    s.settle(0.3)
+
+    meter = StallMeter(s.QtCore)
+    meter.start()  # the same wait with nothing animating: what the machine's load alone costs
+    s.settle(min(seconds, 1.0))
+    idle_gaps = meter.stop()
+
+    frames, redraw_ms, redraw = [0], [], d.redraw
+
+    def count_frame():
+        frames[0] += 1
+
+    def timed_redraw(*args, **kwargs):
+        t = now()
+        redraw(*args, **kwargs)
+        redraw_ms.append((now() - t) * 1e3)
+
+    interval, steps_per_tick = d._interval()
+    d.timer.timeout.connect(count_frame)
+    d.redraw = timed_redraw  # DescentController._tick calls self.redraw()
+    p = s.probe
+    gl0, contour0, shown0, paint0 = p.gl_paints, p.contour_paints, race.shown, len(p.paint_gl_ms)
+    try:
+        meter.start()
+        t0 = now()
+        d.set_running(True)  # what the Run button does
+        s.wait(lambda: now() - t0 >= seconds or not d.timer.isActive(), seconds + 30, "the race's animation")
+        elapsed = now() - t0
+        gaps = meter.stop()
+        steps = race.shown - shown0
+        gl_paints, contour_paints = p.gl_paints - gl0, p.contour_paints - contour0
+        paint_gl_ms = p.paint_gl_ms[paint0:]
+    finally:
+        d.set_running(False)
+        meter.stop()
+        d.timer.timeout.disconnect(count_frame)
+        del d.redraw  # the class's method again
+    if d.race is not race:
+        raise RuntimeError("a new race arrived while the animation was measured")
+    stall = _gap_figures(gaps)
+    _say(f"race: longest stall {stall['longest_ms']:.1f} ms ({_gap_figures(idle_gaps)['longest_ms']:.1f} ms "
+         f"idle), {frames[0]} frames, {steps} steps in {elapsed:.2f} s, redraw {statistics.median(redraw_ms):.1f} ms")
+    return {
+        "what": f"{RACE_TEXT} on x {list(RACE_BOX['x'])}, y {list(RACE_BOX['y'])}, N={EDIT_N}: all "
+                f"{len(OPTIMIZERS)} optimizers from ({RACE_START['x']:g}, {RACE_START['y']:g}), lr "
+                f"{RACE_SETUP['lr']:g}, max {RACE_SETUP['max_steps']} steps, Run at {RACE_SETUP['speed']} steps/s "
+                f"for {seconds:g} s; stall = largest gap between ticks of a 1 ms precise QTimer",
+        "longest_stall_ms": target(stall["longest_ms"], TARGET_STALL_MS, "ms"),
+        "frames": frames[0],
+        "steps_shown": steps,
+        "redraw_ms_median": ms(statistics.median(redraw_ms)),
+        "redraw_ms_max": ms(max(redraw_ms)),
+        "seconds": round(elapsed, 3),
+        "timer_interval_ms": interval, "steps_per_frame": steps_per_tick,
+        "frames_nominal": int(elapsed * 1000 / interval),
+        "race_length_steps": race.length,
+        "gl_frames_painted": gl_paints, "contour_frames_painted": contour_paints,
+        "paint_gl_ms_median": ms(statistics.median(paint_gl_ms)) if paint_gl_ms else None,
+        "stall_gaps": {k: v for k, v in stall.items() if k != "longest_ms"},
+        "idle_before_run_gaps": _gap_figures(idle_gaps),
+    }
+
+
 def run(quick: bool = False) -> dict:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise RuntimeError("the gui section needs a display: run it under xvfb-run (./dev.sh bench)")
@@ -485,6 +601,8 @@ def run(quick: bool = False) -> dict:
         compute_pid = s.controller.client._process.pid
         result["memory"]["gui"]["peak_rss_mb"] = round(_status_mb(os.getpid(), "VmHWM"), 1)
         result["memory"]["compute"]["peak_rss_mb"] = round(_status_mb(compute_pid, "VmHWM"), 1)
+        _say("race ...")
+        result["race"] = bench_race(s, quick)
         ratio = gl.devicePixelRatioF()
         result["fps"] = {
             "what": "the 3D view orbiting 2 degrees a frame (GLViewWidget.orbit -> update), each frame painted "

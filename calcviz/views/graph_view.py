@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
 from .inspector import format_number
 from .panels import NumberBox
 
+INPUTS_WIDTH = 250  # px: the input column left of the graph
 DEFAULT_MESSAGE = "Type definitions like a = ...; f = ... to see their computational graph"
 HIDDEN = "?"
 NAME_KEY = 0            # QGraphicsItem.data key holding a node box's name
@@ -359,10 +360,10 @@ class ChainRuleView(QWidget):
         self.inputs_area = QScrollArea(self)
         self.inputs_area.setWidgetResizable(True)
         self.inputs_area.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.inputs_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.inputs_area.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        self.inputs_area.setFixedWidth(INPUTS_WIDTH)
         self.inputs_widget = QWidget()
         self.inputs_area.setWidget(self.inputs_widget)
-        layout.addWidget(self.inputs_area)
 
         buttons = QHBoxLayout()
         self.back_button = QPushButton("◀ Back", self)
@@ -400,7 +401,11 @@ class ChainRuleView(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.message_label)
         self.stack.addWidget(self.canvas)
-        layout.addWidget(self.stack, 1)
+        # Inputs in a column left of the graph: the graph keeps the dock's whole height.
+        body = QHBoxLayout()
+        body.addWidget(self.inputs_area)
+        body.addWidget(self.stack, 1)
+        layout.addLayout(body, 1)
 
         self.formula_label = QLabel(self)
         self.formula_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -648,9 +653,7 @@ class ChainRuleView(QWidget):
             slider.valueChanged.connect(lambda position, n=name: self._slider_moved(n, position))
             box.valueChanged.connect(lambda value, n=name: self._value_typed(n, value))
         self.inputs_area.setWidget(self.inputs_widget)  # deletes the old one
-        # Show up to five rows without scrolling.
-        row_height = self.inputs_widget.sizeHint().height() / max(1, len(names))
-        self.inputs_area.setMaximumHeight(int(row_height * min(5, len(names)) + 4) if names else 0)
+        grid.setRowStretch(len(names), 1)  # rows packed at the top; many inputs scroll
 
     # --- refreshing --------------------------------------------------------------------------------
     def _refresh(self) -> None:

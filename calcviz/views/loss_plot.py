@@ -71,6 +71,14 @@ class LossPlot(pg.GraphicsLayoutWidget):
                                np.asarray(run["grad_norms"], float)))
         self._redraw()
 
+    def set_steps(self, length: int | None) -> None:
+        """Fix the step axis to 0..length (a race's whole length, known before it is shown), so the axes
+        do not re-layout on every animation frame; None lets it follow the data again."""
+        if length:
+            self.value_plot.setXRange(0, length, padding=0.02)
+        else:
+            self.value_plot.enableAutoRange(axis="x")
+
     def clear(self) -> None:
         for label in list(self._curves):
             self._remove(label)
