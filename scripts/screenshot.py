@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshot.png: the default example, a point selected, the gradient field on.
+"""Regenerate docs/screenshot.png: Himmelblau's function, four optimizers racing from one start, a point
+selected, the critical points marked, the loss curves below.
 
 Run it under a (virtual) display: ./dev.sh screenshot
 """
@@ -13,7 +14,6 @@ from PyQt6 import QtWidgets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from calcviz.app import DEFAULT_EXPRESSION  # noqa: E402
 from calcviz.gui import build, create_app, dispose  # noqa: E402
 
 
@@ -29,14 +29,17 @@ def wait_for(app: QtWidgets.QApplication, condition, timeout: float = 60.0) -> N
 def main(out: str = str(ROOT / "docs" / "screenshot.png")) -> None:
     app = create_app()
     window, controller = build()
-    window.resize(1500, 900)
-    controller.start(DEFAULT_EXPRESSION)
+    window.resize(1700, 1000)
+    controller.start("(x^2+y-11)^2 + (x+y^2-7)^2", x_range=(-5, 5), y_range=(-5, 5))
     window.show()
-    wait_for(app, lambda: controller.grid is not None)
-    window.actions["field"].setChecked(True)
-    controller.set_angle(200.0)
-    window.inspector.set_angle(200.0)
-    controller.select(-0.6, 0.35)
+    wait_for(app, lambda: controller.grid is not None and controller.critical is not None)
+    panel = window.descent
+    panel.set_setup({**panel.setup(), "optimizers": ["gd", "momentum", "adam", "newton"], "lr": 0.01, "max_steps": 500})
+    controller.descent.set_starts([{"x": -0.5, "y": 0.3}])
+    wait_for(app, lambda: controller.descent.race is not None)
+    controller.descent.race.advance(30)
+    controller.descent.redraw()
+    controller.select(3.2, -0.6)
     wait_for(app, lambda: controller.point_info is not None)
     for _ in range(20):
         app.processEvents()

@@ -129,3 +129,21 @@ def test_clear(plot):
     assert plot.value_plot.listDataItems() == [] and plot.grad_plot.listDataItems() == []
     plot.set_runs([ADAM])  # usable again
     assert legend_labels(plot) == ["Adam"]
+
+
+def test_the_step_axis_grows_in_doublings_up_to_the_race_length(qtbot):
+    from calcviz.views.loss_plot import LossPlot
+
+    plot = show(qtbot, LossPlot(), 500, 300)
+    plot.set_steps(300)
+
+    def shown(k):
+        steps = np.arange(k + 1)
+        plot.set_runs([{"label": "gd", "color": "#d55e00", "steps": steps, "values": 1.0 / (1 + steps),
+                        "grad_norms": 1.0 / (1 + steps)}])
+        return plot.value_plot.vb.viewRange()[0]
+
+    assert shown(3)[1] == pytest.approx(16, rel=0.03)     # never narrower than 16 steps
+    assert shown(20)[1] == pytest.approx(32, rel=0.03)    # the next power of two
+    assert shown(31)[1] == pytest.approx(32, rel=0.03)    # unchanged within it: no re-layout per frame
+    assert shown(290)[1] == pytest.approx(300, rel=0.03)  # capped at the race's length

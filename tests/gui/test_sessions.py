@@ -139,3 +139,24 @@ def test_recent_files_list_the_saved_session(saved):
     assert window.actions["open"].shortcut().toString() == "Ctrl+O"
     assert window.actions["export"].shortcut().toString() == "Ctrl+E"
     assert QtCore.QSettings().value("recent", [], type=list)[0] == str(path)
+
+
+def test_headless_export_opens_a_session_with_its_paths(saved, tmp_path):
+    """calcviz export SESSION draws the saved race (not a recomputed one) to an SVG."""
+    import os
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    window, controller, path = saved
+    out = tmp_path / "contour.svg"
+    proc = subprocess.run([sys.executable, "-m", "calcviz", "export", str(path), "--view", "contour", "--out", str(out),
+                           "--device", "cpu"], capture_output=True, text=True, timeout=240, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    root = ET.parse(out).getroot()
+    assert root.tag.endswith("svg") and len(list(root.iter())) > 50
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "calcviz-session", "version": 7}')
+    proc = subprocess.run([sys.executable, "-m", "calcviz", "export", str(broken), "--view", "contour", "--out",
+                           str(out), "--device", "cpu"], capture_output=True, text=True, timeout=240, env=dict(os.environ))
+    assert proc.returncode == 2 and "newer calcviz" in proc.stderr
