@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import statistics
+import sys
 import time
 from typing import Callable
 
@@ -25,6 +26,13 @@ SECTIONS: dict[str, str] = {
     "graph": "calcviz.bench.graph",
     "export": "calcviz.bench.export",
 }
+
+
+def sayer(section: str) -> Callable[..., None]:
+    """A section's progress printer (stderr: stdout carries the JSON)."""
+    def say(*parts) -> None:
+        print(f"calcviz.bench {section}:", *parts, file=sys.stderr, flush=True)
+    return say
 
 
 def target(value: float, limit: float, unit: str, *, at_most: bool = True, **extra) -> dict:

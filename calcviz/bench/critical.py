@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import median_ms, ms, target, timed_ms
+from . import median_ms, ms, sayer, target, timed_ms
 
 FUNCTIONS = ("sphere", "saddle", "booth", "rosenbrock", "himmelblau", "rastrigin")
 AXES = ["x", "y"]
@@ -53,8 +53,7 @@ TAU = 2.0 * math.pi
 REFERENCE_PATH = Path(__file__).resolve().parents[2] / "tests" / "models" / "reference.py"
 
 
-def _say(*parts) -> None:
-    print("calcviz.bench critical:", *parts, file=sys.stderr, flush=True)
+_say = sayer("critical")
 
 
 def load_reference():

@@ -25,12 +25,11 @@ medians mostly miss them; the mean and max figures show them.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 import numpy as np
 
-from . import median_ms, ms, target, timed_ms
+from . import median_ms, ms, sayer, target, timed_ms
 
 ROSENBROCK = "(1-x)^2 + 100(y-x^2)^2"
 HIMMELBLAU = "(x^2+y-11)^2 + (x+y^2-7)^2"
@@ -44,8 +43,7 @@ TARGET_SYMPY_SPEEDUP = 10.0
 TARGET_BASINS_MS = 3000.0
 
 
-def _say(*parts) -> None:
-    print("calcviz.bench descent:", *parts, file=sys.stderr, flush=True)
+_say = sayer("descent")
 
 
 def _spread(times: list[float]) -> dict:

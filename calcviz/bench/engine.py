@@ -16,12 +16,11 @@ from __future__ import annotations
 import gc
 import resource
 import statistics
-import sys
 import time
 
 import numpy as np
 
-from . import median_ms, ms, rss_mb, rss_mb_of, settle_memory, target, timed_ms
+from . import median_ms, ms, rss_mb, rss_mb_of, sayer, settle_memory, target, timed_ms
 
 EXPRESSION = "sin(x)*cos(y)+0.1*x^2"
 BOX = (-3.0, 3.0)
@@ -44,8 +43,7 @@ TEMPLATES = (
 )
 
 
-def _say(*parts) -> None:
-    print("calcviz.bench engine:", *parts, file=sys.stderr, flush=True)
+_say = sayer("engine")
 
 
 def _new_texts(count: int, start: int, templates=(TEMPLATES[0],)) -> list[str]:

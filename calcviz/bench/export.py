@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ms, target
+from . import ms, sayer, target
 
 SEED = "x*exp(-x^2 - y^2)"
 N = 200
@@ -35,8 +35,7 @@ SIZE = (1600, 1000)
 TARGET_RATIO = 2.0
 
 
-def _say(*parts) -> None:
-    print("calcviz.bench export:", *parts, file=sys.stderr, flush=True)
+_say = sayer("export")
 
 
 def _png_size(path: Path) -> tuple[int, int]:

@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 
-from . import ms, target
+from . import ms, sayer, target
 
 TARGET_LAYOUT_MS = 500.0
 TARGET_STALL_MS = 50.0
@@ -35,8 +35,7 @@ RATE_HZ = 60.0
 PROBE_MS = 5
 
 
-def _say(*parts) -> None:
-    print("calcviz.bench graph:", *parts, file=sys.stderr, flush=True)
+_say = sayer("graph")
 
 
 def layered_graph(nodes: int = NODES, inputs: int = 8, layers: int = 12, seed: int = 0) -> dict:

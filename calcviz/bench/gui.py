@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from . import ms, target
+from . import ms, sayer, target
 
 TARGET_SHOWN_MS = 1500.0
 TARGET_SURFACE_AFTER_TF_MS = 1000.0   # first surface <= TensorFlow's import + this
@@ -61,8 +61,7 @@ def now() -> float:
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
-def _say(*parts) -> None:
-    print("calcviz.bench gui:", *parts, file=sys.stderr, flush=True)
+_say = sayer("gui")
 
 
 def _texts(count: int, start: int) -> list[str]:
