@@ -180,3 +180,27 @@ def test_basins_of_attraction_colour_the_map_by_minimum(win, qtbot):
     assert len({tuple(c) for c in image.reshape(-1, 4)}) >= 4
     window.actions["basins"].setChecked(False)
     assert not window.contour.basins.isVisible()
+
+
+def test_descent_on_a_curve_of_one_variable(win, qtbot):
+    window, controller = win
+    controller.start("3x^4 - 4x^3 - 12x^2", x_range=(-2.0, 3.0))
+    qtbot.waitUntil(lambda: controller.grid is not None and controller.grid["axes"] == ["x"]
+                    and not controller.client.busy, timeout=TIMEOUT)
+    configure(window, optimizers=["gd"], lr=0.01, max_steps=1000, tol=1e-8, steps_per_click=1000,
+              start_mode="shared")
+    controller.descent.set_starts([{"x": 3.0}])
+    wait_for_race(qtbot, controller)
+    qtbot.mouseClick(window.descent.step_button, QtCore.Qt.MouseButton.LeftButton)
+    (run,) = controller.descent.race.runs
+    assert run["status"] == "converged"
+    x, f = window.curve.path_data("Gradient descent")
+    # f'(x) = 12x(x-2)(x+1): from x = 3 descent slides into the global minimum x = 2, f = -32.
+    assert x[0] == 3.0 and x[-1] == pytest.approx(2.0, abs=1e-8) and f[-1] == pytest.approx(-32.0, abs=1e-9)
+    assert x[1] == pytest.approx(3.0 - 0.01 * 12 * 3 * 1 * 4)  # one step: x - lr f'(x), f'(3) = 144
+    assert window.contour.path_labels() == []
+    # The run table names the critical point the run reached (from the side panel's search).
+    qtbot.waitUntil(lambda: controller.critical is not None, timeout=TIMEOUT)
+    table = window.descent.table
+    assert table.item(0, 4).text() == "✓ converged"
+    assert table.item(0, 5).text() == "global min (2)"

@@ -160,3 +160,20 @@ def test_headless_export_opens_a_session_with_its_paths(saved, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "calcviz", "export", str(broken), "--view", "contour", "--out",
                            str(out), "--device", "cpu"], capture_output=True, text=True, timeout=240, env=dict(os.environ))
     assert proc.returncode == 2 and "newer calcviz" in proc.stderr
+
+
+def test_closing_saves_the_last_session_and_the_next_launch_reopens_it(saved, qtbot):
+    window, controller, _ = saved
+    window.closing.emit()  # what closing the window does first
+    gen = open_window("x^2 + y^2")
+    window2, controller2 = next(gen)
+    try:
+        qtbot.waitUntil(lambda: controller2.grid is not None and not controller2.client.busy, timeout=TIMEOUT)
+        assert controller2.files.open_last()
+        qtbot.waitUntil(lambda: controller2.document.text == HIMMELBLAU and not controller2.client.busy, timeout=TIMEOUT)
+        assert controller2.document == controller.document and controller2.selected == controller.selected
+        assert controller2.descent.race.shown == controller.descent.race.shown
+        assert QtCore.QSettings().value("geometry") is not None
+    finally:
+        for _ in gen:
+            pass
