@@ -197,9 +197,27 @@ class FilesController(QtCore.QObject):
         filters = ";;".join(EXPORTS)
         path, chosen = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export", str(Path.home() / "calcviz.png"),
                                                              filters)
-        if path:
-            what, suffix = EXPORTS[chosen]
-            self.export(what, Path(path) if Path(path).suffix else Path(path + suffix))
+        if not path:
+            return
+        what, suffix = EXPORTS[chosen]
+        size = None
+        if what in exporting.VIEW_FORMATS or what == "gif":
+            size = self._ask_size(what)
+            if size is False:
+                return
+        self.export(what, Path(path) if Path(path).suffix else Path(path + suffix), size)
+
+    def _ask_size(self, what: str):
+        """The image size: as on screen, a print size, or twice the screen (False: cancelled)."""
+        view = {"figure": self.window, "surface": self.window.surface, "contour": self.window.contour,
+                "curve": self.window.curve, "loss": self.window.loss, "gif": self.window.contour}[what]
+        w, h = view.width(), view.height()
+        choices = {f"as on screen ({w} × {h})": None, f"twice the screen ({2 * w} × {2 * h})": (2 * w, 2 * h),
+                   "1600 × 1000": (1600, 1000), "3200 × 2000 (print)": (3200, 2000)}
+        if what in ("surface", "figure"):  # they have no on-screen twin of their own size
+            choices.pop(next(iter(choices)))
+        choice, ok = QtWidgets.QInputDialog.getItem(self.window, "Export", "Image size:", list(choices), 0, False)
+        return choices[choice] if ok else False
 
     def export(self, what: str, path: Path, size: tuple[int, int] | None = None) -> bool:
         """Write ``what`` (a view, "gif", "runs", "critical" or "grid") to ``path``; the status bar says how it went."""
@@ -210,7 +228,7 @@ class FilesController(QtCore.QObject):
             if what in exporting.VIEW_FORMATS:
                 exporting.export_view(w, what, path, size)
             elif what == "gif":
-                if not self._export_gif(path):
+                if not self._export_gif(path, size):
                     w.show_status("GIF export cancelled; nothing was written.")
                     return False
             elif what == "runs":
@@ -238,7 +256,7 @@ class FilesController(QtCore.QObject):
         w.show_status(f"Exported to {path}")
         return True
 
-    def _export_gif(self, path: Path) -> bool:
+    def _export_gif(self, path: Path, size: tuple[int, int] | None = None) -> bool:
         """The race as an animated GIF, with a progress dialog whose Cancel stops it (no file is left)."""
         dialog = QtWidgets.QProgressDialog("Writing the race as a GIF…", "Cancel", 0, 1000, self.window)
         dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
@@ -251,8 +269,8 @@ class FilesController(QtCore.QObject):
             QtWidgets.QApplication.processEvents()
 
         try:
-            frames = exporting.export_race_gif(self.window, self.controller, path, every=every, progress=progress,
-                                               should_stop=dialog.wasCanceled)
+            frames = exporting.export_race_gif(self.window, self.controller, path, every=every, size=size,
+                                               progress=progress, should_stop=dialog.wasCanceled)
         finally:
             dialog.close()
         return frames > 0

@@ -177,3 +177,26 @@ def test_closing_saves_the_last_session_and_the_next_launch_reopens_it(saved, qt
     finally:
         for _ in gen:
             pass
+
+
+def test_file_export_writes_runs_critical_points_and_grid_that_read_back(saved, tmp_path):
+    import csv
+
+    window, controller, _ = saved
+    race = controller.descent.race
+    files = controller.files
+    assert files.export("runs", tmp_path / "runs.csv") and files.export("runs", tmp_path / "runs.json")
+    rows = list(csv.DictReader(open(tmp_path / "runs.csv")))
+    gd = [r for r in rows if r["optimizer"] == "gd"]
+    assert [float(r["x"]) for r in gd] == [p["point"]["x"] for p in race.runs[0]["path"]]
+    data = json.loads((tmp_path / "runs.json").read_text())
+    assert data["runs"][1]["path"][3]["value"] == race.runs[1]["path"][3]["value"]
+    assert files.export("critical", tmp_path / "critical.csv")
+    rows = list(csv.DictReader(open(tmp_path / "critical.csv")))
+    assert len(rows) == 9 and sum(r["global_min"] == "true" for r in rows) == 4
+    assert files.export("grid", tmp_path / "grid.npz")
+    grid = np.load(tmp_path / "grid.npz")
+    np.testing.assert_array_equal(grid["values"], controller.grid["value"])
+    assert files.export("contour", tmp_path / "contour.png", (640, 480))
+    assert not files.export("contour", tmp_path / "contour.jpg")
+    assert "Not exported" in window.message.text() and ".jpg" in window.message.text()
