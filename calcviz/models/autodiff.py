@@ -58,6 +58,9 @@ XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compil
 PINV_CUTOFF = 1e-12
 
 
+RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
+
+
 class EngineError(ValueError):
     """A request the engine cannot serve, worded for the user."""
 
@@ -321,26 +324,34 @@ class Compiled:
     def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool) -> dict:
         """Run a descent.Plan's runs in the compiled loop; the arrays descent.report takes (numpy).
 
-        The loop is traced once per set of optimizers present and per ``path``: the runs' starts,
-        hyperparameters, learning rates, steps and tolerance are inputs, so changing them does not
-        retrace. It is compiled with XLA, which fuses each step's small element-wise ops (a step costs
+        The loop is traced once per set of optimizers built and per ``path`` (a race of up to
+        RACE_RUNS runs builds them all): the runs' starts, hyperparameters, learning rates, steps and
+        tolerance are inputs, so changing them does not retrace. It is compiled with XLA, which fuses each step's small element-wise ops (a step costs
         a few microseconds instead of a hundred) but compiles (0.3 to 1.5 s) for each input shape. So a
         call runs a fixed span of STEPS_PER_CALL steps (fewer when a path of that many steps would not
         fit in PATH_BUFFER_MB), ending early when no run is going, and is called again while runs
         are going: a new number of runs compiles again, a new number of steps does not.
         """
-        key = (plan.used, path)
+        R = len(plan.starts)
+        used = plan.used
+        if R <= RACE_RUNS:
+            # A race in the window: build every first-order rule and pad the runs to RACE_RUNS, so
+            # ticking another optimizer reuses the compiled loop instead of compiling for ~1 s. The
+            # padding repeats the first run and is cut off below.
+            used = tuple(o for o in descent.OPTIMIZERS if o != "newton" or "newton" in used)
+            plan = plan.take(np.r_[np.arange(R), np.zeros(RACE_RUNS - R, int)])
+        key = (used, path)
         fn = self._descents.get(key)
         if fn is None:
             fn = self._descents[key] = self._descent_function(*key)
-        R, box = len(plan.starts), plan.box
+        box, rows = plan.box, len(plan.starts)  # rows: the runs computed, padding included
         span = descent.STEPS_PER_CALL
         if path:  # the path's buffer: span x R x (5n + 3) numbers (see below)
-            fits = int(descent.PATH_BUFFER_MB * 2 ** 20) // (R * (5 * len(self.variables) + 3) * 8)
+            fits = int(descent.PATH_BUFFER_MB * 2 ** 20) // (rows * (5 * len(self.variables) + 3) * 8)
             # a power of two (few shapes), and not below 64: XLA unrolls short loops, and compiling the
             # unrolled body took 2 s at 32 steps, 9 s at 4 (0.8 s at 4096)
             span = min(span, 1 << max(fits.bit_length() - 1, 6))
-        zeros = np.zeros(R, np.int32)
+        zeros = np.zeros(rows, np.int32)
         state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
         fixed = (np.asarray(param_values, np.float64), plan.kind, plan.table, np.int32(plan.steps),
                  np.float64(plan.tol), box.mean(axis=1), 0.5 * (box[:, 1] - box[:, 0]))
@@ -353,10 +364,10 @@ class Compiled:
                 records.append(record.numpy())
             if not np.any(state[3].numpy() == descent.RUNNING):
                 break
-        out = {k: t.numpy() for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
-        out.update(zip(("value", "gradient", "grad_norm"), (t.numpy() for t in final)))
+        out = {k: t.numpy()[:R] for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
+        out.update(zip(("value", "gradient", "grad_norm"), (t.numpy()[:R] for t in final)))
         if path:  # the columns the loop packed: X, g, update, velocity, accumulator (n each), v, |g|, fallback
-            n, columns = len(self.variables), np.concatenate(records)[:out["stop"].max() + 1]
+            n, columns = len(self.variables), np.concatenate(records)[:out["stop"].max() + 1, :R]
             out["path"] = {key: columns[:, :, i * n:(i + 1) * n]
                            for i, key in enumerate(("X", "gradient", "update", "velocity", "accumulator"))}
             out["path"].update(value=columns[:, :, 5 * n], grad_norm=columns[:, :, 5 * n + 1],
