@@ -471,7 +471,11 @@ def _message(status: str, code: int, step: int, value: float, grad_norm: float, 
     else:
         why = f"the value became {value}" if code == VALUE_NOT_FINITE else _WHY[code]
         text = f"diverged at step {step}: {why}"
-        if stable is not None:
+        if step == 0 and code in (VALUE_NOT_FINITE, GRADIENT_NOT_FINITE):
+            # nothing diverged: the start itself is outside f's domain (or where f has no gradient)
+            what = f"f is {value}" if code == VALUE_NOT_FINITE else "the gradient of f is not defined"
+            text = f"cannot start there: {what} at the start point; pick a start where both are defined"
+        elif stable is not None:
             text += (f"; the Hessian at the start is positive definite and plain gradient descent is stable "
                      f"there for learning rates below 2/lambda_max = {stable:.4g} (this run used {lr:g})")
         else:

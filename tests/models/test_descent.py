@@ -274,7 +274,7 @@ def test_a_run_longer_than_one_call_is_one_continuous_path(engine):
 def test_an_undefined_gradient_is_divergence(engine):
     (run,) = engine.descend("sqrt(x^2 + y^2)", {"x": 0.0, "y": 0.0}, steps=10)["runs"]
     assert run["status"] == "diverged" and run["steps"] == 0
-    assert "the gradient is not defined there" in run["message"]
+    assert run["message"].startswith("cannot start there: the gradient of f is not defined at the start point")
 
 
 def test_many_runs_at_once_match_runs_one_at_a_time(engine):
@@ -312,3 +312,9 @@ def test_a_path_split_over_many_calls_is_the_same_path(engine, monkeypatch):
         np.testing.assert_allclose(xy(a), xy(b), rtol=0, atol=1e-12)
         assert [p.get("velocity") for p in a["path"]] == [p.get("velocity") for p in b["path"]]
     assert whole[1]["newton_fallbacks"] == pieces[1]["newton_fallbacks"]
+
+
+def test_a_start_outside_the_domain_is_named_as_such(engine):
+    (run,) = engine.descend("log(x) + y^2", {"x": -1.0, "y": 1.0})["runs"]
+    assert run["status"] == "diverged" and run["steps"] == 0
+    assert run["message"] == ("cannot start there: f is nan at the start point; pick a start where both are defined")
