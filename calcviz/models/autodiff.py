@@ -46,11 +46,11 @@ with _native_stderr_silenced():
     _GPUS = tf.config.list_physical_devices("GPU")  # CUDA's probing logs too
 
 from . import approximation, critical, descent  # noqa: E402
+from .session import MAX_GRID  # noqa: E402
 from .expression import CONSTANTS, Binary, Call, Expression, Name, Node, Num, Unary, parse  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 
-MAX_GRID = 2000  # points per side; 2000 x 2000 is 4 million evaluations
 XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compiled.grid)
 # Newton's pseudo-inverse ignores Hessian eigenvalues below this fraction of the largest: a rank-one
 # Hessian (log(e^x+e^y)) computes its zero eigenvalue as +-1e-17 of the other, and inverting that

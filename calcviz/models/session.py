@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from .expression import Expression
 
 DEFAULT_PARAM = {"value": 1.0, "min": -5.0, "max": 5.0}
+MAX_GRID = 2000  # points per side of a grid; 2000 x 2000 is 4 million evaluations
 
 
 @dataclass(frozen=True)

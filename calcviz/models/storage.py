@@ -55,14 +55,11 @@ import numpy as np
 
 from . import critical, descent
 from .expression import Expression, ParseError, parse
-from .session import Document
+from .session import MAX_GRID, Document
 
 SESSION_FORMAT = "calcviz-session"
 SESSION_VERSION = 1
 SESSION_SUFFIXES = (".json",)
-# A copy of autodiff.MAX_GRID: autodiff imports TensorFlow, which this module must not (the test
-# checks that the two agree; the constant belongs in a TF-free module).
-MAX_GRID = 2000
 MAX_FILE_BYTES = 100 * 1024 * 1024  # larger files are refused before they are read
 MAX_RUNS = 64                        # descent runs (and start points) in a session
 MAX_PATH = descent.MAX_STEPS + 1     # records in one run's path: steps 0 .. MAX_STEPS

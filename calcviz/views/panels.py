@@ -17,11 +17,11 @@ from PyQt6.QtWidgets import (
     QSizePolicy, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ..models.session import MAX_GRID
 from .inspector import format_number
 
 ERROR_STYLE = "color: #c62828;"
 NO_PARAMETERS = "No parameters: every name other than the axes becomes a slider here"
-MAX_GRID = 2000
 DEFAULT_GRID = 200
 DOMAIN_LIMIT = 1e9
 SLIDER_STEPS = 1000  # slider positions across a parameter's range

@@ -1,7 +1,6 @@
 """models/storage.py: atomic writes, session files, data exports. No TensorFlow, no display."""
 from __future__ import annotations
 
-import ast
 import csv
 import errno
 import io
@@ -157,12 +156,13 @@ def test_every_cut_of_a_session_file_is_reported_as_truncated():
         assert "JSON error at line 1 column" in str(info.value)
 
 
-def test_max_grid_matches_the_engine():
-    # autodiff imports TensorFlow, so read its constant from the source instead of importing it.
-    tree = ast.parse((ROOT / "calcviz/models/autodiff.py").read_text())
-    values = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
-              and any(getattr(t, "id", None) == "MAX_GRID" for t in node.targets)]
-    assert values == [storage.MAX_GRID]
+def test_sessions_refuse_what_the_engine_would_refuse():
+    from calcviz.models.autodiff import MAX_GRID  # one constant (models/session.py), the same object
+    assert storage.MAX_GRID is MAX_GRID == 2000
+    state = json.loads(storage.session_to_text(full_state()))
+    state["document"]["n"] = MAX_GRID + 1
+    with pytest.raises(SessionError, match="document.n"):
+        storage.parse_session(json.dumps(state))
 
 
 # ----------------------------------------------------------------------------- sessions: refused
