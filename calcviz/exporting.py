@@ -13,16 +13,12 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter and SVGExporter
-from pyqtgraph.opengl import GLTextItem
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .models.expression import ParseError, parse
 from .models.storage import StorageError, atomic_path
-from .views.surface import H as SCENE_H
-from .views.surface import S as SCENE_S
 
 VIEW_FORMATS: dict[str, tuple[str, ...]] = {
     "contour": ("png", "svg"),
@@ -37,8 +33,6 @@ VIEW_NAMES = {"contour": "the contour map", "surface": "the 3D surface", "curve"
 DEFAULT_SIZE = (1600, 1000)      # surface and figure when no size is given
 MAX_SIDE = 8000                  # larger images take gigabytes to compose
 BASE_SIZE = (800.0, 500.0)       # 2D plots exported at a chosen size are laid out at least this big, then scaled
-LABEL_SCALE_MAX = 1.6           # exported 3D labels grow with the image up to this factor
-FILL = 0.92                      # the 3D box and its labels fill this much of an exported surface image
 GIF_FRAME_MS = 50
 # Qt's PNG "quality" sets zlib's effort. Seen at 1600x1000: the default 77 ms and 221 KB, 50 46 ms and 233 KB.
 PNG_QUALITY = 50
@@ -189,94 +183,6 @@ def _plot_svg(widget: pg.GraphicsView, size: tuple[int, int] | None = None) -> b
         return exporter.export(toBytes=True)
 
 
-# ----------------------------------------------------------------------------- the 3D surface
-def _content_points(gl) -> list[tuple[float, float, float]]:
-    """Scene points an exported image must show: the box's corners and every label."""
-    corners = [(x, y, z) for x in (-SCENE_S, SCENE_S) for y in (-SCENE_S, SCENE_S) for z in (0.0, SCENE_H)]
-    return corners + [tuple(map(float, item.pos)) for item in _labels(gl)]
-
-
-def _labels(gl) -> list[GLTextItem]:
-    return [item for item in gl.items if isinstance(item, GLTextItem) and item.visible() and item.text]
-
-
-def _ndc(gl, points, w: int, h: int) -> np.ndarray:
-    """Normalised device coordinates (x, y) of scene points for a w x h image of the current camera."""
-    mvp = gl.projectionMatrix((0, 0, w, h), (0, 0, w, h)) * gl.viewMatrix()
-    mapped = [mvp.map(QtGui.QVector3D(*p)) for p in points]
-    return np.array([[v.x(), v.y()] for v in mapped], float).reshape(-1, 2)
-
-
-def _fit_distance(gl, w: int, h: int) -> float:
-    """The camera distance at which what the screen shows of the box fills a w x h image.
-
-    The camera keeps the user's angles; only the zoom changes. Without this an image wider than the
-    (usually tall) view crops the box: the GL projection keeps the horizontal field of view."""
-    points = _content_points(gl)
-    on_screen = np.all(np.abs(_ndc(gl, points, max(gl.width(), 1), max(gl.height(), 1))) <= 1.0, axis=1)
-    if not on_screen.any():
-        return gl.opts["distance"]
-    points = [p for p, keep in zip(points, on_screen) if keep]
-    distance = gl.opts["distance"]
-    try:
-        for _ in range(3):  # perspective: the size is not exactly inverse to the distance; three steps settle it
-            extent = float(np.abs(_ndc(gl, points, w, h)).max())
-            gl.opts["distance"] *= extent / FILL
-        return gl.opts["distance"]
-    finally:
-        gl.opts["distance"] = distance
-
-
-def _draw_labels(gl, labels: list[GLTextItem], image: QtGui.QImage, scale: float) -> None:
-    """The tick and axis labels. GLTextItem paints them with a QPainter on the widget, which an
-    offscreen render never sees: drawn here at the same projected places."""
-    w, h = image.width(), image.height()
-    if not labels:
-        return
-    to_pixels = QtGui.QMatrix4x4()
-    to_pixels.viewport(0, h, w, -h)
-    mvp = to_pixels * gl.projectionMatrix((0, 0, w, h), (0, 0, w, h)) * gl.viewMatrix()
-    painter = QtGui.QPainter(image)
-    painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
-    Align = QtCore.Qt.AlignmentFlag
-    for item in labels:
-        font = QtGui.QFont(item.font)
-        font.setPointSizeF(item.font.pointSizeF() * scale)
-        painter.setFont(font)
-        painter.setPen(item.color)
-        at = mvp.map(QtGui.QVector3D(*map(float, item.pos))).toPointF()
-        box = QtGui.QFontMetricsF(font).tightBoundingRect(item.text)
-        dx = box.width() if item.alignment & Align.AlignRight else box.width() / 2 if item.alignment & Align.AlignHCenter else 0
-        dy = box.height() if item.alignment & Align.AlignTop else box.height() / 2 if item.alignment & Align.AlignVCenter else 0
-        painter.drawText(QtCore.QPointF(at.x() - dx, at.y() + dy), item.text)
-    painter.end()
-
-
-def _surface_image(window, size: tuple[int, int]) -> QtGui.QImage:
-    w, h = size
-    surface = window.surface
-    gl = surface.gl
-    distance = gl.opts["distance"]
-    fitted = _fit_distance(gl, w, h)
-    labels = _labels(gl)
-    # Hidden while rendering: a GLTextItem opens a QPainter on the widget, which binds the widget's
-    # own framebuffer, so every item drawn after it (the descent paths) would miss the offscreen image.
-    for item in labels:
-        item.setVisible(False)
-    gl.opts["distance"] = fitted
-    try:
-        rgba = surface.render_image(w, h)
-        image = QtGui.QImage(rgba.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888).copy()
-        # Text grows with the drawing (as it would on a screen that size), within reason.
-        scale = float(np.clip(w / max(gl.width(), 1) * distance / fitted, 1.0, LABEL_SCALE_MAX))
-        _draw_labels(gl, labels, image, scale)
-    finally:
-        gl.opts["distance"] = distance
-        for item in labels:
-            item.setVisible(True)
-    return image.convertToFormat(QtGui.QImage.Format.Format_RGB32)
-
-
 # ----------------------------------------------------------------------------- the figure
 def default_title(window) -> str:
     """The formula in plain text, canonical form: 'f = x*exp(-x^2 - y^2)'."""
@@ -301,7 +207,7 @@ def render_figure(window, size: tuple[int, int] = DEFAULT_SIZE, title: str | Non
     panes = []  # (image, x, y)
     if _has_surface(window) and plane is window.contour:
         half = w // 2
-        panes += [(_surface_image(window, (half, top)), 0, title_h), (_plot_image(plane, (w - half, top)), half, title_h)]
+        panes += [(window.surface.export_image(half, top), 0, title_h), (_plot_image(plane, (w - half, top)), half, title_h)]
     else:
         panes.append((_plot_image(plane, (w, top)), 0, title_h))
     if runs and h - title_h - top > 0:
@@ -328,7 +234,7 @@ def render_view(window, view: str, size: tuple[int, int] | None = None, title: s
         if not _has_surface(window):
             raise ExportError("the 3D view shows no surface for this function (it needs two variables "
                               "and values in the box)")
-        return _surface_image(window, size or DEFAULT_SIZE)
+        return window.surface.export_image(*(size or DEFAULT_SIZE))
     if view == "figure":
         return render_figure(window, size or DEFAULT_SIZE, title)
     if view not in VIEW_FORMATS:
