@@ -172,7 +172,7 @@ def test_surface_png_at_1600x1000_with_its_labels_and_paths(win, qtbot, tmp_path
     # The descent paths are drawn over the surface (items added after the GL labels used to be lost).
     assert near(a, GD, 30).sum() > 200 and near(a, ADAM, 30).sum() > 200
     # The tick and axis labels: dark text that an export without them lacks.
-    labels = exporting._labels(window.surface.gl)
+    labels = window.surface.tick_labels + window.surface.axis_labels
     assert len(labels) >= 15
     for item in labels:
         item.setVisible(False)
