@@ -204,3 +204,30 @@ def test_descent_on_a_curve_of_one_variable(win, qtbot):
     table = window.descent.table
     assert table.item(0, 4).text() == "✓ converged"
     assert table.item(0, 5).text() == "global min (2)"
+
+
+def test_one_start_each_typed_and_dragged(win, qtbot):
+    """One start per optimizer: typed into the fields for the chosen optimizer, then one dragged on the map."""
+    from ui import type_into
+
+    window, controller = win
+    on_formula(qtbot, controller, "x^2 + 3y^2", (-2.0, 2.0), (-2.0, 2.0))
+    configure(window, optimizers=["gd", "adam"], lr=0.05, max_steps=100, start_mode="each")
+    controller.descent.set_starts([{"x": 1.0, "y": 1.0}])
+    wait_for_race(qtbot, controller)
+    panel = window.descent
+    panel.start_optimizer_combo.setCurrentIndex(panel.start_optimizer_combo.findData("adam"))
+    type_into(qtbot, panel.start_fields["x"], "-1.5")
+    qtbot.waitUntil(lambda: [s["x"] for s in controller.descent.starts] == [1.0, -1.5]
+                    and not controller.descent.pending, timeout=TIMEOUT)
+    race = controller.descent.race
+    assert [r["start"] for r in race.runs] == [{"x": 1.0, "y": 1.0}, {"x": -1.5, "y": 1.0}]
+    # Two start markers in the optimizers' colours; dragging Adam's moves only Adam's run.
+    assert window.contour.start_positions() == [(1.0, 1.0), (-1.5, 1.0)]
+    marker = window.contour._starts[1]
+    marker.setPos(0.5, -0.5)
+    marker.sigPositionChangeFinished.emit(marker)  # what the end of a drag emits
+    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending
+                    and controller.descent.race.runs[1]["start"] == {"x": 0.5, "y": -0.5}, timeout=TIMEOUT)
+    assert controller.descent.race.runs[0]["start"] == {"x": 1.0, "y": 1.0}
+    configure(window, start_mode="shared")
