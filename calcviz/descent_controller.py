@@ -60,7 +60,7 @@ class DescentController(QtCore.QObject):
         w.actions["descent_step"].triggered.connect(self.step)
         w.actions["descent_run"].triggered.connect(lambda: self.panel.run_button.click())
         w.actions["descent_reset"].triggered.connect(self.reset)
-        w.actions["explain_step"].toggled.connect(lambda _on: self.redraw())
+        w.actions["explain_step"].toggled.connect(lambda _on: self._explain())
         w.actions["basins"].toggled.connect(self._basins_toggled)
 
     # ------------------------------------------------------------------ start points
@@ -282,41 +282,42 @@ class DescentController(QtCore.QObject):
         a, b = self.variables
         w.contour.set_starts([(s[a], s[b]) for s in starts], colors)
 
-    def redraw(self, parts=("map", *SECONDARY)) -> None:
-        """Draw the race at its step on the given views ("map": the contour map or curve)."""
+    def redraw(self, parts=("starts", "map", *SECONDARY)) -> None:
+        """Draw the race at its step on the given views ("map": the contour map or curve). Animation
+        frames name a few of them: nothing is computed for a view that is not drawn."""
         w, race = self.window, self.race
-        self._draw_starts()
-        paths, surface_paths, curves, rows = [], [], [], []
-        doc = self.controller.document
-        log_scale = w.actions["log_scale"].isChecked() and len(self.variables) == 2
+        if "starts" in parts:  # the start markers change with the starts and the setup, not the step
+            self._draw_starts()
+        runs = []  # per run: label, colour, points, values and |grad| up to the step on screen
         if race is not None:
-            box = doc.ranges if doc else []
-            for r, (run, label, color) in enumerate(zip(race.runs, race.labels, self._colors())):
-                points, values, norms = race.path(r)
-                k = race.step_of(r)
-                curves.append({"label": label, "color": color, "steps": np.arange(len(values)),
-                               "values": values, "grad_norms": norms})
-                if points.shape[1] == 2:
-                    paths.append({"label": label, "color": color, "x": points[:, 0], "y": points[:, 1]})
-                    z = gridlib.symlog(values) if log_scale else values
-                    surface_paths.append({"label": label, "color": color, "x": points[:, 0], "y": points[:, 1], "z": z})
-                else:
-                    paths.append({"label": label, "color": color, "x": points[:, 0], "y": values})
-                status = race.status(r)
-                rows.append({"optimizer": run["optimizer"], "label": label, "color": color, "steps": k,
-                             "value": float(values[-1]), "grad_norm": float(norms[-1]), "status": status,
-                             "message": run["message"] if status != "running" else "",
-                             "reached": reached(race.entry(r)["point"], self.controller.critical, box)})
+            runs = [(label, color, *race.path(r)) for r, (label, color) in enumerate(zip(race.labels, self._colors()))]
+        two = len(self.variables) == 2
         if "map" in parts:
-            w.contour.set_paths(paths if len(self.variables) == 2 else [])
-            w.curve.set_paths(paths if len(self.variables) == 1 else [])
+            paths = [{"label": label, "color": color, "x": points[:, 0], "y": points[:, 1] if two else values}
+                     for label, color, points, values, _ in runs]
+            w.contour.set_paths(paths if two else [])
+            w.curve.set_paths([] if two else paths)
         if "surface" in parts:
-            w.surface.set_paths(surface_paths)
+            log_scale = w.actions["log_scale"].isChecked() and two
+            w.surface.set_paths([{"label": label, "color": color, "x": points[:, 0], "y": points[:, 1],
+                                  "z": gridlib.symlog(values) if log_scale else values}
+                                 for label, color, points, values, _ in runs] if two else [])
         if "loss" in parts:
-            self.loss.set_runs(curves)
+            self.loss.set_runs([{"label": label, "color": color, "steps": np.arange(len(values)), "values": values,
+                                 "grad_norms": norms} for label, color, _, values, norms in runs])
         if "table" in parts:
-            self.panel.set_runs(rows)
+            self.panel.set_runs([self._row(r, label, color, values, norms)
+                                 for r, (label, color, _, values, norms) in enumerate(runs)])
             self._explain()
+
+    def _row(self, r: int, label: str, color: str, values, norms) -> dict:
+        """Run r's line in the run table at the step on screen."""
+        race, doc = self.race, self.controller.document
+        run, status = race.runs[r], race.status(r)
+        return {"optimizer": run["optimizer"], "label": label, "color": color, "steps": race.step_of(r),
+                "value": float(values[-1]), "grad_norm": float(norms[-1]), "status": status,
+                "message": run["message"] if status != "running" else "",
+                "reached": reached(race.entry(r)["point"], self.controller.critical, doc.ranges if doc else [])}
 
     def explain_run(self, index: int) -> None:
         self.explained = int(index)

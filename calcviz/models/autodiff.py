@@ -177,16 +177,17 @@ class Compiled:
             hess = outer.batch_jacobian(grad, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             return value, grad, hess
 
-        @tf.function(input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)],
-                     reduce_retracing=True, autograph=False)
-        def value_and_gradient(X, P):
+        def derivatives(X, P):
+            """f and its gradient at a batch of points (traced into the functions that call it)."""
             with tf.GradientTape() as tape:
                 tape.watch(X)
                 value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
             return value, tape.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
         self._point = point
-        self._value_and_gradient = value_and_gradient
+        self._derivatives = derivatives
+        self._value_and_gradient = tf.function(derivatives, reduce_retracing=True, autograph=False,
+                                               input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
         self._grids = {False: None, True: None}  # plain graph / XLA, built on first use
         self._curve = None
@@ -386,7 +387,7 @@ class Compiled:
         descent.py's update rules. With ``path`` every pass is recorded. The loop ends when no run
         is going or after len(rates) passes; it returns the state to go on from.
         """
-        n, m, f = len(self.variables), len(self.params), self._f
+        n, m = len(self.variables), len(self.params)
         f64, i32, zero = tf.float64, tf.int32, tf.UnconnectedGradients.ZERO
         newton = "newton" in used
 
@@ -404,11 +405,7 @@ class Compiled:
             matvec=lambda A, x, transpose=False: tf.linalg.matvec(A, x, adjoint_a=transpose),
             transpose=tf.linalg.matrix_transpose, eye=lambda k: tf.eye(k, dtype=f64))
 
-        def derivatives(X, P):
-            with tf.GradientTape() as tape:
-                tape.watch(X)
-                value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
-            return value, tape.gradient(value, X, unconnected_gradients=zero)
+        derivatives = self._derivatives
 
         def with_hessians(X, P):
             with tf.GradientTape(persistent=True) as outer:
