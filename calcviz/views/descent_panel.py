@@ -52,6 +52,10 @@ DEFAULT_TOL = 1e-6
 DEFAULT_SPEED = 20
 MAX_SPEED = 200
 DEFAULT_MAX_STEPS = 1000
+# The window receives every step of every run (7 runs x 20,000 steps is ~140,000 records, read in a
+# fraction of a second); a million-step race would be gigabytes crossing into the window's process.
+# Longer runs: calcviz descend (up to descent.MAX_STEPS).
+WINDOW_MAX_STEPS = 20_000
 ERROR_STYLE = "color: #c62828;"
 CONVERGED_TINT = "#e3f2e1"
 CONVERGED_INK = "#1b5e20"
@@ -283,10 +287,11 @@ class DescentPanel(QWidget):
         self.steps_per_click_spin.setToolTip("Steps taken by one press of Step")
         form.addRow("steps per click", self.steps_per_click_spin)
         self.max_steps_spin = QSpinBox(box)
-        self.max_steps_spin.setRange(1, descent.MAX_STEPS)
+        self.max_steps_spin.setRange(1, WINDOW_MAX_STEPS)
         self.max_steps_spin.setValue(DEFAULT_MAX_STEPS)
         self.max_steps_spin.setKeyboardTracking(False)
-        self.max_steps_spin.setToolTip(f"A run stops after this many steps (at most {descent.MAX_STEPS:,})")
+        self.max_steps_spin.setToolTip(f"A run stops after this many steps (at most {WINDOW_MAX_STEPS:,} here; "
+                                       f"calcviz descend runs up to {descent.MAX_STEPS:,})")
         form.addRow("maximum steps", self.max_steps_spin)
         self.tol_box = NumberField(box, DEFAULT_TOL, "the tolerance",
                                    lambda v: None if v >= 0 else f"the tolerance must not be negative (got {v:g})")

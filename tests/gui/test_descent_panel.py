@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import QAbstractSlider, QCheckBox
 
 from calcviz.models import descent
 from calcviz.views.descent_panel import (
-    CONVERGED_TINT, DIVERGED_COLOR, OPTIMIZER_COLORS, OPTIMIZER_LABELS, DescentPanel, lr_at,
+    CONVERGED_TINT, DIVERGED_COLOR, OPTIMIZER_COLORS, OPTIMIZER_LABELS, WINDOW_MAX_STEPS, DescentPanel, lr_at,
 )
 from ui import show, type_into  # noqa: E402
 
@@ -54,7 +54,7 @@ def test_defaults(panel):
     assert panel.lr_box.text() == "0.01" and panel.lr_slider.value() == -20
     assert panel.tol_box.text() == "1e-06"
     assert (panel.speed_slider.minimum(), panel.speed_slider.maximum(), panel.speed_slider.value()) == (1, 200, 20)
-    assert panel.max_steps_spin.maximum() == descent.MAX_STEPS
+    assert panel.max_steps_spin.maximum() == WINDOW_MAX_STEPS == 20_000 < descent.MAX_STEPS
     assert panel.run_button.text() == "Run" and panel.run_button.isCheckable() and not panel.run_button.isChecked()
     assert "Space" in panel.step_button.toolTip() and "Ctrl+R" in panel.run_button.toolTip()
     assert panel.message_text() == ""
