@@ -65,7 +65,7 @@ def cmd_eval(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
-    from .models.autodiff import Engine  # TensorFlow loads only once the input is known to be good
+    from .models.engine import Engine  # TensorFlow loads only once the input is known to be good
     if not at:
         at = {name: 0.0 for name in expression.inputs if name not in params}
     result = Engine(args.device).evaluate_point(args.expr, at, params)
@@ -119,7 +119,7 @@ def cmd_critical(args) -> int:
     ranges = [tuple(given[k]) if given[k] is not None else (-5.0, 5.0) for k in range(len(axes))]
     if len(axes) == 1 and args.y is not None:
         raise UsageError(f"--y gives a second axis, but the formula has one variable ({axes[0]})")
-    from .models.autodiff import Engine
+    from .models.engine import Engine
     result = Engine(args.device).find_critical_points(args.expr, axes, ranges, params, seeds_per_side=args.seeds)
     if args.json:
         _print_json({k: result[k] for k in ("axes", "critical_points", "complete", "note")})
@@ -158,7 +158,7 @@ def cmd_approx(args) -> int:
             raise UsageError(f"{what}: the values must be finite")
     if not at:
         at = {name: 0.0 for name in expression.inputs if name not in params}
-    from .models.autodiff import Engine
+    from .models.engine import Engine
     result = Engine(args.device).approximate(args.expr, at, params, eps=args.eps, direction=args.direction)
     result.pop("seconds")
     if args.json:
@@ -227,7 +227,7 @@ def cmd_descend(args) -> int:
         descent.check_optimizers(optimizers)  # before TensorFlow loads
     except descent.DescentError as exc:
         raise UsageError(str(exc)) from None
-    from .models.autodiff import Engine
+    from .models.engine import Engine
     result = Engine(args.device).descend(args.expr, starts[0] if len(starts) == 1 else starts, params,
                                         optimizers=optimizers, lr=args.lr, steps=args.steps, tol=args.tol,
                                         hyperparameters=hyper, schedule=schedule)
@@ -280,7 +280,7 @@ def cmd_backprop(args) -> int:
     at.update(params)  # every free name is an input node of the network
     if not at:
         at = {name: 0.0 for name in expression.inputs}
-    from .models.autodiff import pick_device
+    from .models.tf_lowering import pick_device
     from .models.backprop import backprop
     device, device_name = pick_device(args.device)
     result = backprop(args.expr, at, expand=args.expand, device=device)

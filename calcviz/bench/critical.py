@@ -309,11 +309,11 @@ def run(quick: bool = False) -> dict:
     from scipy import __version__ as scipy_version
     from scipy.optimize import root
 
-    from calcviz.models import autodiff, critical
-    tf = autodiff.tf
+    from calcviz.models import critical, engine as engine_module, tf_lowering
+    tf = tf_lowering.tf
     import_ms = (time.perf_counter() - t0) * 1e3
     ref = load_reference()
-    engine = autodiff.Engine("auto")
+    engine = engine_module.Engine("auto")
     rng = np.random.default_rng(0)
 
     # TensorFlow's first traces in a process are slower: pay them on an unrelated function first.

@@ -350,13 +350,13 @@ def bench_compute_client(quick: bool) -> dict:
 def run(quick: bool = False) -> dict:
     t0 = time.perf_counter()
     rss0 = rss_mb()
-    from calcviz.models import autodiff
+    from calcviz.models import autodiff, engine as engine_module, tf_lowering
     from calcviz.models.expression import parse
-    tf = autodiff.tf
+    tf = tf_lowering.tf
     import_ms = (time.perf_counter() - t0) * 1e3
     rss_import = rss_mb()
 
-    engine = autodiff.Engine("auto")
+    engine = engine_module.Engine("auto")
     result: dict = {
         "machine": {
             "device": engine.device_name,
@@ -370,7 +370,7 @@ def run(quick: bool = False) -> dict:
     }
     with tf.device(engine.device):
         _say("grid ...")
-        result["grid"] = bench_grid(tf, autodiff.lower, engine, quick)
+        result["grid"] = bench_grid(tf, tf_lowering.lower, engine, quick)
         _say("point ...")
         result["point"] = bench_point(engine, quick)
         _say("new expression ...")

@@ -6,7 +6,7 @@ and per definition, an edge from every name a definition uses to the definition.
 each function call) as unnamed nodes "#1", "#2", ...; constants stay inside their operation.
 
 Every node carries its own operation as a small expression tree over its parents' names, so the
-one lowering in autodiff.lower computes every number here, and format_node prints its formula:
+one lowering in tf_lowering.lower computes every number here, and format_node prints its formula:
 
 * forward values and adjoints df/d(node): one forward pass under one tf.GradientTape, the gradient
   taken with respect to every node's tensor (an intermediate tensor's gradient is its adjoint);
@@ -22,7 +22,7 @@ import math
 import time
 from typing import Mapping
 
-from .autodiff import EngineError, lower, tf
+from .tf_lowering import EngineError, lower, tf
 from .expression import CONSTANTS, Binary, Call, Expression, Name, Node, Unary, children, format_node, names_in, parse
 
 MAX_PATHS = 200  # paths listed per input; their count and their sum are always exact

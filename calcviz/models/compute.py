@@ -43,7 +43,7 @@ def _serve(conn, device: str) -> None:
     try:
         import gc
 
-        from .autodiff import Engine  # the TensorFlow import happens here, in the child
+        from .engine import Engine  # the TensorFlow import happens here, in the child
         from .expression import ParseError
         engine = Engine(device)
         # TensorFlow's objects never die: keep the collector from walking them (a full collection

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-# name -> (fewest, most) arguments; None = any number. TensorFlow lowering lives in autodiff.py.
+# name -> (fewest, most) arguments; None = any number. TensorFlow lowering lives in tf_lowering.py.
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
     **{name: (1, 1) for name in (
         "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",

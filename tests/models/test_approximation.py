@@ -11,7 +11,7 @@ from calcviz.models import approximation
 from calcviz.models.approximation import (
     error_slopes, linear_model, newton_step, quadratic_model, stable_learning_rate,
 )
-from calcviz.models.autodiff import Engine, EngineError
+from calcviz.models.engine import Engine, EngineError
 from reference import LINEAR_APPROX, ONE_VARIABLE, QUADRATIC_APPROX, TEST_FUNCTIONS, max_stable_step
 
 E = math.e

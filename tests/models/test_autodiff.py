@@ -9,8 +9,9 @@ import weakref
 import numpy as np
 import pytest
 
-from calcviz.models import autodiff
-from calcviz.models.autodiff import MAX_GRID, TF_FUNCTIONS, Engine, EngineError, lower
+from calcviz.models import tf_lowering
+from calcviz.models.engine import MAX_GRID, Engine, EngineError
+from calcviz.models.tf_lowering import TF_FUNCTIONS, lower
 from calcviz.models.expression import FUNCTIONS, parse
 from reference import (
     CHAIN, DEGENERATE, HIMMELBLAU_POINTS, LINEAR_APPROX, MAX, MIN, ONE_VARIABLE, QUADRATIC_APPROX,
@@ -177,7 +178,7 @@ def test_seed_chain_rule_network(engine):
 def test_chain_intermediates_and_their_partials():
     """lower(keep=...) exposes each definition's tensor (the chain-rule view): check a, b, u, v and
     df/du, df/dv, df/da, df/db."""
-    tf = autodiff.tf
+    tf = tf_lowering.tf
     expression = parse(CHAIN["formula"])
     env = {n: tf.constant(v, tf.float64) for n, v in CHAIN["point"].items()}
     keep = {}
@@ -533,7 +534,7 @@ def test_cpu_device():
 
 
 def test_gpu_request_without_a_gpu_is_refused():
-    if autodiff._GPUS:
+    if tf_lowering._GPUS:
         e = Engine("gpu")
         assert e.device_name.startswith("GPU")
         pytest.skip("a GPU is present: the no-GPU refusal cannot be checked here")
@@ -543,8 +544,8 @@ def test_gpu_request_without_a_gpu_is_refused():
 
 def test_auto_device_is_the_gpu_only_when_there_is_one():
     e = Engine("auto")
-    assert e.device_name == ("CPU" if not autodiff._GPUS else e.device_name)
-    assert e.device_name.startswith("GPU") == bool(autodiff._GPUS)
+    assert e.device_name == ("CPU" if not tf_lowering._GPUS else e.device_name)
+    assert e.device_name.startswith("GPU") == bool(tf_lowering._GPUS)
 
 
 @pytest.mark.parametrize("device", ["tpu", "CPU", "", "/GPU:0"])
@@ -555,7 +556,8 @@ def test_unknown_device_is_refused(device):
 
 def test_large_grids_through_xla_agree_with_the_plain_graph():
     """Grids of XLA_MIN_POINTS or more take the XLA-compiled function; it must give the same numbers."""
-    from calcviz.models.autodiff import XLA_MIN_POINTS, Engine
+    from calcviz.models.autodiff import XLA_MIN_POINTS
+    from calcviz.models.engine import Engine
     engine = Engine("cpu")
     n = int(np.ceil(np.sqrt(XLA_MIN_POINTS)))
     text = "sin(x)*cos(y) + 0.1x^2 + log(x)"

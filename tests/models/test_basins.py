@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from calcviz.models import descent
-from calcviz.models.autodiff import Engine, EngineError
+from calcviz.models.engine import Engine, EngineError
 from reference import HIMMELBLAU, MIN, ROSENBROCK, SPHERE
 
 pytest.importorskip("tensorflow")

@@ -175,8 +175,8 @@ def test_user_errors_exit_2_with_a_message(capsys, argv, phrase):
 
 
 def test_gpu_without_gpu_exits_2(capsys):
-    from calcviz.models import autodiff
-    if autodiff._GPUS:
+    from calcviz.models import tf_lowering
+    if tf_lowering._GPUS:
         pytest.skip("a GPU is present")
     code, out, err = run(capsys, "eval", "x", "--at", "x=1", "--device", "gpu")
     assert code == 2 and "no GPU" in err

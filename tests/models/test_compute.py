@@ -126,7 +126,7 @@ def test_requests_before_ready_wait_and_coalesce():
 
 # ----------------------------------------------------------------------------- requests
 def test_point_matches_the_in_process_engine(ready):
-    from calcviz.models.autodiff import Engine
+    from calcviz.models.engine import Engine
     text, at = "(x^2+y-11)^2 + (x+y^2-7)^2", {"x": 0.0, "y": 0.0}
     reply = ready.request("evaluate_point", text=text, at=at)
     assert reply.kind == "evaluate_point" and reply.error is None
@@ -255,8 +255,8 @@ def test_killed_during_a_request_says_what_was_lost(ready):
 
 
 def test_a_process_that_cannot_start_is_not_restarted_forever():
-    from calcviz.models import autodiff
-    if autodiff._GPUS:
+    from calcviz.models import tf_lowering
+    if tf_lowering._GPUS:
         pytest.skip("a GPU is present: 'gpu' starts fine here")
     c = ComputeClient("gpu")
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from calcviz.models import critical
-from calcviz.models.autodiff import Engine, EngineError
+from calcviz.models.engine import Engine, EngineError
 from calcviz.models.expression import ParseError
 from reference import (
     COORD_TOL, DEGENERATE, HIMMELBLAU, MAX, MIN, ONE_VARIABLE, OUTSIDE_DOMAIN, QUADRATIC_APPROX,

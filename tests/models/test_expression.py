@@ -231,7 +231,7 @@ def test_function_table():
 
 
 def test_function_tables_agree_with_tensorflow_lowering():
-    from calcviz.models.autodiff import TF_FUNCTIONS  # imports TensorFlow
+    from calcviz.models.tf_lowering import TF_FUNCTIONS  # imports TensorFlow
     assert set(FUNCTIONS) == set(TF_FUNCTIONS)
 
 

@@ -157,7 +157,7 @@ def test_every_cut_of_a_session_file_is_reported_as_truncated():
 
 
 def test_sessions_refuse_what_the_engine_would_refuse():
-    from calcviz.models.autodiff import MAX_GRID  # one constant (models/session.py), the same object
+    from calcviz.models.engine import MAX_GRID  # one constant (models/session.py), the same object
     assert storage.MAX_GRID is MAX_GRID == 2000
     state = json.loads(storage.session_to_text(full_state()))
     state["document"]["n"] = MAX_GRID + 1

@@ -1,0 +1,397 @@
+"""The engine: requests by formula text (a point, a grid, critical points, local models, descent,
+basins, backprop) served by the compiled kernels of models/autodiff.py.
+
+The engine keeps the compiled functions of the current expression alone (old ones are dropped:
+see the benchmark's RSS figure). Each request returns plain numbers and numpy arrays, so results
+pickle across the compute process's pipe.
+"""
+from __future__ import annotations
+
+import operator
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import approximation, critical, descent
+from .autodiff import Compiled
+from .expression import CONSTANTS, Expression, parse
+from .session import MAX_GRID
+from .tf_lowering import EngineError, pick_device, tf
+
+@dataclass
+class Split:
+    """Which inputs are differentiated (variables) and which are held fixed (parameters)."""
+
+    variables: tuple[str, ...]
+    params: tuple[str, ...]
+    param_values: np.ndarray
+
+
+def split_inputs(expression: Expression, variables: Sequence[str], values: Mapping[str, float],
+                 allow_unused: bool = False) -> Split:
+    """Check the inputs are all given: ``variables`` are differentiated, the rest come from ``values``.
+
+    With ``allow_unused`` (a surface over the x, y plane), a variable may be absent from the formula:
+    log(x) drawn over x and y is constant along y. It still may not name a constant or a definition.
+    """
+    if len(set(variables)) != len(variables):
+        raise EngineError(f"each variable can be given only once (got {', '.join(variables)})")
+    unknown = [v for v in variables if v not in expression.inputs]
+    if allow_unused:
+        defined = {name for name, _ in expression.definitions}
+        unknown = [v for v in unknown if v in CONSTANTS or v in defined]
+    if unknown:
+        used = ", ".join(expression.inputs) or "no variables"
+        raise EngineError(f"'{unknown[0]}' does not appear in the formula (it uses {used})")
+    params = tuple(n for n in expression.inputs if n not in variables)
+    missing = [p for p in params if p not in values]
+    if missing:
+        raise EngineError("give a value for " + ", ".join(missing) + " (e.g. --param "
+                          + " ".join(f"{p}=1" for p in missing) + ")")
+    return Split(tuple(variables), params, np.array([float(values[p]) for p in params], np.float64))
+
+
+def linspace(lo: float, hi: float, n: int) -> np.ndarray:
+    return np.linspace(float(lo), float(hi), int(n))
+
+
+def check_box(ranges: Sequence[tuple[float, float]], n: int) -> None:
+    if not 2 <= int(n) <= MAX_GRID:
+        raise EngineError(f"grid resolution must be between 2 and {MAX_GRID} points per side (got {n})")
+    for lo, hi in ranges:
+        if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
+            raise EngineError(f"a range must go from a smaller to a larger finite number (got {lo} to {hi})")
+
+
+class Engine:
+    """Serves requests by expression text; keeps only the current expression compiled."""
+
+    def __init__(self, device: str = "auto"):
+        self.device, self.device_name = pick_device(device)
+        self._key = None
+        self._compiled: Compiled | None = None
+
+    def compile(self, text: str, variables: Sequence[str], params: Sequence[str]) -> Compiled:
+        key = (text, tuple(variables), tuple(params))
+        if key != self._key:
+            self._compiled = None  # drop the old functions first, so their memory can go
+            self._compiled = Compiled(parse(text), variables, params)
+            self._key = key
+        return self._compiled
+
+    # Each request method returns plain numbers and numpy arrays, so results pickle across processes.
+    def evaluate_point(self, text: str, at: Mapping[str, float], params: Mapping[str, float] | None = None) -> dict:
+        """Value, gradient, Hessian and its eigen-decomposition at one point."""
+        expression = parse(text)
+        split = split_inputs(expression, list(at), params or {})
+        compiled = self.compile(text, split.variables, split.params)
+        t0 = time.perf_counter()
+        with tf.device(self.device):
+            v, g, h = compiled.at(np.array([[float(at[n]) for n in split.variables]]), split.param_values)
+        hess = h[0]
+        finite = np.all(np.isfinite(hess))
+        eigenvalues, eigenvectors = np.linalg.eigh((hess + hess.T) / 2) if finite else (
+            np.full(len(hess), np.nan), np.full_like(hess, np.nan))
+        return {
+            "variables": list(split.variables),
+            "point": {n: float(at[n]) for n in split.variables},
+            "params": dict(zip(split.params, map(float, split.param_values))),
+            "value": float(v[0]),
+            "gradient": dict(zip(split.variables, map(float, g[0]))),
+            "hessian": hess.tolist(),
+            "eigenvalues": eigenvalues.tolist(),
+            "eigenvectors": eigenvectors.T.tolist(),  # one row per eigenvalue
+            "device": self.device_name,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    def evaluate_grid(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]], n: int,
+                      params: Mapping[str, float] | None = None) -> dict:
+        """f and its gradient on an n x n grid (or f, f', f'' on n points for one axis)."""
+        if len(axes) not in (1, 2) or len(ranges) != len(axes):
+            raise EngineError(f"a grid needs one or two axes, each with a range (got {len(axes)} axes "
+                              f"and {len(ranges)} ranges)")
+        check_box(ranges, n)
+        expression = parse(text)
+        split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
+        compiled = self.compile(text, split.variables, split.params)
+        coords = [linspace(lo, hi, n) for lo, hi in ranges]
+        t0 = time.perf_counter()
+        with tf.device(self.device):
+            if len(axes) == 2:
+                value, d1, d2 = compiled.grid(coords[0], coords[1], split.param_values)
+            else:
+                value, d1, d2 = compiled.curve(coords[0], split.param_values)
+        seconds = time.perf_counter() - t0
+        return {
+            "axes": list(axes),
+            "coords": coords,
+            "value": value,
+            "d1": d1,  # df/dx on a surface, f' on a curve
+            "d2": d2,  # df/dy on a surface, f'' on a curve
+            "undefined_fraction": float(1.0 - np.isfinite(value).mean()),
+            "device": self.device_name,
+            "seconds": seconds,
+        }
+
+    def find_critical_points(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]],
+                             params: Mapping[str, float] | None = None, seeds_per_side: int | None = None,
+                             progress=None) -> dict:
+        """Critical points of f over the box ``ranges`` of one or two axes (see models/critical.py).
+
+        ``progress`` (optional) is called with the fraction done between chunks of Newton steps.
+        Returns {"axes", "critical_points", "complete", "note", "seeds", "device", "seconds"}.
+        """
+        try:
+            per_side = critical.check_search(axes, ranges, seeds_per_side)
+        except critical.BoxError as exc:
+            raise EngineError(str(exc)) from None
+        expression = parse(text)
+        split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
+        compiled = self.compile(text, split.variables, split.params)
+        width = np.array([float(hi) - float(lo) for lo, hi in ranges])
+        radius = critical.trust_radius(per_side)
+
+        lo = np.array([float(lo) for lo, _ in ranges])
+
+        def newton(points, steps):
+            return compiled.newton(points, split.param_values, lo, width, radius, steps)
+
+        with tf.device(self.device):
+            result = critical.find_critical_points(newton, list(axes), ranges, per_side, progress)
+        result["device"] = self.device_name
+        return result
+
+    def approximate(self, text: str, at: Mapping[str, float], params: Mapping[str, float] | None = None,
+                    eps=None, direction=None) -> dict:
+        """The tangent-plane and quadratic models of f at ``at``, compared with f (see models/approximation.py).
+
+        ``eps`` (a dict per variable, or a list in the order of ``at``; default 0.01 each) is the
+        displacement where the models are compared with the true value. Along ``direction`` v
+        (default: the unit gradient, or the first axis when the gradient is 0) the errors at
+        p + t v for t from 1e-3 to 1 are returned with their measured log-log slopes (over t <= 0.1).
+        """
+        expression = parse(text)
+        split = split_inputs(expression, list(at), params or {})
+        names, n = split.variables, len(split.variables)
+        if n == 0:
+            raise EngineError("the formula has no variable to approximate in")
+        p = np.array([float(at[name]) for name in names])
+        if not np.all(np.isfinite(p)):
+            raise EngineError("the point must have finite coordinates")
+        e = self._per_variable(eps, names, "eps", default=0.01)
+        v = None if direction is None else self._per_variable(direction, names, "direction", default=0.0)
+        compiled = self.compile(text, names, split.params)
+        t0 = time.perf_counter()
+        with tf.device(self.device):
+            value, grad, hess = compiled.at(p[None, :], split.param_values)
+        value, grad, hess = float(value[0]), grad[0], hess[0]
+        if v is None:
+            norm = float(np.linalg.norm(grad))
+            v = grad / norm if np.isfinite(norm) and norm > 0 else np.eye(n)[0]
+        else:
+            norm = float(np.linalg.norm(v))
+            if not norm > 0:
+                raise EngineError("the direction must not be the zero vector")
+            v = v / norm
+        ts = np.logspace(-3.0, 0.0, 31)
+        with tf.device(self.device):
+            f_at, _, _ = compiled.at(np.vstack([p + e, p + ts[:, None] * v]), split.param_values)
+        true, along = float(f_at[0]), f_at[1:]
+        line = p + ts[:, None] * v
+        lin_t = approximation.linear_model(value, grad, p, line)
+        quad_t = approximation.quadratic_model(value, grad, hess, p, line)
+        lin = float(approximation.linear_model(value, grad, p, p + e))
+        quad = float(approximation.quadratic_model(value, grad, hess, p, p + e))
+        err_l, err_q = np.abs(along - lin_t), np.abs(along - quad_t)
+        small = ts <= 0.1 + 1e-12
+        finite_along = along[np.isfinite(along)]
+        scale = max(abs(value), float(np.max(np.abs(finite_along), initial=0.0))) if np.isfinite(value) else None
+        step = approximation.newton_step(grad, hess)
+        finite_h = bool(np.all(np.isfinite(hess)))
+        eigenvalues = np.linalg.eigvalsh(0.5 * (hess + hess.T)) if finite_h else np.full(n, np.nan)
+
+        def named(a):
+            return {name: float(c) for name, c in zip(names, a)}
+
+        return {
+            "variables": list(names),
+            "point": named(p),
+            "params": dict(zip(split.params, map(float, split.param_values))),
+            "value": value,
+            "gradient": named(grad),
+            "hessian": hess.tolist(),
+            "eigenvalues": eigenvalues.tolist(),
+            "eps": named(e),
+            "true": true,
+            "linear": lin,
+            "quadratic": quad,
+            "linear_error": abs(true - lin),
+            "quadratic_error": abs(true - quad),
+            "errors": {
+                "direction": v.tolist(),
+                "t": ts.tolist(),
+                "true": along.tolist(),
+                "linear": err_l.tolist(),
+                "quadratic": err_q.tolist(),
+                "slope_linear": approximation.error_slopes(ts[small], err_l[small], scale),
+                "slope_quadratic": approximation.error_slopes(ts[small], err_q[small], scale),
+            },
+            "newton_step": None if step is None else named(step),
+            "newton_point": None if step is None else named(p + step),
+            "stable_learning_rate": approximation.stable_learning_rate(hess),
+            "device": self.device_name,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    def descend(self, text: str, start, params: Mapping[str, float] | None = None, optimizers=("gd",),
+                lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
+                schedule="constant", box=None, path: bool = True) -> dict:
+        """Gradient descent (and momentum, Nesterov, AdaGrad, RMSProp, Adam, Newton) from ``start``.
+
+        ``start`` is one point (a dict by variable) for every optimizer, or a list of them: one per
+        optimizer, or many for a single optimizer. ``hyperparameters`` override the optimizers'
+        defaults (flat, or per optimizer name); ``schedule`` is "constant", "exponential", "cosine"
+        or a dict with "name" and its parameters; ``box`` a (low, high) per variable (the divergence
+        test's scale; default [-5, 5] widened to hold the starts). All runs advance together in one
+        compiled loop (Compiled.descend; Hessians only when a Newton run is present). See models/descent.py.
+        Returns {"variables", "params", "box", "runs": [...], "device", "seconds"}.
+        """
+        from collections.abc import Mapping as AnyMapping  # (isinstance with typing's Mapping is slow)
+        starts = [start] if isinstance(start, AnyMapping) else list(start)
+        if not starts or not all(isinstance(s, AnyMapping) for s in starts):
+            raise EngineError("give the start point as values by variable, e.g. {'x': -1.5, 'y': 2}")
+        variables = list(starts[0])
+        names = set(variables)
+        for s in starts[1:]:
+            if s.keys() != names:
+                raise EngineError("every start point must give the same variables "
+                                  f"({', '.join(variables)}; got {', '.join(s)})")
+        expression = parse(text)
+        split = split_inputs(expression, variables, params or {})
+        if not split.variables:
+            raise EngineError("the formula has no variable to descend in")
+        coordinates = operator.itemgetter(*split.variables)  # (a number for one variable: reshaped below)
+        try:
+            points = np.array([coordinates(s) for s in starts], np.float64).reshape(len(starts), -1)
+        except (TypeError, ValueError):
+            raise EngineError("start coordinates must be numbers") from None
+        compiled = self.compile(text, split.variables, split.params)
+
+        def loop(plan, path):
+            with tf.device(self.device):
+                return compiled.descend(plan, split.param_values, path)
+
+        def hessians(points):
+            with tf.device(self.device):
+                return compiled.at(points, split.param_values)[2]
+
+        t0 = time.perf_counter()
+        try:
+            result = descent.descend(loop, hessians, split.variables, points, optimizers, lr, steps, tol,
+                                     hyperparameters, schedule, box, path)
+        except descent.DescentError as exc:
+            raise EngineError(str(exc)) from None
+        result["params"] = dict(zip(split.params, map(float, split.param_values)))
+        result["device"] = self.device_name
+        result["seconds"] = time.perf_counter() - t0
+        return result
+
+    def backprop(self, text: str, at: Mapping[str, float], expand: bool = False) -> dict:
+        """The chain-rule view's numbers: forward values, local partials, adjoints, paths (models/backprop.py)."""
+        from .backprop import backprop  # backprop builds on this module's lowering
+
+        result = backprop(text, at, expand, device=self.device)
+        result["device"] = self.device_name
+        return result
+
+    def basins(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]], n: int,
+               params: Mapping[str, float] | None = None, optimizer: str = "gd", lr: float = 0.01,
+               steps: int = 1000, tol: float = 1e-6, hyperparameters: Mapping | None = None,
+               schedule="constant", progress=None) -> dict:
+        """Basins of attraction: descend from every point of an n x n grid over ``ranges`` (no path).
+
+        The runs go in a few chunks; ``progress`` (optional) is called with the fraction done after
+        each. Each start is labelled with the index of the minimum its run converged to (in
+        "minima", sorted by value), -1 if it diverged, -2 if it stopped without converging (see
+        descent.label_basins). The box ``ranges`` is also the divergence test's box.
+        Returns {"axes", "coords", "labels" (n, n) int32 indexed [i_x, j_y], "minima", "diverged",
+        "unconverged", "optimizer", "learning_rate", "steps", "device", "seconds"}.
+        """
+        if len(axes) != 2 or len(ranges) != 2:
+            raise EngineError(f"basins need two axes, each with a range (got {len(axes)} axes and "
+                              f"{len(ranges)} ranges)")
+        if isinstance(n, bool) or int(n) != n or not 2 <= n <= descent.MAX_BASINS:
+            raise EngineError(f"basins need from 2 to {descent.MAX_BASINS} starts per side (got {n})")
+        n = int(n)
+        check_box(ranges, n)
+        expression = parse(text)
+        split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
+        coords = [linspace(lo, hi, n) for lo, hi in ranges]
+        starts = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1).reshape(-1, 2)
+        try:
+            names = descent.check_optimizers(optimizer)
+            if len(names) != 1:
+                raise descent.DescentError("basins are drawn for one optimizer at a time")
+            name = names[0]
+            plan = descent.plan(split.variables, starts, names, lr, steps, tol, hyperparameters, schedule, ranges)
+        except descent.DescentError as exc:
+            raise EngineError(str(exc)) from None
+        compiled = self.compile(text, split.variables, split.params)
+        t0 = time.perf_counter()
+        total = len(starts)
+        chunk = descent.basin_chunk(total)
+        parts = []
+        with tf.device(self.device):
+            for first in range(0, total, chunk):
+                # the last chunk is padded with copies of the last start: one chunk size, one XLA compile
+                rows = np.minimum(np.arange(first, first + chunk), total - 1)
+                out = compiled.descend(plan.take(rows), split.param_values, path=False)
+                parts.append({k: a[:total - first] for k, a in out.items()})
+                if progress is not None:
+                    progress(min(first + chunk, total) / total)
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        labels, minima = descent.label_basins(out, plan.box)
+        return {
+            "axes": list(axes),
+            "coords": coords,
+            "labels": labels.reshape(n, n),
+            "minima": [{"point": dict(zip(split.variables, map(float, out["X"][r]))), "value": float(out["value"][r]),
+                        "count": int(np.count_nonzero(labels == k))} for k, r in enumerate(minima)],
+            "diverged": int(np.count_nonzero(labels == descent.DIVERGED)),
+            "unconverged": int(np.count_nonzero(labels == descent.UNCONVERGED)),
+            "optimizer": name,
+            "learning_rate": plan.lr,
+            "steps": plan.steps,
+            "device": self.device_name,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    @staticmethod
+    def _per_variable(given, names: Sequence[str], what: str, default: float) -> np.ndarray:
+        """A vector from a dict by variable name or a sequence in the variables' order."""
+        if given is None:
+            return np.full(len(names), float(default))
+        if isinstance(given, Mapping):
+            unknown = [k for k in given if k not in names]
+            if unknown:
+                raise EngineError(f"{what} names '{unknown[0]}', which is not one of the variables "
+                                  f"({', '.join(names)})")
+            try:
+                out = np.array([float(given.get(name, default)) for name in names])
+            except (TypeError, ValueError):
+                raise EngineError(f"{what} must be numbers, one per variable ({', '.join(names)})") from None
+        else:
+            try:
+                values = list(np.asarray(given, dtype=np.float64).reshape(-1))
+            except (TypeError, ValueError):
+                raise EngineError(f"{what} must be numbers, one per variable ({', '.join(names)})") from None
+            if len(values) != len(names):
+                raise EngineError(f"{what} needs {len(names)} number{'s' if len(names) != 1 else ''}, "
+                                  f"one per variable ({', '.join(names)}); got {len(values)}")
+            out = np.array(values, dtype=np.float64)
+        if not np.all(np.isfinite(out)):
+            raise EngineError(f"{what} must be finite numbers")
+        return out
