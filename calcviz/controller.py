@@ -48,7 +48,7 @@ class DocumentChange(QtGui.QUndoCommand):
 
 
 class Controller(QtCore.QObject):
-    def __init__(self, window, client: ComputeClient):
+    def __init__(self, window, client: ComputeClient, persist: bool = True):
         super().__init__(window)
         self.window, self.client = window, client
         self.undo_stack = QtGui.QUndoStack(self)
@@ -66,7 +66,7 @@ class Controller(QtCore.QObject):
         self._connect()
         self.descent = DescentController(self)
         self.chain = ChainController(self)
-        self.files = FilesController(self)
+        self.files = FilesController(self, persist)
 
     # ------------------------------------------------------------------ wiring
     def _connect(self) -> None:

@@ -43,8 +43,20 @@ def data_folder() -> Path:
     return folder
 
 
+def set_aside(path: Path) -> Path:
+    """Rename a session that could not be reopened to a name no launch reads again; the user's work
+    in it is kept (and the next close saves a fresh last session)."""
+    stamp = QtCore.QDateTime.currentDateTime().toString("yyyyMMdd-hhmmss")
+    kept = path.with_name(f"{path.stem}-unreadable-{stamp}{path.suffix}")
+    try:
+        path.replace(kept)
+    except OSError:
+        return path
+    return kept
+
+
 class FilesController(QtCore.QObject):
-    def __init__(self, controller):
+    def __init__(self, controller, persist: bool = True):
         super().__init__(controller)
         self.controller = controller
         self.window = w = controller.window
@@ -53,7 +65,8 @@ class FilesController(QtCore.QObject):
         w.actions["save_as"].triggered.connect(self.save_as)
         w.actions["open"].triggered.connect(self.open_dialog)
         w.actions["export"].triggered.connect(self.export_dialog)
-        w.closing.connect(self.save_last)
+        if persist:  # `calcviz export`'s hidden window never touches the user's layout or last session
+            w.closing.connect(self.save_last)
         self._fill_recent()
 
     # ------------------------------------------------------------------ capture and restore
@@ -187,8 +200,11 @@ class FilesController(QtCore.QObject):
             return False
         try:
             self.restore(storage.load_session(path))
-        except storage.SessionError as exc:
-            self.window.show_status(f"The last session could not be reopened: {exc}", error=True)
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the app must still start
+            self.controller.descent.forget()
+            kept = set_aside(path)
+            self.window.show_status(f"The last session could not be reopened ({exc}); "
+                                    f"it was kept as {kept}", error=True)
             return False
         return True
 

@@ -16,9 +16,10 @@ def create_app() -> QtWidgets.QApplication:
     return app
 
 
-def build(device: str = "auto"):
+def build(device: str = "auto", persist: bool = True):
     """The compute process (started first: its TensorFlow import overlaps building the window),
-    the window and the controller."""
+    the window and the controller. ``persist``: the window saves its layout and the last session
+    on close (the app); `calcviz export` draws with a window that must leave the user's state alone."""
     from .models.compute import ComputeClient
 
     client = ComputeClient(device)
@@ -29,7 +30,7 @@ def build(device: str = "auto"):
     from .main_window import MainWindow
 
     window = MainWindow()
-    controller = Controller(window, client)
+    controller = Controller(window, client, persist)
     window.destroyed.connect(controller.shutdown)
     return window, controller
 

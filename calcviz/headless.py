@@ -170,7 +170,7 @@ class Run:
 
         self.QtCore = QtCore
         self.app = create_app()
-        self.window, self.controller = build(device)
+        self.window, self.controller = build(device, persist=False)
         # Mapped nowhere, yet "shown": the GL view gets its context and every view its size.
         self.window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
         self.window.resize(1400, 900)

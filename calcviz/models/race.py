@@ -11,6 +11,11 @@ import numpy as np
 from .descent import OPTIMIZER_LABELS
 
 REACH_FRACTION = 0.005  # a run "reached" a critical point within this fraction of the box per axis
+MAX_SPEED = 200         # steps per second of the animation
+# The window receives every step of every run (7 runs x 20,000 steps is ~140,000 records, read in a
+# fraction of a second); a million-step race would be gigabytes crossing into the window's process.
+# Longer runs: calcviz descend (up to descent.MAX_STEPS).
+WINDOW_MAX_STEPS = 20_000
 
 
 def run_labels(runs: list[dict]) -> list[str]:

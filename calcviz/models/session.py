@@ -7,6 +7,9 @@ from .expression import Expression
 
 DEFAULT_PARAM = {"value": 1.0, "min": -5.0, "max": 5.0}
 MAX_GRID = 2000  # points per side of a grid; 2000 x 2000 is 4 million evaluations
+# The largest magnitude of a box's end or a parameter (value or slider end): the panels' number boxes
+# stop there, and a slider across +-1e308 would compute inf - -inf = NaN.
+VALUE_LIMIT = 1e9
 
 
 @dataclass(frozen=True)

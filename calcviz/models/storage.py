@@ -54,8 +54,9 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 
 from . import critical, descent
+from .race import MAX_SPEED, WINDOW_MAX_STEPS
 from .expression import Expression, ParseError, parse
-from .session import MAX_GRID, Document
+from .session import MAX_GRID, VALUE_LIMIT, Document
 
 SESSION_FORMAT = "calcviz-session"
 SESSION_VERSION = 1
@@ -279,7 +280,17 @@ def _range(value, where: str) -> tuple[float, float]:
     pair = [_as_float(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
     if len(pair) != 2 or None in pair or not pair[0] < pair[1]:
         raise SessionError(f"{where} must be two finite numbers, low < high (got {_show(value)})")
+    if max(abs(pair[0]), abs(pair[1])) > VALUE_LIMIT:
+        raise SessionError(f"{where} must lie within ±{VALUE_LIMIT:g} (got {_show(value)})")
     return pair[0], pair[1]
+
+
+def _bounded(value, where: str) -> float:
+    """A finite number within ±VALUE_LIMIT (what the panels can show)."""
+    out = _number(value, where)
+    if abs(out) > VALUE_LIMIT:
+        raise SessionError(f"{where} must lie within ±{VALUE_LIMIT:g} (got {out:g})")
+    return out
 
 
 def _names(value, where: str, inputs: Sequence[str], most: int) -> list[str]:
@@ -339,7 +350,10 @@ def _document(data, where: str = "document") -> tuple[Document, Expression]:
         if name in axes:
             raise SessionError(f"{where}.params names '{name}', which is an axis")
         p = _object(p, at)
-        params[name] = {k: _number(_field(p, k, at), f"{at}.{k}") for k in ("value", "min", "max")}
+        params[name] = {k: _bounded(_field(p, k, at), f"{at}.{k}") for k in ("value", "min", "max")}
+        if not params[name]["min"] < params[name]["max"]:
+            raise SessionError(f"{at}.min must be below {at}.max (got {params[name]['min']:g} and "
+                               f"{params[name]['max']:g})")
     document = Document(text, x_range, y_range, n, tuple(axes), params)
     # The document's own rule: every input that is not an axis is a parameter (defaults for missing ones).
     return document.with_expression(text, expression, axes=tuple(axes)), expression
@@ -374,7 +388,7 @@ def _setup(data, where: str) -> dict:
                                                          f"{where}.optimizers", MAX_RUNS)))
     except descent.DescentError as exc:
         raise SessionError(f"{where}.optimizers: {exc}") from None
-    max_steps = _integer(_field(data, "max_steps", where), f"{where}.max_steps", 0, descent.MAX_STEPS)
+    max_steps = _integer(_field(data, "max_steps", where), f"{where}.max_steps", 1, WINDOW_MAX_STEPS)
     hyperparameters = {}
     for name, values in _object(_field(data, "hyperparameters", where), f"{where}.hyperparameters").items():
         at = f"{where}.hyperparameters.{name}"
@@ -394,6 +408,9 @@ def _setup(data, where: str) -> dict:
         checked = descent.check_schedule(given, max_steps)
     except descent.DescentError as exc:
         raise SessionError(f"{where}.schedule: {exc}") from None
+    if checked.get("decay_steps", 1) > descent.MAX_STEPS:  # the panel's box holds no more
+        raise SessionError(f"{where}.schedule.decay_steps must be at most {descent.MAX_STEPS:,} "
+                           f"(got {checked['decay_steps']:g})")
     start_mode = _text(_field(data, "start_mode", where), f"{where}.start_mode")
     if start_mode not in START_MODES:
         raise SessionError(f"{where}.start_mode must be {_or(START_MODES)} (got {_show(start_mode)})")
@@ -406,9 +423,16 @@ def _setup(data, where: str) -> dict:
                                     descent.MAX_STEPS),
         "max_steps": max_steps,
         "tol": _number(_field(data, "tol", where), f"{where}.tol", 0),
-        "speed": _number(_field(data, "speed", where), f"{where}.speed", 0, strict=True),
+        "speed": _speed(_field(data, "speed", where), f"{where}.speed"),
         "start_mode": start_mode,
     }
+
+
+def _speed(value, where: str) -> float:
+    out = _number(value, where, 0, strict=True)
+    if out > MAX_SPEED:
+        raise SessionError(f"{where} must be at most {MAX_SPEED} steps per second (got {out:g})")
+    return out
 
 
 def _path_entry(entry, k: int, names: Sequence[str], where: str) -> dict:

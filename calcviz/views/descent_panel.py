@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 from superqt import QLabeledSlider
 
 from ..models import descent
+from ..models.race import MAX_SPEED, WINDOW_MAX_STEPS
 from .inspector import format_number
 
 OPTIMIZER_LABELS = descent.OPTIMIZER_LABELS
@@ -50,12 +51,7 @@ LR_RANGE = (1e-5, 10.0)      # the slider's range; a typed rate beyond it widens
 LR_STEPS_PER_DECADE = 10     # slider positions are 10^(k/10), shown to 2 digits: 1, 1.3, 1.6, 2, 2.5, ...
 DEFAULT_TOL = 1e-6
 DEFAULT_SPEED = 20
-MAX_SPEED = 200
 DEFAULT_MAX_STEPS = 1000
-# The window receives every step of every run (7 runs x 20,000 steps is ~140,000 records, read in a
-# fraction of a second); a million-step race would be gigabytes crossing into the window's process.
-# Longer runs: calcviz descend (up to descent.MAX_STEPS).
-WINDOW_MAX_STEPS = 20_000
 ERROR_STYLE = "color: #c62828;"
 CONVERGED_TINT = "#e3f2e1"
 CONVERGED_INK = "#1b5e20"

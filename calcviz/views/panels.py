@@ -17,13 +17,13 @@ from PyQt6.QtWidgets import (
     QSizePolicy, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ..models.session import MAX_GRID
+from ..models.session import MAX_GRID, VALUE_LIMIT
 from .inspector import format_number
 
 ERROR_STYLE = "color: #c62828;"
 NO_PARAMETERS = "No parameters: every name other than the axes becomes a slider here"
 DEFAULT_GRID = 200
-DOMAIN_LIMIT = 1e9
+DOMAIN_LIMIT = VALUE_LIMIT
 SLIDER_STEPS = 1000  # slider positions across a parameter's range
 
 

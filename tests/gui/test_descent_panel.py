@@ -8,8 +8,9 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QAbstractSlider, QCheckBox
 
 from calcviz.models import descent
+from calcviz.models.race import WINDOW_MAX_STEPS
 from calcviz.views.descent_panel import (
-    CONVERGED_TINT, DIVERGED_COLOR, OPTIMIZER_COLORS, OPTIMIZER_LABELS, WINDOW_MAX_STEPS, DescentPanel, lr_at,
+    CONVERGED_TINT, DIVERGED_COLOR, OPTIMIZER_COLORS, OPTIMIZER_LABELS, DescentPanel, lr_at,
 )
 from ui import show, type_into  # noqa: E402
 

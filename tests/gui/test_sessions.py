@@ -200,3 +200,66 @@ def test_file_export_writes_runs_critical_points_and_grid_that_read_back(saved, 
     assert files.export("contour", tmp_path / "contour.png", (640, 480))
     assert not files.export("contour", tmp_path / "contour.jpg")
     assert "Not exported" in window.message.text() and ".jpg" in window.message.text()
+
+
+def poisoned_session(path) -> None:
+    """A last session as an earlier calcviz saved it: a parameter at 1e308 in +-1.7e308 (refused today;
+    it used to break every launch with 'cannot convert float NaN to integer')."""
+    from calcviz.models import storage
+
+    state = json.loads(storage.session_to_text(storage.make_session(
+        storage.document_from_state({"document": {"text": "a x^2 + y^2", "x_range": [-2, 2], "y_range": [-2, 2],
+                                                  "n": 50, "axes": ["x", "y"], "params": {}}}))))
+    state["document"]["params"] = {"a": {"value": 1e308, "min": -1.7e308, "max": 1.7e308}}
+    path.write_text(json.dumps(state))
+
+
+def test_a_last_session_that_cannot_be_shown_never_stops_a_launch_and_is_kept(qapp, qtbot, monkeypatch):
+    from calcviz import files_controller
+
+    last = files_controller.data_folder() / files_controller.LAST_SESSION
+    poisoned_session(last)
+    text = last.read_text()
+    gen = open_window("x^2 + y^2")
+    window, controller = next(gen)
+    try:
+        assert not controller.files.open_last()
+        assert "could not be reopened" in window.message.text() and "kept as" in window.message.text()
+        assert not last.exists()  # set aside, not read again at the next launch...
+        kept = list(last.parent.glob("last-session-unreadable-*.json"))
+        assert [k.read_text() for k in kept] == [text]  # ...and not lost
+        # A session the loader accepts but the window fails to show: the launch goes on all the same.
+        assert controller.files.save_to(last)
+        monkeypatch.setattr(controller.files, "restore", lambda state: 1 / 0)
+        assert not controller.files.open_last()
+        controller.start("x^2 + y^2")
+        qtbot.waitUntil(lambda: controller.grid is not None and not controller.client.busy, timeout=TIMEOUT)
+        assert controller.document.text == "x^2 + y^2"
+    finally:
+        for _ in gen:
+            pass
+        for k in last.parent.glob("last-session-unreadable-*.json"):
+            k.unlink()
+
+
+def test_headless_export_leaves_the_last_session_and_layout_alone(tmp_path):
+    """`calcviz export` draws with a hidden window; closing it used to overwrite the user's last session."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data")}
+    last = home / "data" / "calcviz" / "calcviz" / "last-session.json"
+    last.parent.mkdir(parents=True)
+    from calcviz.models import storage
+    from calcviz.models.session import Document
+
+    storage.save_session(last, storage.make_session(Document("x^3 - 3x y^2")))
+    before = last.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "calcviz", "export", "sin(x)*cos(y)", "--view", "contour", "--out",
+                           str(tmp_path / "c.png"), "--device", "cpu"], capture_output=True, text=True, timeout=240,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert last.read_bytes() == before
+    assert not (home / "config" / "calcviz" / "calcviz.conf").exists()  # no geometry or layout saved either
