@@ -2,21 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Sequence
-
-DEFAULT_EXPRESSION = "x*exp(-x^2 - y^2)"
-
-NO_DISPLAY = """calcviz: no display found (DISPLAY and WAYLAND_DISPLAY are not set).
-The window needs a screen. On a machine without one, run it on a virtual screen:
-    xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/calcviz
-Headless commands work anywhere, e.g.:  .venv/bin/calcviz eval "x^2+y^2" --at x=1 y=2"""
-
-
-def has_display() -> bool:
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or platform.startswith("offscreen")
 
 
 def gui_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -40,9 +27,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if argv and argv[0] in cli.COMMANDS:
         sys.exit(cli.main(argv))
     args = gui_arguments(argv)
+    from .gui import NO_DISPLAY, has_display, run
+
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         sys.exit(1)
-    from .gui import run
-
     sys.exit(run(args))

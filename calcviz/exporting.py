@@ -301,7 +301,7 @@ def _to_pillow(image: QtGui.QImage):
     return Image.frombuffer("RGB", (rgb.width(), rgb.height()), data, "raw", "RGB", rgb.bytesPerLine(), 1).copy()
 
 
-def export_race_gif(window, controller, path, every: int = 1, size: tuple[int, int] | None = None,
+def export_race_gif(window, descent, path, every: int = 1, size: tuple[int, int] | None = None,
                     progress: Callable[[float], None] | None = None,
                     should_stop: Callable[[], bool] | None = None,
                     view: str | None = None, frame_ms: int = GIF_FRAME_MS) -> int:
@@ -311,13 +311,12 @@ def export_race_gif(window, controller, path, every: int = 1, size: tuple[int, i
 
     ``progress(fraction)`` is called after each frame; ``should_stop()`` between frames: True cancels,
     writes nothing and returns 0. Otherwise returns the number of frames written. The race is paused
-    and afterwards shows the step it showed before."""
+    and afterwards shows the step it showed before. ``descent`` is the window's DescentController."""
     from PIL import Image
 
     path, _ = check_path(path, GIF_FORMATS, VIEW_NAMES["gif"])
     size = _checked_size(size)
-    descent = controller.descent
-    race = descent.race
+    race = descent.session.race
     if race is None:
         raise ExportError("there is no descent race to animate: set a start point and wait for the runs")
     if view is None:
@@ -338,7 +337,7 @@ def export_race_gif(window, controller, path, every: int = 1, size: tuple[int, i
                 race.shown = k
                 descent.redraw()
                 QtWidgets.QApplication.processEvents(flags)
-                if descent.race is not race:
+                if descent.session.race is not race:
                     raise ExportError("the descent changed while the animation was being made; nothing was saved")
                 image = render_view(window, view, size)
                 size = size or (image.width(), image.height())  # every frame as big as the first
@@ -354,7 +353,7 @@ def export_race_gif(window, controller, path, every: int = 1, size: tuple[int, i
     except _Cancelled:
         return 0
     finally:
-        if descent.race is race:
+        if descent.session.race is race:
             race.shown = kept
             descent.redraw()
     return len(frames)

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .app import has_display
 from .cli import UsageError, assignments
+from .gui import has_display
 from .models.expression import ParseError, parse
 
 VIEWS = ("surface", "contour", "curve", "loss", "figure", "gif")
@@ -149,15 +149,15 @@ def _check(args) -> dict:
     return settings
 
 
-def open_session(controller, path: Path) -> None:
+def open_session(app, path: Path) -> None:
     """Open the session file ``path`` in the (unshown) window, as File > Open does."""
     from .models import storage
 
     try:
-        state = storage.load_session(path)
+        checked = storage.load_session(path)
     except storage.SessionError as exc:
         raise UsageError(str(exc)) from None
-    controller.files.restore(state)
+    app.session.restore(checked)
 
 
 class Run:
@@ -169,8 +169,9 @@ class Run:
         from .gui import build, create_app
 
         self.QtCore = QtCore
-        self.app = create_app()
-        self.window, self.controller = build(device, persist=False)
+        self.qt = create_app()
+        self.app = build(device, persist=False)
+        self.window, self.session = self.app.window, self.app.session
         # Mapped nowhere, yet "shown": the GL view gets its context and every view its size.
         self.window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
         self.window.resize(1400, 900)
@@ -181,22 +182,22 @@ class Run:
         flags = self.QtCore.QEventLoop.ProcessEventsFlag
         end = time.monotonic() + TIMEOUT_S
         while not done():
-            failed = self.controller.client.failed
+            failed = self.app.bridge.client.failed
             if failed is not None:
                 raise Failure(f"the compute process could not start: {failed}")
             if time.monotonic() > end:
                 raise Failure(f"{what} did not arrive within {TIMEOUT_S:g} s")
-            self.app.processEvents(flags.AllEvents | flags.WaitForMoreEvents, 100)
+            self.qt.processEvents(flags.AllEvents | flags.WaitForMoreEvents, 100)
 
     def settle(self, what: str) -> None:
         """Until the compute process has nothing queued or under way."""
-        self.wait(lambda: not self.controller.client.busy, what)
+        self.wait(lambda: not self.app.bridge.busy and not self.session.wanted(), what)
 
     def close(self) -> None:
         from .gui import dispose
 
         self.tick.stop()
-        dispose(self.window, self.controller)
+        dispose(self.app)
 
 
 def _status(run: Run) -> str:
@@ -205,41 +206,38 @@ def _status(run: Run) -> str:
 
 def _draw(run: Run, args, settings: dict) -> str:
     """Set the window up as asked, wait for its results, export. Returns what was written."""
-    from dataclasses import replace
-
     from . import exporting
 
-    window, controller = run.window, run.controller
-    window.actions["critical_markers"].setChecked(args.critical)  # markers only when asked for
+    app, window, session = run.app, run.window, run.session
     if settings["session"] is not None:
-        open_session(controller, settings["session"])
+        open_session(app, settings["session"])
     else:
-        controller.start(args.expr, x_range=settings["x"], y_range=settings["y"], params=settings["params"])
-        if args.n is not None and args.n != controller.document.n:
-            controller.apply(replace(controller.document, n=args.n))
+        app.start(args.expr, x_range=settings["x"], y_range=settings["y"], params=settings["params"])
+        if args.n is not None and args.n != session.document.n:
+            session.set_box(n=args.n)
+    session.set_toggle("critical_markers", args.critical)  # markers only when asked for
     window.show()
-    doc = controller.document
+    doc = session.document
     run.settle("the grid")
-    grid = controller.grid
+    grid = session.grid
     if grid is None or grid["axes"] != list(doc.axes) or len(grid["coords"][0]) != doc.n:
         raise UsageError(_status(run))
-    if args.critical and controller.critical is None:
+    if args.critical and session.critical is None:
         print(f"calcviz export: warning: {window.critical.summary.text()}", file=sys.stderr)
     if settings["optimizers"]:
-        window.descent.set_setup({"optimizers": settings["optimizers"], "lr": args.lr, "max_steps": args.steps,
-                                  "start_mode": "shared"})
-        descent = controller.descent
-        descent.set_starts([settings["start"]])
+        session.set_descent_setup({"optimizers": settings["optimizers"], "lr": args.lr, "max_steps": args.steps,
+                                   "start_mode": "shared"})
+        session.set_starts([settings["start"]])
         run.settle("the descent")
-        if descent.race is None:
+        if session.race is None:
             raise UsageError(f"descent: {window.descent.message_text() or _status(run)}")
-        descent.race.advance(descent.race.length)
-        descent.redraw()
+        session.race.advance(session.race.length)
+        app.descent.redraw()
     size, out = settings["size"], settings["out"]
     if args.view == "gif":
-        length = controller.descent.race.length
+        length = session.race.length
         every = args.every or exporting.default_every(length)
-        frames = exporting.export_race_gif(window, controller, out, every=every, size=size)
+        frames = exporting.export_race_gif(window, app.descent, out, every=every, size=size)
         return f"{out} ({frames} frames, {size[0]}x{size[1]})"
     exporting.export_view(window, args.view, out, size)
     return f"{out} ({size[0]}x{size[1]})" if out.suffix.lower() != ".svg" else str(out)

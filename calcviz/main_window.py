@@ -134,7 +134,6 @@ class MainWindow(QtWidgets.QMainWindow):
         a["undo"].setEnabled(False)
         a["redo"].setEnabled(False)
         a["quit"].triggered.connect(self.close)
-        a["reset_view"].triggered.connect(self.surface.reset_view)
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addActions([a["open"], a["save"], a["save_as"]])
@@ -201,7 +200,12 @@ class MainWindow(QtWidgets.QMainWindow):
             painter.end()
         return pixmap
 
-    # ------------------------------------------------------------------ set_* for the controller
+    # ------------------------------------------------------------------ set_* for the controllers
+    def set_checked(self, action: str, on: bool) -> None:
+        """Show an action's state without emitting (it follows the Session, it does not change it)."""
+        with QtCore.QSignalBlocker(self.actions[action]):
+            self.actions[action].setChecked(bool(on))
+
     def show_status(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "")
         self.message.setText(text)

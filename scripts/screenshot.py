@@ -28,26 +28,26 @@ def wait_for(app: QtWidgets.QApplication, condition, timeout: float = 60.0) -> N
 
 def main(out: str = str(ROOT / "docs" / "screenshot.png")) -> None:
     app = create_app()
-    window, controller = build()
+    built = build(persist=False)
+    window = built.window
     window.resize(1700, 1000)
-    controller.start("(x^2+y-11)^2 + (x+y^2-7)^2", x_range=(-5, 5), y_range=(-5, 5))
+    built.start("(x^2+y-11)^2 + (x+y^2-7)^2", x_range=(-5, 5), y_range=(-5, 5))
     window.show()
-    wait_for(app, lambda: controller.grid is not None and controller.critical is not None)
-    panel = window.descent
-    panel.set_setup({**panel.setup(), "optimizers": ["gd", "momentum", "adam", "newton"], "lr": 0.01, "max_steps": 500})
-    controller.descent.set_starts([{"x": -0.5, "y": 0.3}])
-    wait_for(app, lambda: controller.descent.race is not None)
-    controller.descent.race.advance(30)
-    controller.descent.redraw()
-    controller.select(3.2, -0.6)
-    wait_for(app, lambda: controller.point_info is not None)
+    wait_for(app, lambda: built.session.grid is not None and built.session.critical is not None)
+    built.session.set_descent_setup({"optimizers": ["gd", "momentum", "adam", "newton"], "lr": 0.01, "max_steps": 500})
+    built.session.set_starts([{"x": -0.5, "y": 0.3}])
+    wait_for(app, lambda: built.session.race is not None)
+    built.session.race.advance(30)
+    built.descent.redraw()
+    built.session.select(3.2, -0.6)
+    wait_for(app, lambda: built.session.point is not None)
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     window.snapshot().save(out)
     print(out)
-    dispose(window, controller)
+    dispose(built)
 
 
 if __name__ == "__main__":

@@ -116,16 +116,17 @@ class Watch(QtCore.QObject):
         return False
 
 
-def build(device="auto"):
+def build(device="auto", persist=True):
     marks["build_start"] = now()
-    window, controller = _build(device)
+    built = _build(device, persist)
     marks["build_end"] = now()
+    window, session = built.window, built.session
     app = QtWidgets.QApplication.instance()
     watch = Watch(window)
     app.installEventFilter(watch)
     window._bench_watch = watch
     gl = window.surface.gl
-    paint_gl, paint_window, handle, show_grid = gl.paintGL, window.paintEvent, controller.handle, controller.show_grid
+    paint_gl, paint_window = gl.paintGL, window.paintEvent
 
     def gl_painted():
         paint_gl()
@@ -143,20 +144,20 @@ def build(device="auto"):
         marks.setdefault("first_window_paint", now())
     window.paintEvent = window_painted
 
-    def handled(reply):
-        if reply.kind == "ready":
-            marks["compute_ready"] = now()
-        handle(reply)
-    controller.handle = handled
+    session.device_changed.connect(lambda _name: marks.setdefault("compute_ready", now()), priority=1)
 
-    def grid_shown(grid):
-        marks.setdefault("grid_received", now())
-        show_grid(grid)
-        marks.setdefault("grid_shown", now())
-    controller.show_grid = grid_shown
+    def grid_received(kind):
+        if kind == "grid" and session.grid is not None:
+            marks.setdefault("grid_received", now())
+
+    def grid_shown(kind):
+        if kind == "grid" and session.grid is not None:
+            marks.setdefault("grid_shown", now())
+    session.result_changed.connect(grid_received, priority=1)  # before the views draw it
+    session.result_changed.connect(grid_shown, priority=-1)    # after
 
     QtCore.QTimer.singleShot(120000, app.quit)  # never hang the benchmark
-    return window, controller
+    return built
 
 
 G.build = build
@@ -247,10 +248,11 @@ def bench_launch(quick: bool) -> dict:
 class Probe:
     """Timestamps of what the window does: grids shown, GL frames painted, contour frames painted."""
 
-    def __init__(self, window, controller):
+    def __init__(self, app):
         from OpenGL import GL
 
-        self.window, self.controller = window, controller
+        self.window, self.session = app.window, app.session
+        window, session = self.window, self.session
         self.gl_paints, self.contour_paints = 0, 0
         self.gl_painted_at = self.contour_painted_at = 0.0
         self.paint_gl_ms: list[float] = []
@@ -263,7 +265,7 @@ class Probe:
         self.grid_engine_ms = 0.0
         self.renderer: dict | None = None
         gl, contour = window.surface.gl, window.contour
-        paint_gl, paint_contour, show_grid = gl.paintGL, contour.paintEvent, controller.show_grid
+        paint_gl, paint_contour = gl.paintGL, contour.paintEvent
 
         def gl_painted():
             t = now()
@@ -284,43 +286,50 @@ class Probe:
             if self.contour_after_grid is None and self.grid_shown_at:
                 self.contour_after_grid = self.contour_painted_at
 
-        def grid_shown(grid):
-            self.grid_received_at = now()
-            show_grid(grid)
+        def grid_received(kind):
+            if kind == "grid" and session.grid is not None:
+                self.grid_received_at = now()
+
+        def grid_shown(kind):
+            grid = session.grid
+            if kind != "grid" or grid is None:
+                return
             self.grid_shown_at = now()
             self.gl_after_grid = self.contour_after_grid = None
-            self.grid_text = controller.document.text
+            self.grid_text = session.document.text
             self.grid_n = len(grid["coords"][0])
             self.grid_engine_ms = grid["seconds"] * 1e3
 
         gl.paintGL = gl_painted
         contour.paintEvent = contour_painted
-        controller.show_grid = grid_shown
+        session.result_changed.connect(grid_received, priority=1)  # before the views draw it
+        session.result_changed.connect(grid_shown, priority=-1)    # after
 
     def drawn(self, text: str, n: int) -> bool:
         """The grid for ``text`` at ``n`` is in both views and both have been painted since.
 
-        (Stale replies never reach show_grid: the client drops all but the newest request's.)"""
+        (Stale replies never reach the views: the Session keeps only the reply to the request it wants.)"""
         return (self.grid_text == text and self.grid_n == n
                 and self.gl_after_grid is not None and self.contour_after_grid is not None)
 
 
-class Session:
+class BenchWindow:
     def __init__(self):
         from PyQt6 import QtCore
 
-        from calcviz.app import DEFAULT_EXPRESSION
         from calcviz.gui import build, create_app
+        from calcviz.models.settings import DEFAULT_EXPRESSION
 
         self.QtCore = QtCore
         self.app = create_app()
-        self.window, self.controller = build("auto")
+        self.built = build("auto", persist=False)
+        self.window, self.session = self.built.window, self.built.session
         self.window.resize(1400, 900)
-        self.probe = Probe(self.window, self.controller)
+        self.probe = Probe(self.built)
         # Wakes the wait loop at least this often (the loop otherwise sleeps in Qt until an event comes).
         self.tick = QtCore.QTimer()
         self.tick.start(20)
-        self.controller.start(DEFAULT_EXPRESSION)
+        self.built.start(DEFAULT_EXPRESSION)
         self.window.show()
         self.wait(lambda: self.probe.drawn(DEFAULT_EXPRESSION, EDIT_N), 120, "the first grid")
         self.idle()
@@ -329,8 +338,8 @@ class Session:
         flags = self.QtCore.QEventLoop.ProcessEventsFlag
         end = now() + timeout
         while not condition():
-            if self.controller.client.failed is not None:
-                raise RuntimeError(f"the compute process could not start: {self.controller.client.failed}")
+            if self.built.bridge.client.failed is not None:
+                raise RuntimeError(f"the compute process could not start: {self.built.bridge.client.failed}")
             if now() > end:
                 raise TimeoutError(f"{what} did not arrive within {timeout:g} s")
             self.app.processEvents(flags.AllEvents | flags.WaitForMoreEvents)
@@ -338,7 +347,7 @@ class Session:
     def idle(self) -> None:
         """Until the compute process has nothing queued or under way (the grid's follow-up requests,
         e.g. critical points, included): each timed edit starts from a settled window."""
-        self.wait(lambda: not self.controller.client.busy, 120, "the end of the pending computations")
+        self.wait(lambda: self.built.idle, 120, "the end of the pending computations")
 
     def settle(self, seconds: float = 0.2) -> None:
         end = now() + seconds
@@ -348,9 +357,9 @@ class Session:
         p = self.probe
         self.idle()
         t0 = now()
-        self.controller.set_text(text)
+        self.built.session.set_text(text)
         t1 = now()
-        self.wait(lambda: p.drawn(text, self.controller.document.n), 60, f"the grid of {text!r}")
+        self.wait(lambda: p.drawn(text, self.built.session.document.n), 60, f"the grid of {text!r}")
         return {"total": (max(p.gl_after_grid, p.contour_after_grid) - t0) * 1e3,
                 "set_text": (t1 - t0) * 1e3,
                 "until_reply_handled": (p.grid_received_at - t0) * 1e3,
@@ -361,8 +370,8 @@ class Session:
 
     def set_n(self, n: int) -> None:
         self.idle()
-        doc = self.controller.document
-        self.controller.set_domain({"x": doc.x_range, "y": doc.y_range, "n": n})
+        doc = self.built.session.document
+        self.built.session.set_box(n=n)
         self.wait(lambda: self.probe.drawn(doc.text, n), 120, f"the N={n} grid")
         self.idle()
 
@@ -370,10 +379,10 @@ class Session:
         from calcviz.gui import dispose
 
         self.tick.stop()
-        dispose(self.window, self.controller)
+        dispose(self.built)
 
 
-def bench_edit(s: Session, quick: bool) -> dict:
+def bench_edit(s: BenchWindow, quick: bool) -> dict:
     warmup, count = (3, 8) if quick else (5, 20)
     for text in _texts(warmup, 100):
         s.edit(text)
@@ -391,9 +400,9 @@ def bench_edit(s: Session, quick: bool) -> dict:
     }
 
 
-def bench_memory(s: Session, quick: bool) -> dict:
+def bench_memory(s: BenchWindow, quick: bool) -> dict:
     count = 60 if quick else 300
-    gui_pid, compute_pid = os.getpid(), s.controller.client._process.pid
+    gui_pid, compute_pid = os.getpid(), s.built.bridge.client._process.pid
     gc.collect()
     start = {"gui": _status_mb(gui_pid, "VmRSS"), "compute": _status_mb(compute_pid, "VmRSS")}
     samples = {"gui": [], "compute": []}
@@ -406,7 +415,7 @@ def bench_memory(s: Session, quick: bool) -> dict:
     seconds = now() - t0
     gc.collect()
     end = {"gui": _status_mb(gui_pid, "VmRSS"), "compute": _status_mb(compute_pid, "VmRSS")}
-    if s.controller.client._process.pid != compute_pid:
+    if s.built.bridge.client._process.pid != compute_pid:
         raise RuntimeError("the compute process was restarted during the memory run")
     _say(f"memory: GUI {start['gui']:.0f} -> {end['gui']:.0f} MB, compute {start['compute']:.0f} -> "
          f"{end['compute']:.0f} MB over {count} edits")
@@ -422,7 +431,7 @@ def bench_memory(s: Session, quick: bool) -> dict:
     return out
 
 
-def bench_busy_indicator(s: Session, seconds: float) -> dict:
+def bench_busy_indicator(s: BenchWindow, seconds: float) -> dict:
     """CPU the GUI process spends while idle, without and with the status bar's busy indicator shown
     (it is shown whenever a computation is under way, e.g. during the whole TensorFlow import at launch)."""
     out = {}
@@ -434,14 +443,14 @@ def bench_busy_indicator(s: Session, seconds: float) -> dict:
         s.settle(seconds)
         out["gui_cpu_percent_busy_indicator_shown" if busy else "gui_cpu_percent_idle"] = round(
             100 * (time.process_time() - c0) / (now() - t0), 1)
-    s.window.set_busy(s.controller.client.busy)
+    s.window.set_busy(s.built.bridge.busy)
     _say(f"idle GUI CPU: {out['gui_cpu_percent_idle']}%, with the busy indicator: "
          f"{out['gui_cpu_percent_busy_indicator_shown']}%")
     return {"what": "CPU time / wall time of the GUI process (all its threads, llvmpipe's included), nothing "
                     "computing, over " + f"{seconds:g} s each", **out}
 
 
-def bench_fps(s: Session, n: int, seconds: float) -> dict:
+def bench_fps(s: BenchWindow, n: int, seconds: float) -> dict:
     p, gl = s.probe, s.window.surface.gl
     s.set_n(n)
     s.settle(0.3)
@@ -498,22 +507,22 @@ def _gap_figures(gaps: list[float]) -> dict:
             "gaps_over_50_ms": sum(g > TARGET_STALL_MS for g in gaps), "ticks": len(gaps)}
 
 
-def bench_race(s: Session, quick: bool) -> dict:
+def bench_race(s: BenchWindow, quick: bool) -> dict:
     """Every optimizer racing down Rosenbrock, animated by the Run button's timer: what it costs the event loop."""
     from calcviz.models.descent import OPTIMIZERS
 
     seconds = 1.5 if quick else 3.0
-    c, d, panel = s.controller, s.controller.descent, s.window.descent
+    session, d = s.session, s.built.descent
     d.set_running(False)
-    if c.document.text != RACE_TEXT:
+    if session.document.text != RACE_TEXT:
         s.edit(RACE_TEXT)
     s.idle()
-    c.set_domain({"x": RACE_BOX["x"], "y": RACE_BOX["y"], "n": EDIT_N})
+    session.set_box(RACE_BOX["x"], RACE_BOX["y"], EDIT_N)
     s.wait(lambda: s.probe.drawn(RACE_TEXT, EDIT_N), 120, "the Rosenbrock grid")
-    panel.set_setup({"optimizers": list(OPTIMIZERS), **RACE_SETUP})
-    d.set_starts([dict(RACE_START)])  # asks the compute process for every run (a new start: from step 0)
-    s.wait(lambda: d.race is not None and not d.pending, 120, "the race")
-    race = d.race
+    session.set_descent_setup({"optimizers": list(OPTIMIZERS), **RACE_SETUP})
+    session.set_starts([dict(RACE_START)])  # asks the compute process for every run (a new start: from step 0)
+    s.wait(lambda: session.race is not None and not d.pending, 120, "the race")
+    race = session.race
     if [r["optimizer"] for r in race.runs] != list(OPTIMIZERS):
         raise RuntimeError(f"the race has {[r['optimizer'] for r in race.runs]}, not every optimizer")
     s.idle()
@@ -554,7 +563,7 @@ def bench_race(s: Session, quick: bool) -> dict:
         meter.stop()
         d.timer.timeout.disconnect(count_frame)
         del d.redraw  # the class's method again
-    if d.race is not race:
+    if session.race is not race:
         raise RuntimeError("a new race arrived while the animation was measured")
     stall = _gap_figures(gaps)
     _say(f"race: longest stall {stall['longest_ms']:.1f} ms ({_gap_figures(idle_gaps)['longest_ms']:.1f} ms "
@@ -587,7 +596,7 @@ def run(quick: bool = False) -> dict:
     _say("launch ...")
     result: dict = {"launch": bench_launch(quick)}
     _say("window ...")
-    s = Session()
+    s = BenchWindow()
     try:
         gl = s.window.surface.gl
         _say("edit ...")
@@ -597,7 +606,7 @@ def run(quick: bool = False) -> dict:
         result["memory"] = bench_memory(s, quick)
         _say("fps ...")
         fps = {str(n): bench_fps(s, n, 1.0 if quick else 2.0) for n in (200, 400)}
-        compute_pid = s.controller.client._process.pid
+        compute_pid = s.built.bridge.client._process.pid
         result["memory"]["gui"]["peak_rss_mb"] = round(_status_mb(os.getpid(), "VmHWM"), 1)
         result["memory"]["compute"]["peak_rss_mb"] = round(_status_mb(compute_pid, "VmHWM"), 1)
         _say("race ...")

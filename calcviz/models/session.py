@@ -1,66 +1,614 @@
-"""The document a user edits: formula, box, resolution, axes and parameters (what undo/redo covers)."""
+"""The Session: the one home of everything the window shows or saves, evented (psygnal).
+
+It holds
+- ``settings`` (models/settings.py): what the user chose. Immutable; every change replaces them and
+  emits ``settings_changed(before, after)``. Intent methods (set_text, set_param, select, ...) are
+  the only way to change them; undo/redo restore snapshots of the editable part (:class:`History`).
+- ``results``: what the engine computed, each tagged with the request it answers. Which request
+  each result kind wants is decided in one place, :meth:`Session.request` (kwargs for the engine,
+  or None when nothing is wanted). The rule that follows: a result stays only while its request is
+  still the one the settings want. So a change drops every result it makes stale (and the
+  messages and hover read-out derived from them), and a late reply to an older request is dropped
+  on arrival. ``result_changed(kind)`` tells the views.
+- messages (status bar, descent panel), the hover read-out, progress, whether the race animates.
+
+No Qt here: controllers connect the signals to the views and the compute bridge; tests drive a
+Session alone.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
-from .expression import Expression
+from psygnal import Signal
 
-DEFAULT_PARAM = {"value": 1.0, "min": -5.0, "max": 5.0}
-MAX_GRID = 2000  # points per side of a grid; 2000 x 2000 is 4 million evaluations
-# The largest magnitude of a box's end or a parameter (value or slider end): the panels' number boxes
-# stop there, and a slider across +-1e308 would compute inf - -inf = NaN.
-VALUE_LIMIT = 1e9
+from . import grid as gridlib
+from .expression import Expression, ParseError, parse
+from .race import Race
+from .settings import (  # noqa: F401 - re-exported: the session's vocabulary
+    DEFAULT_EXPRESSION, MAX_GRID, TOGGLES, VALUE_LIMIT, Camera, Descent, DescentSetup, Document, Param, SessionError,
+    SessionFile, Settings, View, file_of, settings_of,
+)
+
+RESULTS = ("grid", "critical", "point", "approximation", "race", "basins", "chain")
+BASINS_MAX_SIDE = 200   # starts per side of the basins map
+DEFAULT_EPS = (0.01, -0.03)  # where the local models are compared: the chapter's epsilon
+HISTORY_LIMIT = 200     # undo steps kept
 
 
 @dataclass(frozen=True)
-class Document:
+class Result:
+    key: str                  # the request it answers (see Session.request)
+    payload: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
     text: str
-    x_range: tuple[float, float] = (-2.0, 2.0)
-    y_range: tuple[float, float] = (-2.0, 2.0)
-    n: int = 200
-    axes: tuple[str, ...] = ("x", "y")
-    params: dict[str, dict] = field(default_factory=dict)  # name -> {"value", "min", "max"}
+    error: bool = False
+    panel: bool = False       # also shown in the descent panel (divergence, "set a start first", ...)
+
+
+def request_key(kwargs: Mapping | None) -> str | None:
+    """A request's identity: its arguments, canonically (floats round-trip exactly through repr)."""
+    return None if kwargs is None else json.dumps(kwargs, sort_keys=True, default=repr)
+
+
+# ----------------------------------------------------------------------------- undo
+@dataclass(frozen=True)
+class Snapshot:
+    """The editable part undo restores as one: the text as typed (with its check state), the document
+    (formula, box, resolution, axes, parameters) and the view's switches."""
+    editor: str | None
+    document: Document
+    toggles: Any
+    log_scale: bool | None
+
+    @classmethod
+    def of(cls, s: Settings) -> "Snapshot":
+        return cls(s.editor, s.document, s.view.toggles, s.view.log_scale)
+
+    def into(self, s: Settings) -> Settings:
+        view = s.view.model_copy(update={"toggles": self.toggles, "log_scale": self.log_scale})
+        return s.model_copy(update={"editor": self.editor, "document": self.document, "view": view})
+
+
+class History:
+    """Undo and redo as snapshots. Consecutive changes with the same ``merge`` key (one parameter's
+    slider being dragged) are one step; text edits never merge, so typing never loses text."""
+
+    def __init__(self):
+        self._steps: list[tuple[str, Snapshot, Snapshot, str | None]] = []
+        self._index = 0  # steps before it are done
+
+    def record(self, description: str, before: Snapshot, after: Snapshot, merge: str | None = None) -> None:
+        if before == after:
+            return
+        del self._steps[self._index:]
+        if merge is not None and self._steps and self._steps[-1][3] == merge:
+            first = self._steps.pop()
+            before = first[1]
+        self._steps.append((description, before, after, merge))
+        del self._steps[:-HISTORY_LIMIT]
+        self._index = len(self._steps)
+
+    def seal(self) -> None:
+        """The next change starts a new step even if it could merge (a slider released)."""
+        if self._steps:
+            d, b, a, _ = self._steps[-1]
+            self._steps[-1] = (d, b, a, None)
+
+    def undo(self) -> Snapshot | None:
+        if not self.can_undo:
+            return None
+        self._index -= 1
+        return self._steps[self._index][1]
+
+    def redo(self) -> Snapshot | None:
+        if not self.can_redo:
+            return None
+        self._index += 1
+        return self._steps[self._index - 1][2]
+
+    def clear(self) -> None:
+        self._steps.clear()
+        self._index = 0
 
     @property
-    def ranges(self) -> list[tuple[float, float]]:
-        return [self.x_range, self.y_range][: len(self.axes)]
+    def can_undo(self) -> bool:
+        return self._index > 0
 
     @property
-    def param_values(self) -> dict[str, float]:
-        return {name: p["value"] for name, p in self.params.items()}
+    def can_redo(self) -> bool:
+        return self._index < len(self._steps)
 
-    def with_expression(self, text: str, expression: Expression, axes: tuple[str, ...] | None = None,
-                        values: dict[str, float] | None = None) -> "Document":
-        """The document for a new formula: axes kept where still used, every other input a parameter.
+    @property
+    def undo_text(self) -> str:
+        return self._steps[self._index - 1][0] if self.can_undo else ""
 
-        Parameters keep their values and ranges across edits; new ones start at 1 in [-5, 5];
-        ``values`` overrides (presets).
-        """
-        inputs = expression.inputs
-        if axes is None:
-            kept = tuple(a for a in self.axes if a in inputs)
-            axes = kept if len(kept) == min(2, len(inputs)) else expression.axes
-        params = {}
-        for name in inputs:
-            if name in axes:
+    @property
+    def redo_text(self) -> str:
+        return self._steps[self._index][0] if self.can_redo else ""
+
+
+# ----------------------------------------------------------------------------- the session
+class Session:
+    settings_changed = Signal(object, object)  # (before, after): Settings
+    result_changed = Signal(str)               # a result kind that was set or dropped
+    messages_changed = Signal()
+    hover_changed = Signal(object)             # the read-out under the mouse (a dict), or None
+    progress_changed = Signal(str, object)     # (kind, fraction done or None)
+    running_changed = Signal(bool)             # the race animates
+    history_changed = Signal()
+    device_changed = Signal(str)               # where TensorFlow computes
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.for_text(DEFAULT_EXPRESSION)
+        self.expression: Expression = parse(self.settings.document.text)
+        self.editor_error: ParseError | None = _check(self.settings.editor)
+        self.results: dict[str, Result] = {}
+        self.messages: dict[str, Message] = {}   # by source; the status bar shows the newest
+        self.history = History()
+        self.hover: dict | None = None
+        self.running = False
+        self.chain_visible = False     # the chain-rule view is on screen (its graph is computed only then)
+        self.device: str | None = None
+        self._declined: dict[str, str] = {}      # kind -> request cancelled by the user (not asked again)
+        self._kept_step = (None, 0)             # (race origin, step on screen) of the last race dropped
+        self._race_from = None                  # the origin of the race on screen
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def document(self) -> Document:
+        return self.settings.document
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.settings.document.axes
+
+    @property
+    def selected(self) -> tuple[float, ...] | None:
+        return self.settings.selected
+
+    def payload(self, kind: str):
+        """The current result of ``kind`` (None while it is on its way, failed or not wanted)."""
+        r = self.results.get(kind)
+        return None if r is None or r.error is not None else r.payload
+
+    grid = property(lambda self: self.payload("grid"))
+    critical = property(lambda self: self.payload("critical"))
+    point = property(lambda self: self.payload("point"))
+    approximation = property(lambda self: self.payload("approximation"))
+    race = property(lambda self: self.payload("race"))  # a Race (the step on screen is its cursor)
+    basins = property(lambda self: self.payload("basins"))
+    chain = property(lambda self: self.payload("chain"))
+
+    def error(self, kind: str) -> str | None:
+        r = self.results.get(kind)
+        return None if r is None else r.error
+
+    @property
+    def status(self) -> Message | None:
+        """The newest message (the status bar's)."""
+        return next(reversed(self.messages.values()), None)
+
+    @property
+    def panel_message(self) -> Message | None:
+        """The newest message for the descent panel."""
+        return next((m for m in reversed(self.messages.values()) if m.panel), None)
+
+    @property
+    def log_scale(self) -> bool:
+        """The colour/height scale in use: the user's choice, else what the grid needs."""
+        chosen, grid = self.settings.view.log_scale, self.grid
+        if chosen is not None:
+            return chosen and len(self.axes) == 2
+        return grid is not None and len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"])
+
+    @property
+    def eps(self) -> tuple[float, ...]:
+        eps = self.settings.view.eps
+        return eps if eps is not None and len(eps) == len(self.axes) else DEFAULT_EPS[: len(self.axes)]
+
+    @property
+    def at(self) -> dict[str, float]:
+        """The selected point (the box's centre until one is picked), by axis."""
+        point = self.selected
+        if point is None:
+            point = tuple((lo + hi) / 2 for lo, hi in self.document.ranges)
+        return dict(zip(self.axes, map(float, point)))
+
+    # ------------------------------------------------------------------ what to compute
+    def request(self, kind: str) -> dict | None:
+        """The engine request (keyword arguments) the settings want for ``kind``; None: nothing now."""
+        s, doc = self.settings, self.settings.document
+        if not doc.axes:
+            return None
+        common = {"text": doc.text, "params": doc.param_values}
+        if kind == "grid":
+            return {**common, "axes": list(doc.axes), "ranges": doc.ranges, "n": doc.n}
+        if kind == "critical":
+            return {**common, "axes": list(doc.axes), "ranges": doc.ranges}
+        if kind in ("point", "approximation"):
+            if s.selected is None:
+                return None
+            at = dict(zip(doc.axes, s.selected))
+            return {**common, "at": at} if kind == "point" else {**common, "at": at, "eps": dict(zip(doc.axes, self.eps))}
+        if kind == "chain":
+            if not self.chain_visible:
+                return None
+            return {"text": doc.text, "at": {**self.at, **doc.param_values}, "expand": s.chain.expand}
+        setup = s.descent.setup
+        run = {**common, "lr": setup.lr, "steps": setup.max_steps, "tol": setup.tol,
+               "hyperparameters": {o: setup.hyperparameters.get(o, {}) for o in setup.optimizers},
+               "schedule": setup.engine_schedule}
+        if kind == "race":
+            if not s.descent.starts:
+                return None
+            return {**run, "start": [dict(p) for p in s.descent.starts], "optimizers": list(setup.optimizers),
+                    "box": doc.ranges}
+        if kind == "basins":
+            if not s.view.toggles.basins or len(doc.axes) != 2:
+                return None
+            return {**run, "axes": list(doc.axes), "ranges": doc.ranges, "n": min(doc.n, BASINS_MAX_SIDE),
+                    "optimizer": setup.optimizers[0]}
+        raise ValueError(f"unknown result kind {kind!r}")
+
+    def wanted(self) -> dict[str, tuple[str, dict]]:
+        """kind -> (key, kwargs) of every request the settings want whose result is not here yet."""
+        out = {}
+        for kind in RESULTS:
+            kwargs = self.request(kind)
+            key = request_key(kwargs)
+            if key is not None and kind not in self.results and self._declined.get(kind) != key:
+                out[kind] = (key, kwargs)
+        return out
+
+    def is_current(self, kind: str, key: str) -> bool:
+        return request_key(self.request(kind)) == key
+
+    # ------------------------------------------------------------------ results in
+    def deliver(self, kind: str, key: str, payload=None, error: str | None = None) -> bool:
+        """A reply from the engine; kept only if it answers the request the settings want now."""
+        if not self.is_current(kind, key):
+            return False
+        self._declined.pop(kind, None)
+        if kind == "race" and error is None:
+            origin, shown = self._kept_step
+            payload = Race(payload, shown=shown if origin == self._race_origin() else 0)
+            self._race_from = self._race_origin()
+        self.results[kind] = Result(key, payload, error)
+        self.progress_changed.emit(kind, None)
+        if error is not None:
+            self.note(kind, f"{LABELS[kind]}: {error}", error=True, panel=kind == "race")
+        elif kind == "grid":
+            problems = gridlib.describe_problems(payload["value"], self.log_scale)
+            self.note("grid", problems) if problems else self.forget("grid")
+        self.result_changed.emit(kind)
+        return True
+
+    def progress(self, kind: str, key: str, fraction: float) -> None:
+        if self.is_current(kind, key):
+            self.progress_changed.emit(kind, float(fraction))
+
+    def cancelled(self) -> None:
+        """The user stopped the computations under way: do not ask for them again until something changes."""
+        for kind, (key, _) in self.wanted().items():
+            self._declined[kind] = key
+            self.progress_changed.emit(kind, None)
+        self.note("status", "Computation cancelled.")
+
+    def _race_origin(self) -> str:
+        """What a race's step on screen belongs to: a new setup keeps the step, a new start or function not."""
+        doc = self.document
+        return request_key({"text": doc.text, "params": doc.param_values, "box": doc.ranges,
+                            "starts": [dict(p) for p in self.settings.descent.starts]})
+
+    def _invalidate(self) -> None:
+        """Drop every result whose request is no longer the wanted one, with what derives from it."""
+        for kind in list(self.results):
+            if request_key(self.request(kind)) == self.results[kind].key:
                 continue
-            p = dict(self.params.get(name, DEFAULT_PARAM))
-            if values and name in values:
-                p["value"] = float(values[name])
-                p["min"], p["max"] = min(p["min"], p["value"]), max(p["max"], p["value"])
-            params[name] = p
-        return replace(self, text=text, axes=tuple(axes), params=params)
+            dropped = self.results.pop(kind)
+            if kind == "race":
+                race, origin = dropped.payload, self._race_origin()
+                if isinstance(race, Race) and origin == self._race_from:  # a new setup: same step, still running
+                    self._kept_step = (origin, race.shown)
+                else:
+                    self._kept_step = (None, 0)
+                    self.set_running(False)
+            if kind == "grid":
+                self.set_hover(None)
+            self.forget(kind)
+            self.result_changed.emit(kind)
+        for kind in list(self._declined):
+            if request_key(self.request(kind)) != self._declined[kind]:
+                del self._declined[kind]
 
-    def with_param(self, name: str, value: float | None = None, lo: float | None = None,
-                   hi: float | None = None) -> "Document":
-        p = dict(self.params[name])
-        if value is not None:
-            p["value"] = float(value)
-        if lo is not None:
-            p["min"] = float(lo)
-        if hi is not None:
-            p["max"] = float(hi)
-        return replace(self, params={**self.params, name: p})
+    def _check_editor(self) -> None:
+        """The editor's text checked: where it does not parse, why (the plot stays on the last formula)."""
+        self.editor_error = _check(self.settings.editor)
+        if self.editor_error is None:
+            self.forget("editor")
+        else:
+            self.note("editor", f"Not plotted: {self.editor_error.message}. The last valid plot stays on screen.",
+                      error=True)
 
-    def with_axes(self, axes: tuple[str, ...], expression: Expression) -> "Document":
-        return replace(self, axes=tuple(axes)).with_expression(self.text, expression, axes=tuple(axes))
+    # ------------------------------------------------------------------ messages, hover, running
+    def note(self, source: str, text: str, error: bool = False, panel: bool = False) -> None:
+        """A message from ``source`` (a result kind, "status" or "descent"); it replaces that source's last."""
+        self.messages.pop(source, None)
+        if text:
+            self.messages[source] = Message(text, error, panel)
+        self.messages_changed.emit()
+
+    def forget(self, source: str) -> None:
+        if self.messages.pop(source, None) is not None:
+            self.messages_changed.emit()
+
+    def set_hover(self, x: float | None, y: float | None = None) -> None:
+        """The read-out at (x, y) from the grid on screen; None when the mouse left the map."""
+        hover = None
+        grid = self.grid
+        if x is not None and grid is not None and len(grid["axes"]) == 2:
+            hover = gridlib.sample(grid, x, y)
+            if hover is not None:
+                hover = {**hover, "axes": tuple(grid["axes"])}
+        if hover != self.hover:
+            self.hover = hover
+            self.hover_changed.emit(hover)
+
+    def set_running(self, on: bool) -> None:
+        """Animate the race (it may still be on its way: the animation waits for it)."""
+        on = bool(on) and self.request("race") is not None
+        if on != self.running:
+            self.running = on
+            self.running_changed.emit(on)
+
+    def set_chain_visible(self, visible: bool) -> None:
+        self.chain_visible = bool(visible)
+        self._invalidate()
+        self.settings_changed.emit(self.settings, self.settings)
+
+    def set_device(self, name: str) -> None:
+        self.device = name
+        self.device_changed.emit(name)
+
+    # ------------------------------------------------------------------ changing the settings
+    def apply(self, after: Settings, description: str | None = None, merge: str | None = None) -> None:
+        """Make ``after`` the settings (recorded for undo when ``description`` is given)."""
+        before = self.settings
+        if after == before:
+            return
+        if description is not None:
+            self.history.record(description, Snapshot.of(before), Snapshot.of(after), merge)
+            self.history_changed.emit()
+        self.settings = after
+        if after.document.text != before.document.text:
+            self.expression = parse(after.document.text)
+        if after.editor != before.editor:
+            self._check_editor()
+        self._invalidate()
+        self.settings_changed.emit(before, after)
+
+    def _with_document(self, document: Document, **more) -> Settings:
+        """The settings on a new document: what belonged to the old axes goes (point, starts, camera),
+        and a new formula or box refits the camera and chooses its colour scale afresh."""
+        s = self.settings
+        update = {"document": document, "editor": None, **more}
+        old = s.document
+        view = s.view
+        if document.axes != old.axes:
+            update["selected"] = None
+            update["descent"] = s.descent.model_copy(update={"starts": ()})
+        if (document.text, document.ranges) != (old.text, old.ranges):
+            view = view.model_copy(update={"camera": None})
+        if document.text != old.text:
+            view = view.model_copy(update={"log_scale": None})
+        return s.model_copy(update={**update, "view": view})
+
+    def set_text(self, text: str) -> None:
+        """The editor's text: plotted when it parses, else kept with its error (the plot stays)."""
+        if text == self.settings.text:
+            return
+        try:
+            expression = parse(text)
+        except ParseError:
+            self.apply(self.settings.model_copy(update={"editor": text}), "edit formula")
+            return
+        self.apply(self._with_document(self.document.with_expression(expression)), "edit formula")
+
+    def load(self, text: str, x_range=None, y_range=None, params: Mapping[str, float] | None = None,
+             description: str = "preset") -> None:
+        """A new formula with its box and parameter values (a preset)."""
+        doc = self.document
+        base = doc.model_copy(update={"x_range": tuple(map(float, x_range or doc.x_range)),
+                                      "y_range": tuple(map(float, y_range or doc.y_range)), "params": {}, "axes": ()})
+        self.apply(self._with_document(base.with_expression(parse(text), values=params)), description)
+
+    def set_box(self, x_range=None, y_range=None, n: int | None = None) -> None:
+        doc = self.document
+        update = {k: tuple(map(float, v)) for k, v in (("x_range", x_range), ("y_range", y_range)) if v is not None}
+        if n is not None:
+            update["n"] = int(n)
+        self.apply(self._with_document(doc.model_copy(update=update)), "change box")
+
+    def set_axes(self, axes: Sequence[str]) -> None:
+        doc = self.document
+        self.apply(self._with_document(doc.with_expression(self.expression, axes=tuple(axes))), "change axes")
+
+    def set_param(self, name: str, value: float) -> None:
+        if name in self.document.params:
+            self.apply(self.settings.model_copy(update={"document": self.document.with_param(name, value=value)}),
+                       f"set {name}", merge=f"param {name}")
+
+    def set_param_range(self, name: str, lo: float, hi: float) -> None:
+        if name in self.document.params:
+            self.apply(self.settings.model_copy(update={"document": self.document.with_param(name, lo=lo, hi=hi)}),
+                       f"range of {name}")
+
+    def set_toggle(self, name: str, on: bool) -> None:
+        toggles = self.settings.view.toggles.model_copy(update={name: bool(on)})
+        self._set_view(f"{'show' if on else 'hide'} {name.replace('_', ' ')}", toggles=toggles)
+
+    def set_log_scale(self, on: bool) -> None:
+        self._set_view("log colour scale", log_scale=bool(on))
+
+    def set_angle(self, degrees: float) -> None:
+        self._set_view(None, angle=float(degrees) % 360.0)
+
+    def set_eps(self, eps: Sequence[float]) -> None:
+        self._set_view(None, eps=tuple(map(float, eps)))
+
+    def set_camera(self, camera: Mapping | None) -> None:
+        self._set_view(None, camera=None if camera is None else Camera(**camera))
+
+    def _set_view(self, description: str | None, **update) -> None:
+        view = self.settings.view.model_copy(update=update)
+        self.apply(self.settings.model_copy(update={"view": view}), description)
+
+    def select(self, *coords: float) -> None:
+        """The point the inspector, the local models and the chain-rule view are about (None: none)."""
+        axes = self.axes
+        if not axes:
+            return
+        point = None if not coords or coords[0] is None else tuple(float(c) for c in coords[: len(axes)])
+        if point is not None and len(point) != len(axes):
+            return
+        self.apply(self.settings.model_copy(update={"selected": point}))
+
+    def nudge(self, steps_x: int, steps_y: int) -> None:
+        """Move the selected point by steps of 1% of the box."""
+        if self.selected is None:
+            return
+        moved = [c + k * (hi - lo) / 100 for c, k, (lo, hi) in zip(self.selected, (steps_x, steps_y), self.document.ranges)]
+        self.select(*moved)
+
+    # descent
+    def set_descent_setup(self, setup: Mapping) -> None:
+        """A new setup (the panel's): the race is recomputed and keeps the step on screen."""
+        current = self.settings.descent.setup.model_dump()
+        new = DescentSetup.model_validate({**current, **setup})
+        starts = self.settings.descent.starts
+        if new.start_mode != current["start_mode"] or (new.start_mode == "each" and new.optimizers != tuple(current["optimizers"])):
+            starts = _starts_for(new, starts[:1])
+        self._set_descent(setup=new, starts=starts)
+
+    def set_starts(self, starts: Sequence[Mapping[str, float]]) -> None:
+        """The start(s): one for all, or one per ticked optimizer ("each"). The race starts over."""
+        axes = self.axes
+        starts = _starts_for(self.settings.descent.setup,
+                             tuple({a: float(p[a]) for a in axes} for p in starts if all(a in p for a in axes)))
+        self._kept_step = (None, 0)
+        if starts == self.settings.descent.starts and self.race is not None:  # the same start again: from step 0
+            self.set_running(False)
+            self.race.reset()
+            self.forget("race")
+            self.result_changed.emit("race")
+            return
+        self._set_descent(starts=starts)
+
+    def pick_start(self, coords: Sequence[float], optimizer: str | None = None) -> None:
+        """A click on the map: the start of every run, or (one start each) of ``optimizer``'s run."""
+        point = dict(zip(self.axes, map(float, coords)))
+        setup, starts = self.settings.descent.setup, list(self.settings.descent.starts)
+        if optimizer is None or setup.start_mode != "each" or not starts or optimizer not in setup.optimizers:
+            self.set_starts([point])
+            return
+        starts = list(_starts_for(setup, tuple(starts)))
+        starts[setup.optimizers.index(optimizer)] = point
+        self.set_starts(starts)
+
+    def _set_descent(self, **update) -> None:
+        descent = self.settings.descent.model_copy(update=update)
+        self.apply(self.settings.model_copy(update={"descent": descent}))
+
+    def set_expand(self, on: bool) -> None:
+        chain = self.settings.chain.model_copy(update={"expand": bool(on)})
+        self.apply(self.settings.model_copy(update={"chain": chain}))
+
+    # undo
+    def undo(self) -> None:
+        self._restore_snapshot(self.history.undo())
+
+    def redo(self) -> None:
+        self._restore_snapshot(self.history.redo())
+
+    def _restore_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        after = snapshot.into(self.settings)
+        if after.document.axes != self.document.axes:
+            after = after.model_copy(update={"selected": None,
+                                             "descent": after.descent.model_copy(update={"starts": ()})})
+        self.apply(after)
+        self.history_changed.emit()
+
+    # files
+    def restore(self, checked: SessionFile) -> None:
+        """Show a checked session file: its settings, its race at the step it was on, its critical points.
+        Everything is built before anything changes, so a session that cannot be shown changes nothing."""
+        from .settings import result_dict
+
+        race = checked.descent.result if checked.descent else None
+        race = Race(result_dict(race), shown=checked.descent.shown_steps) if race is not None else None
+        self.open(settings_of(checked), race=race, critical=result_dict(checked.critical))
+
+    def open(self, settings: Settings, race: Race | None = None, critical: dict | None = None) -> None:
+        """A new session on ``settings`` (with results computed for them, from a file): nothing to undo."""
+        expression = parse(settings.document.text)  # the one step that can fail: before anything changes
+        before = self.settings
+        self.settings, self.expression = settings, expression
+        self.history.clear()
+        self.results.clear()
+        self.messages.clear()
+        self._declined.clear()
+        self._kept_step = (None, 0)
+        self._race_from = None
+        self.hover = None
+        self.running = False
+        self._check_editor()
+        if race is not None:
+            self.results["race"] = Result(request_key(self.request("race")), race)
+            self._race_from = self._race_origin()
+        if critical is not None:
+            self.results["critical"] = Result(request_key(self.request("critical")), critical)
+        self.history_changed.emit()
+        self.hover_changed.emit(None)
+        self.running_changed.emit(False)
+        self.messages_changed.emit()
+        self.settings_changed.emit(before, settings)
+        for kind in RESULTS:
+            self.result_changed.emit(kind)
+
+    def file(self) -> dict:
+        """The session file (JSON-shaped) of what is on screen."""
+        race = self.race
+        return file_of(self.settings, race=race.result if race else None, shown_steps=race.shown if race else 0,
+                       critical_result=self.critical)
+
+
+LABELS = {"grid": "Not plotted", "critical": "Critical points", "point": "Point", "approximation": "Local models",
+          "race": "Gradient descent", "basins": "Basins of attraction", "chain": "Chain rule"}
+
+
+def _check(text: str | None) -> ParseError | None:
+    if text is None:
+        return None
+    try:
+        parse(text)
+    except ParseError as exc:
+        return exc
+    return None
+
+
+def _starts_for(setup: DescentSetup, starts: tuple) -> tuple:
+    """One start for all ("shared"), or one per ticked optimizer ("each": missing ones copy the first)."""
+    if not starts:
+        return ()
+    if setup.start_mode == "shared":
+        return starts[:1]
+    count = len(setup.optimizers)
+    return tuple(starts[k] if k < len(starts) else starts[0] for k in range(count))

@@ -7,28 +7,8 @@ then renamed over the target (``os.replace``, atomic on one file system). On any
 is untouched and the temporary file removed; OS errors become a :class:`StorageError` that says
 what went wrong in words (missing folder, permission denied, disk full, a folder in the way).
 
-Session files are JSON (UTF-8). Version 1, every key required unless marked optional:
-
-    {"format": "calcviz-session", "version": 1, "saved": ISO 8601 time (optional),
-     "document": {"text": formula, "x_range": [lo, hi], "y_range": [lo, hi], "n": 2..MAX_GRID,
-                  "axes": [one or two inputs], "params": {input: {"value", "min", "max"}}},
-     "view" (optional): {"camera": {"distance" > 0, "elevation", "azimuth", "center": [x, y, z]} | null,
-                         "toggles": {action name: bool}, "angle": degrees, "log_scale": bool | null},
-     "selected" (optional): [one number per axis] | null,
-     "descent" (optional): null | {
-         "setup": {"optimizers": [names], "lr" > 0, "hyperparameters": {optimizer: {name: value}},
-                   "schedule": {"name", its parameters}, "steps_per_click" >= 1, "max_steps", "tol" >= 0,
-                   "speed" > 0, "start_mode": "shared" | "each"},
-         "starts": [{input: number}], "shown_steps", "result": Engine.descend's result | null},
-     "critical" (optional): Engine.find_critical_points' result | null}
-
-Inputs that are neither axes nor in "params" get the default parameter (as Document.with_expression
-gives). Loading returns the state cleaned: tuples for document.x_range/y_range/axes, selected and
-the camera's center, floats for numbers, full optimizer names; unknown keys are dropped, except
-inside the descent and critical results, which keep what they hold beyond what is checked. A file
-that is not a session, or holds a value calcviz cannot use, is refused with a :class:`SessionError`
-naming the field. Non-finite numbers are written as null (strict JSON); in a descent run's numbers
-(points, values, gradients, updates along the path) null is read back as NaN.
+Session files are JSON (UTF-8): their schema is the session's own models (models/settings.py).
+Here they are read (bounded, strict JSON: no NaN, no hostile nesting) and written atomically.
 
 Exports: descent runs and critical points as CSV or JSON, grids as NPZ or long-format CSV. JSON
 exports are strict JSON (non-finite numbers are null); CSV writes floats as the shortest text that
@@ -39,12 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
-import datetime
 import errno
 import io
 import json
-import math
 import os
 import secrets
 import stat
@@ -53,30 +30,17 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import critical, descent
-from .race import MAX_SPEED, WINDOW_MAX_STEPS
-from .expression import Expression, ParseError, parse
-from .session import MAX_GRID, VALUE_LIMIT, Document
+from .settings import MAX_GRID, NOT_SESSION, SessionError, SessionFile, check_file, strict_json  # noqa: F401 - MAX_GRID re-exported
 
-SESSION_FORMAT = "calcviz-session"
-SESSION_VERSION = 1
 SESSION_SUFFIXES = (".json",)
 MAX_FILE_BYTES = 100 * 1024 * 1024  # larger files are refused before they are read
-MAX_RUNS = 64                        # descent runs (and start points) in a session
-MAX_PATH = descent.MAX_STEPS + 1     # records in one run's path: steps 0 .. MAX_STEPS
-MAX_CRITICAL = 1_000_000             # critical points: no search has more seeds than this
 MAX_NESTING = 32                     # the schema nests 7 deep; deeper JSON is hostile or not ours
-START_MODES = ("shared", "each")
 
-_NOT_SESSION = "the file is not a calcviz session"
+_NOT_SESSION = NOT_SESSION
 
 
 class StorageError(ValueError):
     """A file that could not be written, worded for the user."""
-
-
-class SessionError(ValueError):
-    """A session file that cannot be read, worded for the user (names the field at fault)."""
 
 
 # ----------------------------------------------------------------------------- atomic writing
@@ -180,355 +144,12 @@ def atomic_write(path, data: bytes | str, *, allowed_suffixes: Sequence[str] | N
 
 
 # ----------------------------------------------------------------------------- strict JSON
-def _strict(obj):
-    """``obj`` in JSON's types: tuples and arrays as lists, numpy scalars as Python ones, NaN/inf as None."""
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, (np.ndarray, np.generic)):
-        return _strict(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _dumps(obj, indent: int | None = None) -> str:
     separators = None if indent else (",", ":")
-    return json.dumps(_strict(obj), indent=indent, separators=separators, ensure_ascii=False, allow_nan=False)
+    return json.dumps(strict_json(obj), indent=indent, separators=separators, ensure_ascii=False, allow_nan=False)
 
 
-# ----------------------------------------------------------------------------- checking a session
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, (list, tuple)) else "an object" if isinstance(value, dict) else "?"
-
-
-def _show(value) -> str:
-    text = json.dumps(_strict(value), ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _field(obj: dict, key: str, where: str):
-    if key not in obj:
-        raise SessionError(f"{where + '.' if where else ''}{key} is missing")
-    return obj[key]
-
-
-def _object(value, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise SessionError(f"{where} must be an object (got {_kind(value)})")
-    return value
-
-
-def _list(value, where: str, most: int) -> list | tuple:
-    if not isinstance(value, (list, tuple)):
-        raise SessionError(f"{where} must be a list (got {_kind(value)})")
-    if len(value) > most:
-        raise SessionError(f"{where} has {len(value)} entries; at most {most} are allowed")
-    return value
-
-
-def _text(value, where: str) -> str:
-    if not isinstance(value, str):
-        raise SessionError(f"{where} must be text (got {_kind(value)})")
-    return value
-
-
-def _flag(value, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise SessionError(f"{where} must be true or false (got {_kind(value)})")
-    return value
-
-
-def _as_float(value) -> float | None:
-    """A JSON number as a finite float; None for anything else (true/false are not numbers here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        out = float(value)
-    except OverflowError:  # an integer beyond any float
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _number(value, where: str, least: float | None = None, strict: bool = False) -> float:
-    """A finite number, at least ``least`` (above it when ``strict``)."""
-    out = _as_float(value)
-    if out is None:
-        raise SessionError(f"{where} must be a finite number (got {_show(value)})")
-    if least is not None and (out < least or (strict and out == least)):
-        what = "positive" if strict and least == 0 else f"at least {least:g}"
-        raise SessionError(f"{where} must be {what} (got {out:g})")
-    return out
-
-
-def _integer(value, where: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise SessionError(f"{where} must be a whole number from {lo} to {hi} (got {_show(value)})")
-    return value
-
-
-def _range(value, where: str) -> tuple[float, float]:
-    pair = [_as_float(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
-    if len(pair) != 2 or None in pair or not pair[0] < pair[1]:
-        raise SessionError(f"{where} must be two finite numbers, low < high (got {_show(value)})")
-    if max(abs(pair[0]), abs(pair[1])) > VALUE_LIMIT:
-        raise SessionError(f"{where} must lie within ±{VALUE_LIMIT:g} (got {_show(value)})")
-    return pair[0], pair[1]
-
-
-def _bounded(value, where: str) -> float:
-    """A finite number within ±VALUE_LIMIT (what the panels can show)."""
-    out = _number(value, where)
-    if abs(out) > VALUE_LIMIT:
-        raise SessionError(f"{where} must lie within ±{VALUE_LIMIT:g} (got {out:g})")
-    return out
-
-
-def _names(value, where: str, inputs: Sequence[str], most: int) -> list[str]:
-    """Distinct inputs of the formula."""
-    names = _list(value, where, most)
-    for name in names:
-        if _text(name, f"{where} entries") not in inputs:
-            raise SessionError(f"{where} names '{name}', which is not an input of the formula "
-                               f"(its inputs: {', '.join(inputs) or 'none'})")
-    if len(set(names)) != len(names):
-        raise SessionError(f"{where} names an input twice ({_show(value)})")
-    return list(names)
-
-
-def _by_name(value, names: Sequence[str], where: str, finite: bool = True) -> dict[str, float]:
-    """{name: number} for exactly ``names``; with ``finite=False`` null is allowed and read as NaN
-    (a non-finite number, written as null)."""
-    if isinstance(value, dict) and len(value) == len(names):
-        out = {}
-        for name in names:
-            v = value.get(name, "")
-            x = math.nan if v is None and not finite else _as_float(v)
-            if x is None:
-                break
-            out[name] = x
-        else:
-            return out
-    what = "a finite number" if finite else "a number (or null)"
-    raise SessionError(f"{where} must give {what} for each of {', '.join(names)} (got {_show(value)})")
-
-
-def _measure(value, where: str) -> float:
-    """A number, or null (a non-finite number) read as NaN."""
-    return math.nan if value is None else _number(value, where)
-
-
-def _document(data, where: str = "document") -> tuple[Document, Expression]:
-    data = _object(data, where)
-    text = _text(_field(data, "text", where), f"{where}.text")
-    try:
-        expression = parse(text)
-    except ParseError as exc:
-        raise SessionError(f"{where}.text is not a formula calcviz can read: {exc}") from None
-    inputs = expression.inputs
-    x_range = _range(_field(data, "x_range", where), f"{where}.x_range")
-    y_range = _range(_field(data, "y_range", where), f"{where}.y_range")
-    n = _integer(_field(data, "n", where), f"{where}.n", 2, MAX_GRID)
-    axes = _names(_field(data, "axes", where), f"{where}.axes", inputs, 2)
-    if not axes and inputs:
-        raise SessionError(f"{where}.axes must name one or two inputs of the formula ({', '.join(inputs)})")
-    params = {}
-    for name, p in _object(_field(data, "params", where), f"{where}.params").items():
-        at = f"{where}.params.{name}"
-        if name not in inputs:
-            raise SessionError(f"{where}.params names '{name}', which is not an input of the formula "
-                               f"(its inputs: {', '.join(inputs) or 'none'})")
-        if name in axes:
-            raise SessionError(f"{where}.params names '{name}', which is an axis")
-        p = _object(p, at)
-        params[name] = {k: _bounded(_field(p, k, at), f"{at}.{k}") for k in ("value", "min", "max")}
-        if not params[name]["min"] < params[name]["max"]:
-            raise SessionError(f"{at}.min must be below {at}.max (got {params[name]['min']:g} and "
-                               f"{params[name]['max']:g})")
-    document = Document(text, x_range, y_range, n, tuple(axes), params)
-    # The document's own rule: every input that is not an axis is a parameter (defaults for missing ones).
-    return document.with_expression(text, expression, axes=tuple(axes)), expression
-
-
-def _view(data, where: str = "view") -> dict:
-    if data is None:
-        return {"camera": None, "toggles": {}, "angle": 0.0, "log_scale": None}
-    data = _object(data, where)
-    camera = _field(data, "camera", where)
-    if camera is not None:
-        at = f"{where}.camera"
-        camera = _object(camera, at)
-        center = _list(_field(camera, "center", at), f"{at}.center", 3)
-        if len(center) != 3:
-            raise SessionError(f"{at}.center must be three numbers (got {_show(center)})")
-        camera = {"distance": _number(_field(camera, "distance", at), f"{at}.distance", 0, strict=True),
-                  "elevation": _number(_field(camera, "elevation", at), f"{at}.elevation"),
-                  "azimuth": _number(_field(camera, "azimuth", at), f"{at}.azimuth"),
-                  "center": tuple(_number(c, f"{at}.center") for c in center)}
-    toggles = _object(_field(data, "toggles", where), f"{where}.toggles")
-    toggles = {name: _flag(on, f"{where}.toggles.{name}") for name, on in toggles.items()}
-    log_scale = _field(data, "log_scale", where)
-    return {"camera": camera, "toggles": toggles, "angle": _number(_field(data, "angle", where), f"{where}.angle"),
-            "log_scale": None if log_scale is None else _flag(log_scale, f"{where}.log_scale")}
-
-
-def _setup(data, where: str) -> dict:
-    data = _object(data, where)
-    try:
-        optimizers = list(descent.check_optimizers(_list(_field(data, "optimizers", where),
-                                                         f"{where}.optimizers", MAX_RUNS)))
-    except descent.DescentError as exc:
-        raise SessionError(f"{where}.optimizers: {exc}") from None
-    max_steps = _integer(_field(data, "max_steps", where), f"{where}.max_steps", 1, WINDOW_MAX_STEPS)
-    hyperparameters = {}
-    for name, values in _object(_field(data, "hyperparameters", where), f"{where}.hyperparameters").items():
-        at = f"{where}.hyperparameters.{name}"
-        if name not in descent.OPTIMIZERS:
-            raise SessionError(f"{where}.hyperparameters names '{name}', which is not an optimizer "
-                               f"(use one of {', '.join(descent.OPTIMIZERS)})")
-        values = {k: _number(v, f"{at}.{k}") for k, v in _object(values, at).items()}
-        try:
-            checked = descent.hyperparameters_for(name, {name: values})
-        except descent.DescentError as exc:
-            raise SessionError(f"{at}: {exc}") from None
-        hyperparameters[name] = {k: checked[k] for k in values}
-    schedule = _object(_field(data, "schedule", where), f"{where}.schedule")
-    _text(_field(schedule, "name", f"{where}.schedule"), f"{where}.schedule.name")
-    given = {k: v if k == "name" else _number(v, f"{where}.schedule.{k}") for k, v in schedule.items()}
-    try:
-        checked = descent.check_schedule(given, max_steps)
-    except descent.DescentError as exc:
-        raise SessionError(f"{where}.schedule: {exc}") from None
-    if checked.get("decay_steps", 1) > descent.MAX_STEPS:  # the panel's box holds no more
-        raise SessionError(f"{where}.schedule.decay_steps must be at most {descent.MAX_STEPS:,} "
-                           f"(got {checked['decay_steps']:g})")
-    start_mode = _text(_field(data, "start_mode", where), f"{where}.start_mode")
-    if start_mode not in START_MODES:
-        raise SessionError(f"{where}.start_mode must be {_or(START_MODES)} (got {_show(start_mode)})")
-    return {
-        "optimizers": optimizers,
-        "lr": _number(_field(data, "lr", where), f"{where}.lr", 0, strict=True),
-        "hyperparameters": hyperparameters,
-        "schedule": {k: checked[k] for k in given},
-        "steps_per_click": _integer(_field(data, "steps_per_click", where), f"{where}.steps_per_click", 1,
-                                    descent.MAX_STEPS),
-        "max_steps": max_steps,
-        "tol": _number(_field(data, "tol", where), f"{where}.tol", 0),
-        "speed": _speed(_field(data, "speed", where), f"{where}.speed"),
-        "start_mode": start_mode,
-    }
-
-
-def _speed(value, where: str) -> float:
-    out = _number(value, where, 0, strict=True)
-    if out > MAX_SPEED:
-        raise SessionError(f"{where} must be at most {MAX_SPEED} steps per second (got {out:g})")
-    return out
-
-
-def _path_entry(entry, k: int, names: Sequence[str], where: str) -> dict:
-    entry = _object(entry, where)
-    step = _field(entry, "step", where)
-    if type(step) is not int or step != k:
-        raise SessionError(f"{where}.step must be {k}, its place in the path (got {_show(step)})")
-    out = dict(entry)
-    out["point"] = _by_name(_field(entry, "point", where), names, f"{where}.point", finite=False)
-    out["value"] = _measure(_field(entry, "value", where), f"{where}.value")
-    out["grad_norm"] = _measure(_field(entry, "grad_norm", where), f"{where}.grad_norm")
-    if "gradient" in entry:
-        out["gradient"] = _by_name(entry["gradient"], names, f"{where}.gradient", finite=False)
-    for key in ("update", "velocity", "accumulator"):  # null after the last step
-        if entry.get(key) is not None:
-            out[key] = _by_name(entry[key], names, f"{where}.{key}", finite=False)
-    return out
-
-
-def _run(data, names: Sequence[str], where: str) -> dict:
-    data = _object(data, where)
-    out = dict(data)  # keys not checked here (message, hyperparameters, ...) are kept as they are
-    optimizer = _text(_field(data, "optimizer", where), f"{where}.optimizer")
-    if optimizer not in descent.OPTIMIZERS:
-        raise SessionError(f"{where}.optimizer: unknown optimizer '{optimizer}' "
-                           f"(use one of {', '.join(descent.OPTIMIZERS)})")
-    out["start"] = _by_name(_field(data, "start", where), names, f"{where}.start")
-    out["status"] = _text(_field(data, "status", where), f"{where}.status")
-    out["steps"] = _integer(_field(data, "steps", where), f"{where}.steps", 0, descent.MAX_STEPS)
-    out["point"] = _by_name(_field(data, "point", where), names, f"{where}.point", finite=False)
-    out["value"] = _measure(_field(data, "value", where), f"{where}.value")
-    out["grad_norm"] = _measure(_field(data, "grad_norm", where), f"{where}.grad_norm")
-    if "path" in data:
-        path = _list(data["path"], f"{where}.path", MAX_PATH)
-        out["path"] = [_path_entry(e, k, names, f"{where}.path[{k}]") for k, e in enumerate(path)]
-    return out
-
-
-def _descent_result(data, inputs: Sequence[str], where: str) -> dict:
-    data = _object(data, where)
-    names = _names(_field(data, "variables", where), f"{where}.variables", inputs, len(inputs))
-    if not names:
-        raise SessionError(f"{where}.variables must name the variables the runs descend in")
-    try:
-        box = descent.check_box(_list(_field(data, "box", where), f"{where}.box", len(names)), len(names)).tolist()
-    except descent.DescentError as exc:
-        raise SessionError(f"{where}.box: {exc}") from None
-    runs = _list(_field(data, "runs", where), f"{where}.runs", MAX_RUNS)
-    return {**data, "variables": names, "box": box,
-            "runs": [_run(run, names, f"{where}.runs[{k}]") for k, run in enumerate(runs)]}
-
-
-def _descent(data, inputs: Sequence[str], where: str = "descent") -> dict | None:
-    if data is None:
-        return None
-    data = _object(data, where)
-    starts = []
-    for k, start in enumerate(_list(_field(data, "starts", where), f"{where}.starts", MAX_RUNS)):
-        at = f"{where}.starts[{k}]"
-        names = _names(list(_object(start, at)), at, inputs, len(inputs))
-        starts.append(_by_name(start, names, at))
-    result = _field(data, "result", where)
-    return {
-        "setup": _setup(_field(data, "setup", where), f"{where}.setup"),
-        "starts": starts,
-        "shown_steps": _integer(_field(data, "shown_steps", where), f"{where}.shown_steps", 0, descent.MAX_STEPS),
-        "result": None if result is None else _descent_result(result, inputs, f"{where}.result"),
-    }
-
-
-def _critical(data, where: str = "critical") -> dict | None:
-    """A critical-points result (Engine.find_critical_points): checked where it is drawn from, else kept."""
-    if data is None:
-        return None
-    data = _object(data, where)
-    axes = _list(_field(data, "axes", where), f"{where}.axes", 2)
-    if not axes or not all(isinstance(a, str) for a in axes):
-        raise SessionError(f"{where}.axes must name one or two axes (got {_show(axes)})")
-    points = []
-    for k, p in enumerate(_list(_field(data, "critical_points", where), f"{where}.critical_points",
-                                MAX_CRITICAL)):
-        at = f"{where}.critical_points[{k}]"
-        p = _object(p, at)
-        kind = _text(_field(p, "type", at), f"{at}.type")
-        if kind not in critical.TYPES:
-            raise SessionError(f"{at}.type must be {_or(critical.TYPES)} (got {_show(kind)})")
-        eigenvalues = _list(_field(p, "eigenvalues", at), f"{at}.eigenvalues", len(axes))
-        points.append({**p, "point": _by_name(_field(p, "point", at), axes, f"{at}.point"),
-                       "value": _number(_field(p, "value", at), f"{at}.value"),
-                       "eigenvalues": [_number(e, f"{at}.eigenvalues") for e in eigenvalues],
-                       "grad_norm": _number(_field(p, "grad_norm", at), f"{at}.grad_norm"),
-                       "global_min": _flag(_field(p, "global_min", at), f"{at}.global_min"),
-                       "global_max": _flag(_field(p, "global_max", at), f"{at}.global_max")})
-    return {**data, "axes": list(axes), "critical_points": points}
-
-
+# ----------------------------------------------------------------------------- reading a session file
 def _check_nesting(data) -> None:
     stack = [(data, 1)]
     while stack:
@@ -565,62 +186,15 @@ def _loads(text: str):
     return data
 
 
-def _state(data) -> dict:
-    """The checked, cleaned state of JSON-shaped ``data`` (see the module's schema)."""
-    if not isinstance(data, dict):
-        raise SessionError(f"{_NOT_SESSION}: it holds {_kind(data)}, not an object")
-    if data.get("format") != SESSION_FORMAT:
-        found = f"its format is {_show(data['format'])}" if "format" in data else "it has no \"format\" entry"
-        raise SessionError(f"{_NOT_SESSION} ({found}; a session has \"format\": \"{SESSION_FORMAT}\")")
-    version = _field(data, "version", "")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SessionError(f"version must be a whole number from 1 (got {_show(version)})")
-    if version > SESSION_VERSION:
-        raise SessionError(f"the session was written by a newer calcviz (format version {version}; this one "
-                           f"reads up to {SESSION_VERSION})")
-    saved = data.get("saved")
-    document, expression = _document(_field(data, "document", ""))
-    selected = data.get("selected")
-    if selected is not None:
-        point = _list(selected, "selected", 2)
-        if len(point) != len(document.axes):
-            raise SessionError(f"selected must be one number per axis ({', '.join(document.axes) or 'none'}; "
-                               f"got {_show(selected)})")
-        selected = tuple(_number(c, "selected") for c in point)
-    return {
-        "format": SESSION_FORMAT,
-        "version": SESSION_VERSION,
-        "saved": None if saved is None else _text(saved, "saved"),
-        "document": dataclasses.asdict(document),
-        "view": _view(data.get("view")),
-        "selected": selected,
-        "descent": _descent(data.get("descent"), expression.inputs),
-        "critical": _critical(data.get("critical")),
-    }
-
-
 # ----------------------------------------------------------------------------- sessions: public
-def make_session(document: Document, *, view: Mapping | None = None, selected: Sequence[float] | None = None,
-                 descent: Mapping | None = None, critical: Mapping | None = None, saved: str | None = None) -> dict:
-    """The checked state to save (the same dict :func:`parse_session` returns for its text).
-
-    ``saved`` defaults to now (UTC, ISO 8601). Raises SessionError when a part would not load.
-    """
-    if saved is None:
-        saved = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    data = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "saved": saved,
-            "document": dataclasses.asdict(document), "view": view, "selected": selected,
-            "descent": descent, "critical": critical}
-    return _state(_strict(data))
-
-
-def session_to_text(state: Mapping) -> str:
+def session_to_text(file: Mapping) -> str:
     """The session file's text: compact strict JSON (non-finite numbers as null), UTF-8 safe.
 
-    The state is written as given (build it with :func:`make_session`, which checks it). Raises
-    SessionError when the text would be too large to load again.
+    ``file`` is JSON-shaped (Session.file()); it is checked as a file being opened is, so what is
+    saved opens again. Raises SessionError when it would not load (too large, or a part refused).
     """
-    text = _dumps(state) + "\n"
+    check_file(json.loads(_dumps(file)))
+    text = _dumps(file) + "\n"
     size = len(text.encode("utf-8"))
     if size > MAX_FILE_BYTES:
         raise SessionError(f"the session is too large to save ({size / 2**20:.0f} MB; at most "
@@ -628,12 +202,12 @@ def session_to_text(state: Mapping) -> str:
     return text
 
 
-def parse_session(text: str) -> dict:
-    """The checked, cleaned state of a session file's text; SessionError names what is wrong."""
-    return _state(_loads(text))
+def parse_session(text: str) -> SessionFile:
+    """The checked session of a session file's text; SessionError names what is wrong."""
+    return check_file(_loads(text))
 
 
-def load_session(path) -> dict:
+def load_session(path) -> SessionFile:
     """Read and check a session file (see :func:`parse_session`)."""
     path = Path(path)
     try:
@@ -660,14 +234,10 @@ def load_session(path) -> dict:
     return parse_session(text)
 
 
-def save_session(path, state: Mapping) -> None:
-    """Write ``state`` (from :func:`make_session`) to ``path`` (.json) atomically."""
-    atomic_write(path, session_to_text(state), allowed_suffixes=SESSION_SUFFIXES)
+def save_session(path, file: Mapping) -> None:
+    """Write the session ``file`` (Session.file()) to ``path`` (.json) atomically."""
+    atomic_write(path, session_to_text(file), allowed_suffixes=SESSION_SUFFIXES)
 
-
-def document_from_state(state: Mapping) -> Document:
-    """The Document of a session state (checked: a hand-made state gets the same checks as a file)."""
-    return _document(_strict(_field(_object(state, "the session"), "document", "")))[0]
 
 
 # ----------------------------------------------------------------------------- exports

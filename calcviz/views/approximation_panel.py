@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from .inspector import format_number, format_vector
+from .common import format_number, format_vector
 
 LINEAR_COLOR = "#ff7f0e"
 QUADRATIC_COLOR = "#9467bd"
@@ -71,6 +71,12 @@ class ApproximationPanel(QtWidgets.QWidget):
 
     def eps(self) -> tuple[float, ...]:
         return tuple(box.value() for box in self.eps_boxes if box.isVisible() or box is self.eps_boxes[0])
+
+    def set_eps(self, eps) -> None:
+        """Show the displacement(s) without emitting."""
+        for box, value in zip(self.eps_boxes, eps):
+            with QtCore.QSignalBlocker(box):
+                box.setValue(float(value))
 
     def set_dimension(self, count: int) -> None:
         self.eps_boxes[1].setVisible(count >= 2)

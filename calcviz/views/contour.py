@@ -8,6 +8,9 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from .common import (BASIN_COLORS, DIVERGED_COLOR, OPTIMIZER_COLORS, START_COLOR, UNCONVERGED_COLOR, critical_spots,
+                     run_color)
+
 COLORMAP = "viridis"
 POINT_COLOR = "#d62728"
 DIRECTION_COLOR = "#ff7f0e"
@@ -40,6 +43,7 @@ class ContourView(pg.GraphicsLayoutWidget):
     directionDragged = QtCore.pyqtSignal(float)  # degrees, from dragging the direction arrow's handle
     startPicked = QtCore.pyqtSignal(float, float)  # Shift+click, or a click in "set start" mode
     startDragged = QtCore.pyqtSignal(int, float, float)  # a start marker dragged: its index and new place
+    viewRangeChanged = QtCore.pyqtSignal(object)  # ((x0, x1), (y0, y1)) shown now (after a pan, a zoom, a new box)
 
     _ARROWS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
                QtCore.Qt.Key.Key_Up: (0, 1), QtCore.Qt.Key.Key_Down: (0, -1)}
@@ -100,6 +104,7 @@ class ContourView(pg.GraphicsLayoutWidget):
         self._start_mode = False
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.plot.vb.sigRangeChanged.connect(lambda *_: self.viewRangeChanged.emit(self.view_box()))
 
     # ------------------------------------------------------------------ input
     def keyPressEvent(self, event) -> None:
@@ -216,15 +221,16 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.gradient_arrow.setData([], [])
         self.direction_arrow.setData([], [])
 
-    def set_critical_points(self, spots: list[dict]) -> None:
-        """spots: [{"pos": (x, y), "symbol": .., "color": .., "size": ..}] (styles come from the panel)."""
-        self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s.get("size", 12),
+    def set_critical_points(self, points: list[dict], axes=("x", "y")) -> None:
+        """Critical points (Engine.find_critical_points' entries), marked by type."""
+        self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s["size"],
                                       "brush": pg.mkBrush(s["color"]), "pen": pg.mkPen("w", width=1.2)}
-                                     for s in spots])
+                                     for s in critical_spots(points, axes)])
 
     # ------------------------------------------------------------------ descent
     def set_paths(self, paths: list[dict]) -> None:
-        """paths: [{"label", "color", "x", "y"}], one per run. Items are kept per label and updated."""
+        """paths: [{"label", "optimizer", "x", "y"}], one per run, in the optimizer's colour (or "color").
+        Items are kept per label and updated."""
         wanted = {p["label"] for p in paths}
         for label in list(self._paths):
             if label not in wanted:
@@ -236,10 +242,11 @@ class ContourView(pg.GraphicsLayoutWidget):
             keep = np.isfinite(x) & np.isfinite(y)
             x, y = x[keep], y[keep]
             if p["label"] not in self._paths:
-                line = pg.PlotDataItem(pen=pg.mkPen(p["color"], width=2.2), symbol="o", symbolSize=5,
-                                       symbolBrush=pg.mkBrush(p["color"]), symbolPen=pg.mkPen("w", width=0.8),
+                color = run_color(p)
+                line = pg.PlotDataItem(pen=pg.mkPen(color, width=2.2), symbol="o", symbolSize=5,
+                                       symbolBrush=pg.mkBrush(color), symbolPen=pg.mkPen("w", width=0.8),
                                        antialias=True)
-                heads = pg.PlotCurveItem(pen=pg.mkPen(p["color"], width=2.2), connect="pairs", antialias=True)
+                heads = pg.PlotCurveItem(pen=pg.mkPen(color, width=2.2), connect="pairs", antialias=True)
                 for item in (line, heads):
                     item.setZValue(5)
                     self.plot.addItem(item)
@@ -277,8 +284,9 @@ class ContourView(pg.GraphicsLayoutWidget):
     def path_labels(self) -> list[str]:
         return list(self._paths)
 
-    def set_starts(self, points: list[tuple[float, float]], colors: list[str]) -> None:
-        """Draggable start markers (one for all runs or one per optimizer)."""
+    def set_starts(self, points: list[tuple[float, float]], optimizers: list[str] | None = None) -> None:
+        """Draggable start markers: one for all runs (white), or one per optimizer in its colour."""
+        colors = [OPTIMIZER_COLORS[o] for o in optimizers] if optimizers else [START_COLOR] * len(points)
         while len(self._starts) > len(points):
             self.plot.removeItem(self._starts.pop())
         while len(self._starts) < len(points):
@@ -332,11 +340,19 @@ class ContourView(pg.GraphicsLayoutWidget):
     def clear_explain(self) -> None:
         self.set_explain(0.0, 0.0, [])
 
-    def set_basins(self, xs, ys, rgba: np.ndarray | None) -> None:
-        """Colour the map by where descent ends from each start (rgba (nx, ny, 4) uint8); None hides it."""
-        if rgba is None:
+    def set_basins(self, result: dict | None) -> None:
+        """Colour the map by the minimum descent reaches from each start (Engine.basins' result): one
+        colour per minimum, diverged and unconverged starts apart, translucent; None hides it."""
+        if result is None:
             self.basins.setVisible(False)
             return
+        labels = np.asarray(result["labels"])
+        palette = np.array([QtGui.QColor(c).getRgb() for c in BASIN_COLORS], np.uint8)
+        rgba = palette[np.maximum(labels, 0) % len(palette)].copy()
+        rgba[labels == -1] = QtGui.QColor(DIVERGED_COLOR).getRgb()
+        rgba[labels == -2] = QtGui.QColor(UNCONVERGED_COLOR).getRgb()
+        rgba[..., 3] = 150  # the contour lines and paths stay readable through it
+        xs, ys = (np.asarray(c) for c in result["coords"])
         dx, dy = (xs[-1] - xs[0]) / max(len(xs) - 1, 1), (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
         self.basins.setImage(rgba, autoLevels=False)
         self.basins.setRect(QtCore.QRectF(xs[0] - dx / 2, ys[0] - dy / 2, xs[-1] - xs[0] + dx, ys[-1] - ys[0] + dy))
@@ -346,6 +362,9 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.readout.setText(text)
         self.readout.setPos(x, y)
         self.readout.show()
+
+    def hide_readout(self) -> None:
+        self.readout.hide()
 
     def view_box(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """The x and y ranges currently shown (for 'refit')."""

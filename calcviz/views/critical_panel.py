@@ -3,17 +3,7 @@ from __future__ import annotations
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .inspector import format_number
-
-# One colour and one marker per type, shared by the table, the contour map, the curve and the surface.
-TYPE_STYLE = {
-    "min": {"color": "#1f77b4", "symbol": "t", "label": "minimum"},
-    "max": {"color": "#d62728", "symbol": "t1", "label": "maximum"},
-    "saddle": {"color": "#ff7f0e", "symbol": "x", "label": "saddle"},
-    "degenerate": {"color": "#7f7f7f", "symbol": "d", "label": "degenerate"},
-}
-GLOBAL_MIN_SYMBOL = "star"
-
+from .common import GLOBAL_MIN_SYMBOL, TYPE_STYLE, format_number, swatch  # noqa: F401
 
 class _NumberItem(QtWidgets.QTableWidgetItem):
     """Sorts by the number, not the text."""
@@ -27,12 +17,6 @@ class _NumberItem(QtWidgets.QTableWidgetItem):
         a = self.data(QtCore.Qt.ItemDataRole.UserRole)
         b = other.data(QtCore.Qt.ItemDataRole.UserRole)
         return a < b if a is not None and b is not None else super().__lt__(other)
-
-
-def _swatch(color: str) -> QtGui.QIcon:
-    pixmap = QtGui.QPixmap(12, 12)
-    pixmap.fill(QtGui.QColor(color))
-    return QtGui.QIcon(pixmap)
 
 
 class CriticalPointsPanel(QtWidgets.QWidget):
@@ -63,6 +47,10 @@ class CriticalPointsPanel(QtWidgets.QWidget):
         self._axes: list[str] = []
 
     def set_searching(self, fraction: float | None = None) -> None:
+        """A search under way (``fraction`` done): the last list was about another function, so it goes."""
+        if self.table.rowCount():
+            self.table.setRowCount(0)
+            self.note.hide()
         done = f" {fraction:.0%}" if fraction is not None else ""
         self.summary.setText(f"Searching for critical points…{done} (Esc cancels)")
 
@@ -86,7 +74,7 @@ class CriticalPointsPanel(QtWidgets.QWidget):
                 style = TYPE_STYLE[p["type"]]
                 label = style["label"] + (" · global min" if p.get("global_min") else "") + \
                     (" · global max" if p.get("global_max") else "")
-                kind = QtWidgets.QTableWidgetItem(_swatch(style["color"]), label)
+                kind = QtWidgets.QTableWidgetItem(swatch(style["color"]), label)
                 kind.setData(QtCore.Qt.ItemDataRole.UserRole, tuple(p["point"][a] for a in self._axes))
                 if p.get("global_min"):
                     font = kind.font()

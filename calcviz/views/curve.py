@@ -5,11 +5,14 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
+from .common import critical_spots, run_color
+
 
 class CurveView(pg.PlotWidget):
     pointPicked = QtCore.pyqtSignal(float, float)
     hovered = QtCore.pyqtSignal(float, float)
     startPicked = QtCore.pyqtSignal(float)  # Shift+click, or a click in "set start" mode: descent's start x
+    viewRangeChanged = QtCore.pyqtSignal(object)  # ((x0, x1), (y0, y1)) shown now
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent, background="w")
@@ -34,6 +37,8 @@ class CurveView(pg.PlotWidget):
         self._paths: dict[str, pg.PlotDataItem] = {}
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
+        self.plot.vb.sigRangeChanged.connect(
+            lambda *_: self.viewRangeChanged.emit(tuple(map(tuple, self.plot.vb.viewRange()))))
 
     def _data_pos(self, scene_pos):
         if not self.plot.vb.sceneBoundingRect().contains(scene_pos):
@@ -53,15 +58,16 @@ class CurveView(pg.PlotWidget):
         self._start_mode = bool(on)
 
     def set_paths(self, paths: list[dict]) -> None:
-        """Descent paths on the curve: [{"label", "color", "x", "y"}] (y = f at each step)."""
+        """Descent paths on the curve: [{"label", "optimizer", "x", "y"}] (y = f at each step)."""
         wanted = {p["label"] for p in paths}
         for label in list(self._paths):
             if label not in wanted:
                 self.plot.removeItem(self._paths.pop(label))
         for p in paths:
             if p["label"] not in self._paths:
-                item = pg.PlotDataItem(pen=pg.mkPen(p["color"], width=1.5), symbol="o", symbolSize=7,
-                                       symbolBrush=pg.mkBrush(p["color"]), symbolPen=pg.mkPen("w", width=0.8),
+                color = run_color(p)
+                item = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5), symbol="o", symbolSize=7,
+                                       symbolBrush=pg.mkBrush(color), symbolPen=pg.mkPen("w", width=0.8),
                                        name=p["label"])
                 item.setZValue(5)
                 self.plot.addItem(item)
@@ -101,10 +107,11 @@ class CurveView(pg.PlotWidget):
         """The quadratic (second-order Taylor) model near the selected point; empty to hide."""
         self.quadratic.setData(xs, values)
 
-    def set_critical_points(self, spots: list[dict]) -> None:
-        self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s.get("size", 12),
+    def set_critical_points(self, points: list[dict], axes=("x",)) -> None:
+        """Critical points (Engine.find_critical_points' entries) on the curve, marked by type."""
+        self.critical.setData(spots=[{"pos": s["pos"], "symbol": s["symbol"], "size": s["size"],
                                       "brush": pg.mkBrush(s["color"]), "pen": pg.mkPen("w", width=1.2)}
-                                     for s in spots])
+                                     for s in critical_spots(points, axes)])
 
     def clear_point(self) -> None:
         self.marker.setData([], [])

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Callable, Mapping, Sequence
 
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QIcon, QPixmap
+from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
     QLabel, QLineEdit, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter, QTableWidget,
@@ -23,20 +23,9 @@ from superqt import QLabeledSlider
 
 from ..models import descent
 from ..models.race import MAX_SPEED, WINDOW_MAX_STEPS
-from .inspector import format_number
+from .common import ERROR_STYLE, OPTIMIZER_COLORS, format_number, swatch
 
 OPTIMIZER_LABELS = descent.OPTIMIZER_LABELS
-# Okabe–Ito (colour-blind safe) without its yellow, which vanishes on white and on viridis' top end.
-# Vermillion goes to the default run: it stands out on every part of viridis and on white.
-OPTIMIZER_COLORS = {
-    "gd": "#d55e00",        # vermillion
-    "momentum": "#0072b2",  # blue
-    "nesterov": "#56b4e9",  # sky blue
-    "adagrad": "#009e73",   # bluish green
-    "rmsprop": "#cc79a7",   # reddish purple
-    "adam": "#e69f00",      # orange
-    "newton": "#000000",    # black
-}
 HYPERPARAMETER_LABELS = {
     "momentum": "momentum μ", "initial_accumulator_value": "initial accumulator", "epsilon": "ε",
     "rho": "ρ", "beta_1": "β₁", "beta_2": "β₂", "damping": "damping",
@@ -52,16 +41,9 @@ LR_STEPS_PER_DECADE = 10     # slider positions are 10^(k/10), shown to 2 digits
 DEFAULT_TOL = 1e-6
 DEFAULT_SPEED = 20
 DEFAULT_MAX_STEPS = 1000
-ERROR_STYLE = "color: #c62828;"
 CONVERGED_TINT = "#e3f2e1"
 CONVERGED_INK = "#1b5e20"
 DIVERGED_COLOR = "#c62828"
-
-
-def _swatch(color: str) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(color))
-    return QIcon(pixmap)
 
 
 def lr_at(position: int) -> float:
@@ -151,6 +133,7 @@ class DescentPanel(QWidget):
     setupChanged = pyqtSignal(object)   # setup()
     startTyped = pyqtSignal(object)     # list of {variable: value}, one per start
     runChosen = pyqtSignal(int)         # the clicked table row (the run's index in set_runs)
+    startTargetChanged = pyqtSignal(object)  # the optimizer whose start a click sets (None: every run's)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -228,7 +211,7 @@ class DescentPanel(QWidget):
         self.optimizer_checks: dict[str, QCheckBox] = {}
         for i, name in enumerate(descent.OPTIMIZERS):
             check = QCheckBox(OPTIMIZER_LABELS[name], box)
-            check.setIcon(_swatch(OPTIMIZER_COLORS[name]))
+            check.setIcon(swatch(OPTIMIZER_COLORS[name]))
             check.setChecked(name == "gd")
             check.toggled.connect(lambda on, n=name: self._optimizer_toggled(n, on))
             grid.addWidget(check, i // 2, i % 2)
@@ -358,7 +341,7 @@ class DescentPanel(QWidget):
         layout.addWidget(self.start_row)
         self.start_fields: dict[str, NumberField] = {}
         self.start_mode_combo.currentIndexChanged.connect(self._start_mode_changed)
-        self.start_optimizer_combo.currentIndexChanged.connect(lambda _: self._show_start())
+        self.start_optimizer_combo.currentIndexChanged.connect(lambda _: self._target_changed())
         return box
 
     # --- public interface ------------------------------------------------------------------------
@@ -547,7 +530,7 @@ class DescentPanel(QWidget):
         self._input_error = True
 
     def _style_row(self, items: list[QTableWidgetItem], color: str, status: str, message: str) -> None:
-        items[0].setIcon(_swatch(color))
+        items[0].setIcon(swatch(color))
         bold = QFont(self.table.font())
         bold.setBold(status == "converged")
         tint = QColor(CONVERGED_TINT) if status == "converged" else None
@@ -588,6 +571,11 @@ class DescentPanel(QWidget):
         self._update_visibility()
         self._show_start()
         self._changed()
+        self.startTargetChanged.emit(self.start_target())
+
+    def _target_changed(self) -> None:
+        self._show_start()
+        self.startTargetChanged.emit(self.start_target())
 
     def _update_visibility(self) -> None:
         checked = self.checked_optimizers()
@@ -601,7 +589,7 @@ class DescentPanel(QWidget):
             current = self.start_optimizer_combo.currentData()
             self.start_optimizer_combo.clear()
             for name in checked:
-                self.start_optimizer_combo.addItem(_swatch(OPTIMIZER_COLORS[name]), OPTIMIZER_LABELS[name], name)
+                self.start_optimizer_combo.addItem(swatch(OPTIMIZER_COLORS[name]), OPTIMIZER_LABELS[name], name)
             self.start_optimizer_combo.setCurrentIndex(max(0, self.start_optimizer_combo.findData(current)))
         self.start_optimizer_combo.setVisible(self.start_mode_combo.currentData() == "each")
         self._show_start()

@@ -12,14 +12,16 @@ import functools
 import math
 from collections.abc import Sequence
 
-from PyQt6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QFontDatabase, QKeyEvent, QTextCharFormat, QTextCursor, QTextFormat
+from PyQt6.QtCore import QEvent, QKeyCombination, QObject, QSignalBlocker, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import (QAction, QColor, QFontDatabase, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor,
+                         QTextFormat)
 from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QPlainTextEdit, QSizePolicy, QTextEdit, QToolButton,
                              QVBoxLayout, QWidget)
 
 from calcviz import resources
 
-ERROR_COLOR = "#c62828"
+from .common import ERROR_COLOR
+
 ERROR_BACKGROUND = "#fdecea"  # behind the marked character, or the whole line when there is none
 
 SYNTAX_HELP = (
@@ -30,7 +32,7 @@ SYNTAX_HELP = (
     "Functions: sin cos tan exp log sqrt abs min max …   Constants: pi, e\n"
     "Enter starts a new line; Ctrl+Enter applies at once."
 )
-PRESETS_HELP = "Load an example formula, with its plot ranges. Ctrl+Z in the field brings your text back."
+PRESETS_HELP = "Load an example formula, with its plot ranges. Ctrl+Z brings your text back."
 
 
 class EquationEditor(QWidget):
@@ -38,6 +40,8 @@ class EquationEditor(QWidget):
 
     expressionEdited = pyqtSignal(str)  # full text, ~150 ms after the last keystroke, or at once on Ctrl+Enter
     presetChosen = pyqtSignal(dict)     # a copy of the preset dict from resources/presets.json
+    undoRequested = pyqtSignal()        # Ctrl+Z in the field (the text typed so far is sent first)
+    redoRequested = pyqtSignal()
 
     DEBOUNCE_MS = 150
     MIN_LINES, MAX_LINES = 3, 8
@@ -54,6 +58,9 @@ class EquationEditor(QWidget):
         self.field.setToolTip(SYNTAX_HELP)
         self.field.setTabChangesFocus(True)
         self.field.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        # One undo for the formula: the window's, whose steps are the edits sent (the field's own merges
+        # a run of typing into one step, so Ctrl+Z would take back more than the last edit).
+        self.field.setUndoRedoEnabled(False)
         self.field.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.field.installEventFilter(self)
 
@@ -103,9 +110,7 @@ class EquationEditor(QWidget):
         return self.field.toPlainText()
 
     def set_text(self, text: str) -> None:
-        """Show ``text`` without emitting expressionEdited; clears the error marker (it was about the old text).
-
-        The replacement is one undo step, so Ctrl+Z in the field brings the previous text back."""
+        """Show ``text`` without emitting expressionEdited; clears the error marker (it was about the old text)."""
         self._timer.stop()
         self._last_emitted = text
         if text == self.text():
@@ -165,6 +170,19 @@ class EquationEditor(QWidget):
 
     # ------------------------------------------------------------------------- typing
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.field and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            key_event: QKeyEvent = event
+            history = (self.undoRequested if key_event.matches(QKeySequence.StandardKey.Undo) else
+                       self.redoRequested if key_event.matches(QKeySequence.StandardKey.Redo)
+                       or key_event.keyCombination() == QKeyCombination(Qt.KeyboardModifier.ControlModifier
+                                                                        | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Z)
+                       else None)
+            if history is not None:
+                event.accept()  # ours, not the window's shortcut (which would skip the flush below)
+                if event.type() == QEvent.Type.KeyPress:
+                    self.flush()
+                    history.emit()
+                return True
         if watched is self.field and event.type() == QEvent.Type.KeyPress:
             key_event: QKeyEvent = event
             if (key_event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -172,6 +190,12 @@ class EquationEditor(QWidget):
                 self._apply_now()
                 return True  # no new line
         return super().eventFilter(watched, event)
+
+    def flush(self) -> None:
+        """Send the text typed so far now, if the wait for more typing has not sent it yet."""
+        if self._timer.isActive():
+            self._timer.stop()
+            self._emit_debounced()
 
     def _apply_now(self) -> None:
         self._timer.stop()

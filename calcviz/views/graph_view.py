@@ -23,8 +23,7 @@ from PyQt6.QtWidgets import (
     QCheckBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from .inspector import format_number
-from .panels import NumberBox
+from .common import NumberBox, format_number
 
 INPUTS_WIDTH = 250  # px: the input column left of the graph
 DEFAULT_MESSAGE = "Type definitions like a = ...; f = ... to see their computational graph"
@@ -432,6 +431,11 @@ class ChainRuleView(QWidget):
         self.clear()
 
     # --- public interface ------------------------------------------------------------------------
+    def set_expand(self, on: bool) -> None:
+        """Show whether every primitive operation is a node, without emitting."""
+        with QSignalBlocker(self.expand_box):
+            self.expand_box.setChecked(bool(on))
+
     def clear(self, message: str = DEFAULT_MESSAGE) -> None:
         """No graph: show ``message`` instead."""
         self._data = self._structure = None

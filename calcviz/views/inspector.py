@@ -19,34 +19,15 @@ from PyQt6.QtWidgets import (
     QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from .common import UNDEFINED, format_number, format_vector  # noqa: F401 - format_number: tests use it from here
+
 PLACEHOLDER = "Click the contour map to pick a point"
-UNDEFINED = "undefined"
 
 # Plot colours: readable on light and dark backgrounds.
 CURVE_COLOR = (31, 119, 180)
 MAX_COLOR = (44, 160, 44)
 MIN_COLOR = (214, 39, 40)
 ANGLE_COLOR = (255, 127, 14)
-
-
-def format_number(value: Any, digits: int = 6) -> str:
-    """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"."""
-    if value is None:
-        return "—"
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return UNDEFINED
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    text = f"{x:.{digits}g}"
-    return "0" if text == "-0" else text
-
-
-def format_vector(values: Sequence[Any]) -> str:
-    return "(" + ", ".join(format_number(v) for v in values) + ")"
 
 
 def _plain(html: str) -> str:

@@ -14,6 +14,8 @@ import pyqtgraph as pg
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QWidget
 
+from .common import run_color
+
 LOG_FLOOR = 1e-12  # f − min f + LOG_FLOOR · (the spread of f): the minimum itself stays on a log axis
 VALUE_LABEL = "f"
 SHIFTED_LABEL = "f − min f (f is not all positive)"
@@ -56,13 +58,14 @@ class LossPlot(pg.GraphicsLayoutWidget):
 
     # --- public interface ------------------------------------------------------------------------
     def set_runs(self, runs: Sequence[Mapping]) -> None:
-        """Draw {"label", "color", "steps", "values", "grad_norms"} per run; curves are kept per label."""
+        """Draw {"label", "optimizer" (or "color"), "steps", "values", "grad_norms"} per run; curves are kept
+        per label, in the optimizer's colour."""
         labels = [run["label"] for run in runs]
         for label in [k for k in self._curves if k not in labels]:
             self._remove(label)
         self._runs = []
         for run in runs:
-            label, color = run["label"], run["color"]
+            label, color = run["label"], run_color(run)
             if label not in self._curves:
                 self._curves[label] = (self._curve(self.value_plot, color, label), self._curve(self.grad_plot, color))
             elif self._colors[label] != color:

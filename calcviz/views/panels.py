@@ -11,77 +11,18 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
-from PyQt6.QtGui import QPalette, QValidator
+from PyQt6.QtGui import QPalette
 from PyQt6.QtWidgets import (
-    QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+    QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
     QSizePolicy, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ..models.session import MAX_GRID, VALUE_LIMIT
-from .inspector import format_number
+from ..models.settings import MAX_GRID
+from .common import NumberBox, error_label, format_number
 
-ERROR_STYLE = "color: #c62828;"
 NO_PARAMETERS = "No parameters: every name other than the axes becomes a slider here"
 DEFAULT_GRID = 200
-DOMAIN_LIMIT = VALUE_LIMIT
 SLIDER_STEPS = 1000  # slider positions across a parameter's range
-
-
-class NumberBox(QDoubleSpinBox):
-    """A QDoubleSpinBox that shows ~6 significant digits without trailing zeros ("-2", "0.25", "1e-05").
-
-    Like every box here it commits on Enter or focus-out (no keyboard tracking), so typing "-2.5"
-    emits one valueChanged, not four.
-    """
-
-    def __init__(self, parent: QWidget, lo: float = -DOMAIN_LIMIT, hi: float = DOMAIN_LIMIT, step: float = 1.0):
-        super().__init__(parent)
-        self.setDecimals(12)
-        self.setRange(lo, hi)
-        self.setSingleStep(step)
-        self.setKeyboardTracking(False)
-        self.setAccelerated(True)
-        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def _bare(self, text: str) -> str:
-        text = text.strip()
-        if self.prefix() and text.startswith(self.prefix()):
-            text = text[len(self.prefix()):]
-        if self.suffix() and text.endswith(self.suffix()):
-            text = text[: -len(self.suffix())]
-        return text.strip()
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
-        return format_number(value)
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
-        try:
-            value = float(self._bare(text))
-        except ValueError:
-            return self.value()
-        return value if math.isfinite(value) else self.value()
-
-    def validate(self, text: str, pos: int):  # Qt override
-        bare = self._bare(text).lower()
-        if bare in ("", "-", "+", ".", "-.", "+.") or bare.endswith(("e", "e-", "e+")):
-            return QValidator.State.Intermediate, text, pos
-        try:
-            value = float(bare)
-        except ValueError:
-            return QValidator.State.Invalid, text, pos
-        if not math.isfinite(value) or "_" in bare:
-            return QValidator.State.Invalid, text, pos
-        inside = self.minimum() <= value <= self.maximum()
-        return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
-
-
-def _error_label(parent: QWidget) -> QLabel:
-    label = QLabel(parent)
-    label.setStyleSheet(ERROR_STYLE)
-    label.setWordWrap(True)
-    label.hide()
-    return label
 
 
 class DomainPanel(QWidget):
@@ -142,7 +83,7 @@ class DomainPanel(QWidget):
         self.refit_button.setToolTip("Take the ranges from what the plot shows now")
         self.form.addRow(self.refit_button)
 
-        self.error_label = _error_label(self)
+        self.error_label = error_label(self)
         self.form.addRow(self.error_label)
 
         for box in (self.x_min, self.x_max, self.y_min, self.y_max):
@@ -302,7 +243,7 @@ class ParametersPanel(QWidget):
         self._layout.addWidget(self.empty_label)
         self.container = QWidget(self)
         self._layout.addWidget(self.container)
-        self.error_label = _error_label(self)
+        self.error_label = error_label(self)
         self._layout.addWidget(self.error_label)
         self._layout.addStretch(1)
         self.set_parameters({})

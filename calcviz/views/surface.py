@@ -11,6 +11,8 @@ import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from .common import TYPE_STYLE, run_color
+
 S = 10.0     # half-width of the box in scene units
 MESH_MAX_SIDE = 300  # level of detail: a denser mesh has more triangles than the view has pixels
 H = 10.0     # height of the value range in scene units
@@ -91,7 +93,12 @@ def _draw_labels(view, labels: list[gl.GLTextItem], image: QtGui.QImage, scale: 
 
 
 class SurfaceView(QtWidgets.QWidget):
-    """GL surface + axes + selected point and its gradient; or a message when there is no surface."""
+    """GL surface + axes + selected point and its gradient; or a message when there is no surface.
+
+    ``cameraMoved(camera)`` when the user turns or zooms the view (a dict: distance, elevation,
+    azimuth, center); ``set_camera`` shows one, or fits the box (None)."""
+
+    cameraMoved = QtCore.pyqtSignal(object)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -146,6 +153,28 @@ class SurfaceView(QtWidgets.QWidget):
         self.isolines.setVisible(False)
         self.clear_point()
         self.reset_view()
+        self.gl.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        """The user's drag or wheel ended: say where the camera is now."""
+        if watched is self.gl and event.type() in (QtCore.QEvent.Type.MouseButtonRelease, QtCore.QEvent.Type.Wheel):
+            QtCore.QTimer.singleShot(0, lambda: self.cameraMoved.emit(self.camera()))
+        return super().eventFilter(watched, event)
+
+    def camera(self) -> dict:
+        opts = self.gl.opts
+        c = opts["center"]
+        return {"distance": float(opts["distance"]), "elevation": float(opts["elevation"]),
+                "azimuth": float(opts["azimuth"]), "center": (c.x(), c.y(), c.z())}
+
+    def set_camera(self, camera) -> None:
+        """Show the camera (a dict as camera() gives, or a model with those fields); None fits the box."""
+        if camera is None:
+            self.reset_view()
+            return
+        get = camera.get if isinstance(camera, dict) else lambda k: getattr(camera, k)
+        self.gl.setCameraPosition(pos=QtGui.QVector3D(*map(float, get("center"))), distance=float(get("distance")),
+                                  elevation=float(get("elevation")), azimuth=float(get("azimuth")))
 
     # ------------------------------------------------------------------ mapping
     def to_scene(self, x, y, z):
@@ -232,16 +261,18 @@ class SurfaceView(QtWidgets.QWidget):
         side = np.array([-uy, ux, 0.0]) * 0.12
         self.arrow.setData(pos=np.array([base, tip, tip, tip + back + side, tip, tip + back - side]))
 
-    def set_critical_points(self, points: np.ndarray, colors: np.ndarray) -> None:
-        """points (K, 3) in data units (x, y, f); colors (K, 4) floats."""
-        if len(points) == 0:
+    def set_critical_points(self, points: list[dict], axes=("x", "y")) -> None:
+        """Critical points (Engine.find_critical_points' entries) at (x, y, f), coloured by type."""
+        if len(points) == 0 or len(axes) != 2:
             self.critical.setData(pos=np.zeros((0, 3)))
             return
-        sx, sy, sz = self.to_scene(points[:, 0], points[:, 1], points[:, 2])
-        self.critical.setData(pos=np.column_stack([sx, sy, sz]), color=np.asarray(colors, dtype=float))
+        xyz = np.array([[p["point"][axes[0]], p["point"][axes[1]], p["value"]] for p in points], float)
+        colors = np.array([QtGui.QColor(TYPE_STYLE[p["type"]]["color"]).getRgbF() for p in points], float)
+        sx, sy, sz = self.to_scene(xyz[:, 0], xyz[:, 1], xyz[:, 2])
+        self.critical.setData(pos=np.column_stack([sx, sy, sz]), color=colors)
 
     def set_paths(self, paths: list[dict]) -> None:
-        """Descent paths lifted onto the surface: [{"label", "color", "x", "y", "z"}] in data units."""
+        """Descent paths lifted onto the surface: [{"label", "optimizer", "x", "y", "z"}] in data units."""
         wanted = {p["label"] for p in paths}
         for label in list(self._paths):
             if label not in wanted:
@@ -249,7 +280,7 @@ class SurfaceView(QtWidgets.QWidget):
                     self.gl.removeItem(item)
         for p in paths:
             if p["label"] not in self._paths:
-                rgba = QtGui.QColor(p["color"]).getRgbF()
+                rgba = QtGui.QColor(run_color(p)).getRgbF()
                 line = gl.GLLinePlotItem(mode="line_strip", color=rgba, width=2.5, antialias=True)
                 dots = gl.GLScatterPlotItem(color=rgba, size=6, pxMode=True)
                 for item in (line, dots):

@@ -22,13 +22,13 @@ def app_window(qapp):
 
 @pytest.fixture
 def win(app_window, qtbot):
-    window, controller = app_window
-    qtbot.waitUntil(lambda: controller.critical is not None and not controller.client.busy, timeout=TIMEOUT)
-    return window, controller
+    window, app = app_window
+    qtbot.waitUntil(lambda: app.session.critical is not None and app.idle, timeout=TIMEOUT)
+    return window, app
 
 
 def test_himmelblau_fills_the_panel_with_nine_points(win):
-    window, controller = win
+    window, app = win
     panel = window.critical
     assert panel.row_count() == 9
     found = sorted(panel.point_at(r) for r in range(9))
@@ -45,23 +45,23 @@ def test_himmelblau_fills_the_panel_with_nine_points(win):
 
 
 def test_clicking_a_row_selects_that_point(win, qtbot):
-    window, controller = win
+    window, app = win
     table = window.critical.table
     row = next(r for r in range(table.rowCount()) if table.item(r, 0).text().startswith("maximum"))
     rect = table.visualItemRect(table.item(row, 1))
     qtbot.mouseClick(table.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: controller.point_info is not None
-                    and controller.point_info["point"]["x"] == pytest.approx(-0.270845, abs=1e-5), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: app.session.point is not None
+                    and app.session.point["point"]["x"] == pytest.approx(-0.270845, abs=1e-5), timeout=TIMEOUT)
     mx, my = window.contour.marker.getData()
     assert (mx[0], my[0]) == (pytest.approx(-0.270845, abs=1e-5), pytest.approx(-0.923039, abs=1e-5))
-    assert controller.point_info["value"] == pytest.approx(181.616522, abs=1e-5)
+    assert app.session.point["value"] == pytest.approx(181.616522, abs=1e-5)
     assert float(window.inspector.shown()["gradient_norm"]) < 1e-5
 
 
 def test_tangent_plane_and_quadratic_model_drawn_at_the_point(win, qtbot):
-    window, controller = win
-    controller.select(1.0, 1.0)
-    qtbot.waitUntil(lambda: controller.point_info is not None and controller.point_info["point"]["x"] == 1.0,
+    window, app = win
+    app.session.select(1.0, 1.0)
+    qtbot.waitUntil(lambda: app.session.point is not None and app.session.point["point"]["x"] == 1.0,
                     timeout=TIMEOUT)
     window.actions["tangent_plane"].setChecked(True)
     window.actions["quadratic_model"].setChecked(True)
@@ -77,15 +77,15 @@ def test_tangent_plane_and_quadratic_model_drawn_at_the_point(win, qtbot):
 
 
 def test_one_variable_critical_points_marked_on_the_curve(win, qtbot):
-    window, controller = win
+    window, app = win
     text = "3x^4 - 4x^3 - 12x^2"  # the seed's quartic: min -1 (f -5), max 0 (f 0), global min 2 (f -32)
-    controller.start(text, x_range=(-2, 3))
-    qtbot.waitUntil(lambda: controller.critical is not None and controller.critical["axes"] == ["x"]
-                    and not controller.client.busy, timeout=TIMEOUT)
+    app.start(text, x_range=(-2, 3))
+    qtbot.waitUntil(lambda: app.session.critical is not None and app.session.critical["axes"] == ["x"]
+                    and app.idle, timeout=TIMEOUT)
     spots = sorted((s.pos().x(), s.pos().y(), s.symbol()) for s in window.curve.critical.points())
     assert [(round(x, 6), round(y, 6)) for x, y, _ in spots] == [(-1, -5), (0, 0), (2, -32)]
     assert [symbol for *_, symbol in spots] == ["t", "t1", "star"]
     assert window.critical.row_count() == 3
-    controller.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))  # leave the window as the other tests expect
-    qtbot.waitUntil(lambda: controller.critical is not None and controller.critical["axes"] == ["x", "y"]
-                    and not controller.client.busy, timeout=TIMEOUT)
+    app.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))  # leave the window as the other tests expect
+    qtbot.waitUntil(lambda: app.session.critical is not None and app.session.critical["axes"] == ["x", "y"]
+                    and app.idle, timeout=TIMEOUT)

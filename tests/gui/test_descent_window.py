@@ -23,16 +23,16 @@ def app_window(qapp):
 
 @pytest.fixture
 def win(app_window, qtbot):
-    window, controller = app_window
-    qtbot.waitUntil(lambda: controller.grid is not None, timeout=TIMEOUT)
-    yield window, controller
-    controller.descent.set_running(False)
+    window, app = app_window
+    qtbot.waitUntil(lambda: app.session.grid is not None, timeout=TIMEOUT)
+    yield window, app
+    app.descent.set_running(False)
 
 
-def on_formula(qtbot, controller, text, x_range, y_range):
-    controller.start(text, x_range=x_range, y_range=y_range)
-    qtbot.waitUntil(lambda: controller.document.text == text and not controller.client.busy
-                    and controller.grid is not None and controller.grid["axes"] == ["x", "y"], timeout=TIMEOUT)
+def on_formula(qtbot, app, text, x_range, y_range):
+    app.start(text, x_range=x_range, y_range=y_range)
+    qtbot.waitUntil(lambda: app.session.document.text == text and app.idle
+                    and app.session.grid is not None and app.session.grid["axes"] == ["x", "y"], timeout=TIMEOUT)
 
 
 def shift_click(qtbot, window, x, y):
@@ -48,8 +48,8 @@ def configure(window, **setup):
     panel.setupChanged.emit(panel.setup())
 
 
-def wait_for_race(qtbot, controller):
-    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending, timeout=TIMEOUT)
+def wait_for_race(qtbot, app):
+    qtbot.waitUntil(lambda: app.session.race is not None and not app.descent.pending, timeout=TIMEOUT)
 
 
 def cli_descend(*args):
@@ -59,13 +59,13 @@ def cli_descend(*args):
 
 
 def test_click_a_start_and_step_three_times_matches_the_cli(win, qtbot):
-    window, controller = win
-    on_formula(qtbot, controller, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
+    window, app = win
+    on_formula(qtbot, app, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
     configure(window, optimizers=["gd"], lr=0.001, max_steps=1000, tol=1e-8, steps_per_click=1,
               start_mode="shared")
     shift_click(qtbot, window, -1.5, 2.0)
-    wait_for_race(qtbot, controller)
-    start = controller.descent.starts[0]
+    wait_for_race(qtbot, app)
+    start = app.session.settings.descent.starts[0]
     assert start["x"] == pytest.approx(-1.5, abs=0.03) and start["y"] == pytest.approx(2.0, abs=0.03)
     window.activateWindow()  # Space is a window shortcut: it needs the active window
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
@@ -90,38 +90,38 @@ def test_click_a_start_and_step_three_times_matches_the_cli(win, qtbot):
 
 
 def test_run_then_pause_stops_the_animation(win, qtbot):
-    window, controller = win
-    on_formula(qtbot, controller, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
+    window, app = win
+    on_formula(qtbot, app, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
     configure(window, optimizers=["gd", "momentum", "adam"], lr=0.001, max_steps=5000, speed=60,
               start_mode="shared")
-    controller.descent.set_starts([{"x": -1.5, "y": 2.0}])
-    wait_for_race(qtbot, controller)
-    race = controller.descent.race
+    app.session.set_starts([{"x": -1.5, "y": 2.0}])
+    wait_for_race(qtbot, app)
+    race = app.session.race
     qtbot.mouseClick(window.descent.run_button, QtCore.Qt.MouseButton.LeftButton)
-    assert controller.descent.timer.isActive()
+    assert app.descent.timer.isActive()
     qtbot.waitUntil(lambda: race.shown >= 5, timeout=5000)
     qtbot.mouseClick(window.descent.run_button, QtCore.Qt.MouseButton.LeftButton)
     paused_at = race.shown
-    assert not controller.descent.timer.isActive()
+    assert not app.descent.timer.isActive()
     qtbot.wait(400)
     assert race.shown == paused_at and 5 <= paused_at < race.length
     # Ctrl+R resumes; Reset goes back to the start points.
     window.actions["descent_run"].trigger()
     qtbot.waitUntil(lambda: race.shown > paused_at, timeout=5000)
     window.actions["descent_reset"].trigger()
-    assert race.shown == 0 and not controller.descent.timer.isActive()
+    assert race.shown == 0 and not app.descent.timer.isActive()
     for label in window.contour.path_labels():
         assert len(window.contour.path_data(label)[0]) == 1
 
 
 def test_a_diverging_run_says_why_where_the_user_looks(win, qtbot):
-    window, controller = win
-    on_formula(qtbot, controller, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
+    window, app = win
+    on_formula(qtbot, app, ROSENBROCK, (-2.0, 2.0), (-1.0, 3.0))
     configure(window, optimizers=["gd"], lr=0.01, max_steps=1000, steps_per_click=20, start_mode="shared")
-    controller.descent.set_starts([{"x": -1.5, "y": 2.0}])
-    wait_for_race(qtbot, controller)
+    app.session.set_starts([{"x": -1.5, "y": 2.0}])
+    wait_for_race(qtbot, app)
     qtbot.mouseClick(window.descent.step_button, QtCore.Qt.MouseButton.LeftButton)
-    (run,) = controller.descent.race.runs
+    (run,) = app.session.race.runs
     assert run["status"] == "diverged"
     message = window.descent.message_text()
     assert "diverged at step" in message and "2/lambda_max = 0.0009559" in message
@@ -133,11 +133,11 @@ def test_a_diverging_run_says_why_where_the_user_looks(win, qtbot):
 
 
 def test_explain_this_step_draws_the_vectors_and_gives_their_numbers(win, qtbot):
-    window, controller = win
-    on_formula(qtbot, controller, "x^2 + 3y^2", (-2.0, 2.0), (-2.0, 2.0))
+    window, app = win
+    on_formula(qtbot, app, "x^2 + 3y^2", (-2.0, 2.0), (-2.0, 2.0))
     configure(window, optimizers=["momentum"], lr=0.05, max_steps=200, steps_per_click=2, start_mode="shared")
-    controller.descent.set_starts([{"x": 1.5, "y": 1.0}])
-    wait_for_race(qtbot, controller)
+    app.session.set_starts([{"x": 1.5, "y": 1.0}])
+    wait_for_race(qtbot, app)
     window.actions["explain_step"].setChecked(True)
     qtbot.mouseClick(window.descent.step_button, QtCore.Qt.MouseButton.LeftButton)
     # Momentum 0.9, lr 0.05 on x^2 + 3y^2 from (1.5, 1): v1 = -lr g0, x1 = x0 + v1; v2 = 0.9 v1 - lr g1; ...
@@ -164,15 +164,15 @@ def test_explain_this_step_draws_the_vectors_and_gives_their_numbers(win, qtbot)
 
 
 def test_basins_of_attraction_colour_the_map_by_minimum(win, qtbot):
-    window, controller = win
-    on_formula(qtbot, controller, HIMMELBLAU, (-5.0, 5.0), (-5.0, 5.0))
+    window, app = win
+    on_formula(qtbot, app, HIMMELBLAU, (-5.0, 5.0), (-5.0, 5.0))
     window.domain.set_domain((-5.0, 5.0), (-5.0, 5.0), 40)
-    controller.set_domain({"x": (-5.0, 5.0), "y": (-5.0, 5.0), "n": 40})
-    qtbot.waitUntil(lambda: controller.document.n == 40 and not controller.client.busy, timeout=TIMEOUT)
+    app.session.set_box((-5.0, 5.0), (-5.0, 5.0), 40)
+    qtbot.waitUntil(lambda: app.session.document.n == 40 and app.idle, timeout=TIMEOUT)
     configure(window, optimizers=["gd"], lr=0.01, max_steps=1000, tol=1e-6)
     window.actions["basins"].setChecked(True)
-    qtbot.waitUntil(lambda: controller.descent.basins is not None, timeout=TIMEOUT)
-    result = controller.descent.basins
+    qtbot.waitUntil(lambda: app.session.basins is not None, timeout=TIMEOUT)
+    result = app.session.basins
     minima = [(m["point"]["x"], m["point"]["y"]) for m in result["minima"]]
     np.testing.assert_allclose(sorted(minima), sorted(HIMMELBLAU_MINIMA), atol=1e-3)
     image = window.contour.basins.image
@@ -183,16 +183,16 @@ def test_basins_of_attraction_colour_the_map_by_minimum(win, qtbot):
 
 
 def test_descent_on_a_curve_of_one_variable(win, qtbot):
-    window, controller = win
-    controller.start("3x^4 - 4x^3 - 12x^2", x_range=(-2.0, 3.0))
-    qtbot.waitUntil(lambda: controller.grid is not None and controller.grid["axes"] == ["x"]
-                    and not controller.client.busy, timeout=TIMEOUT)
+    window, app = win
+    app.start("3x^4 - 4x^3 - 12x^2", x_range=(-2.0, 3.0))
+    qtbot.waitUntil(lambda: app.session.grid is not None and app.session.grid["axes"] == ["x"]
+                    and app.idle, timeout=TIMEOUT)
     configure(window, optimizers=["gd"], lr=0.01, max_steps=1000, tol=1e-8, steps_per_click=1000,
               start_mode="shared")
-    controller.descent.set_starts([{"x": 3.0}])
-    wait_for_race(qtbot, controller)
+    app.session.set_starts([{"x": 3.0}])
+    wait_for_race(qtbot, app)
     qtbot.mouseClick(window.descent.step_button, QtCore.Qt.MouseButton.LeftButton)
-    (run,) = controller.descent.race.runs
+    (run,) = app.session.race.runs
     assert run["status"] == "converged"
     x, f = window.curve.path_data("Gradient descent")
     # f'(x) = 12x(x-2)(x+1): from x = 3 descent slides into the global minimum x = 2, f = -32.
@@ -200,7 +200,7 @@ def test_descent_on_a_curve_of_one_variable(win, qtbot):
     assert x[1] == pytest.approx(3.0 - 0.01 * 12 * 3 * 1 * 4)  # one step: x - lr f'(x), f'(3) = 144
     assert window.contour.path_labels() == []
     # The run table names the critical point the run reached (from the side panel's search).
-    qtbot.waitUntil(lambda: controller.critical is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: app.session.critical is not None, timeout=TIMEOUT)
     table = window.descent.table
     assert table.item(0, 4).text() == "✓ converged"
     assert table.item(0, 5).text() == "global min (2)"
@@ -210,24 +210,24 @@ def test_one_start_each_typed_and_dragged(win, qtbot):
     """One start per optimizer: typed into the fields for the chosen optimizer, then one dragged on the map."""
     from ui import type_into
 
-    window, controller = win
-    on_formula(qtbot, controller, "x^2 + 3y^2", (-2.0, 2.0), (-2.0, 2.0))
+    window, app = win
+    on_formula(qtbot, app, "x^2 + 3y^2", (-2.0, 2.0), (-2.0, 2.0))
     configure(window, optimizers=["gd", "adam"], lr=0.05, max_steps=100, start_mode="each")
-    controller.descent.set_starts([{"x": 1.0, "y": 1.0}])
-    wait_for_race(qtbot, controller)
+    app.session.set_starts([{"x": 1.0, "y": 1.0}])
+    wait_for_race(qtbot, app)
     panel = window.descent
     panel.start_optimizer_combo.setCurrentIndex(panel.start_optimizer_combo.findData("adam"))
     type_into(qtbot, panel.start_fields["x"], "-1.5")
-    qtbot.waitUntil(lambda: [s["x"] for s in controller.descent.starts] == [1.0, -1.5]
-                    and not controller.descent.pending, timeout=TIMEOUT)
-    race = controller.descent.race
+    qtbot.waitUntil(lambda: [s["x"] for s in app.session.settings.descent.starts] == [1.0, -1.5]
+                    and not app.descent.pending, timeout=TIMEOUT)
+    race = app.session.race
     assert [r["start"] for r in race.runs] == [{"x": 1.0, "y": 1.0}, {"x": -1.5, "y": 1.0}]
     # Two start markers in the optimizers' colours; dragging Adam's moves only Adam's run.
     assert window.contour.start_positions() == [(1.0, 1.0), (-1.5, 1.0)]
     marker = window.contour._starts[1]
     marker.setPos(0.5, -0.5)
     marker.sigPositionChangeFinished.emit(marker)  # what the end of a drag emits
-    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending
-                    and controller.descent.race.runs[1]["start"] == {"x": 0.5, "y": -0.5}, timeout=TIMEOUT)
-    assert controller.descent.race.runs[0]["start"] == {"x": 1.0, "y": 1.0}
+    qtbot.waitUntil(lambda: app.session.race is not None and not app.descent.pending
+                    and app.session.race.runs[1]["start"] == {"x": 0.5, "y": -0.5}, timeout=TIMEOUT)
+    assert app.session.race.runs[0]["start"] == {"x": 1.0, "y": 1.0}
     configure(window, start_mode="shared")

@@ -95,7 +95,7 @@ def test_set_text_does_not_emit_and_cancels_pending_typing(editor, edits, qtbot)
     editor.set_text("sin(x) cos(y)")
     assert editor.text() == "sin(x) cos(y)"
     qtbot.keyClicks(editor.field, " + 1")
-    editor.set_text("x^2")  # the controller replaces the text before the pause ends
+    editor.set_text("x^2")  # the app replaces the text before the pause ends
     with qtbot.assertNotEmitted(editor.expressionEdited, wait=SETTLE_MS):
         pass
     assert editor.text() == "x^2" and edits == []
@@ -132,16 +132,18 @@ def test_choosing_a_preset_emits_it_and_shows_its_text(editor, edits, qtbot):
     assert edits == []  # showing the preset's text is not an edit
 
 
-def test_ctrl_z_after_a_preset_brings_the_typed_text_back(editor, edits, qtbot):
+def test_ctrl_z_sends_the_text_typed_so_far_then_asks_the_window_to_undo(editor, edits, qtbot):
+    """The formula has one undo, the window's, whose steps are the edits sent: Ctrl+Z in the field
+    first sends what was typed within the debounce wait (so it is a step of its own), then asks."""
+    asked = []
+    editor.undoRequested.connect(lambda: asked.append(("undo", texts(edits))))
+    editor.redoRequested.connect(lambda: asked.append(("redo", texts(edits))))
     qtbot.keyClicks(editor.field, "x y")
-    qtbot.keyClick(editor.field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    sphere = next(a for m in preset_menus(editor) for a in m.actions() if a.text() == "Sphere")
-    sphere.trigger()
-    assert editor.text() == "x^2 + y^2"
-    qtbot.keyClick(editor.field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert editor.text() == "x y"
-    qtbot.waitUntil(lambda: len(edits) == 2, timeout=2000)
-    assert texts(edits) == ["x y", "x y"]
+    qtbot.keyClick(editor.field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # before the wait is over
+    assert asked == [("undo", ["x y"])]
+    assert editor.text() == "x y"  # the field's own undo (which merges typing) does not run
+    qtbot.keyClick(editor.field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert asked[-1] == ("redo", ["x y"]) and len(edits) == 1
 
 
 # ----------------------------------------------------------------------------- preview and errors

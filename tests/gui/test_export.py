@@ -36,26 +36,26 @@ def app_window(qapp):
 
 @pytest.fixture
 def win(app_window, qtbot):
-    window, controller = app_window
-    qtbot.waitUntil(lambda: controller.grid is not None and not controller.client.busy, timeout=TIMEOUT)
-    return window, controller
+    window, app = app_window
+    qtbot.waitUntil(lambda: app.session.grid is not None and app.idle, timeout=TIMEOUT)
+    return window, app
 
 
-def no_race(controller):
-    controller.descent.set_starts([])
-    controller.descent.redraw()
+def no_race(app):
+    app.session.set_starts([])
+    app.descent.redraw()
 
 
-def race(qtbot, window, controller, shown=None):
+def race(qtbot, window, app, shown=None):
     """Gradient descent and Adam from (0.3, 0.8): 30 steps each (neither has converged by then)."""
-    window.descent.set_setup({"optimizers": ["gd", "adam"], "lr": 0.1, "max_steps": RACE_STEPS, "tol": 1e-12,
-                              "start_mode": "shared"})
-    controller.descent.set_starts([{"x": 0.3, "y": 0.8}])
-    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending, timeout=TIMEOUT)
-    r = controller.descent.race
+    app.session.set_descent_setup({"optimizers": ["gd", "adam"], "lr": 0.1, "max_steps": RACE_STEPS, "tol": 1e-12,
+                                   "start_mode": "shared"})
+    app.session.set_starts([{"x": 0.3, "y": 0.8}])
+    qtbot.waitUntil(lambda: app.session.race is not None and not app.descent.pending, timeout=TIMEOUT)
+    r = app.session.race
     assert r.length == RACE_STEPS
     r.advance(r.length if shown is None else shown)
-    controller.descent.redraw()
+    app.descent.redraw()
     return r
 
 
@@ -106,8 +106,8 @@ def stroked_paths(root, colour: str) -> list[list[str]]:
 
 # ------------------------------------------------------------------------------------------ contour
 def test_contour_png_shows_the_map_with_f_coloured_where_it_is(win, tmp_path):
-    window, controller = win
-    no_race(controller)
+    window, app = win
+    no_race(app)
     path = exporting.export_view(window, "contour", tmp_path / "map.png")
     a = read_png(path)
     contour = window.contour
@@ -129,7 +129,7 @@ def test_contour_png_shows_the_map_with_f_coloured_where_it_is(win, tmp_path):
 
 
 def test_contour_png_at_a_chosen_size(win, tmp_path):
-    window, controller = win
+    window, app = win
     before = window.contour.plot.vb.viewRange()
     a = read_png(exporting.export_view(window, "contour", tmp_path / "big.png", size=(1200, 900)))
     assert a.shape[:2] == (900, 1200)
@@ -141,8 +141,8 @@ def test_contour_png_at_a_chosen_size(win, tmp_path):
 
 
 def test_contour_svg_has_the_iso_lines_and_the_descent_paths(win, qtbot, tmp_path):
-    window, controller = win
-    no_race(controller)
+    window, app = win
+    no_race(app)
     root = svg(exporting.export_view(window, "contour", tmp_path / "empty.svg"))
     assert len(list(root.iter(SVG + "path"))) + len(list(root.iter(SVG + "polyline"))) > 20
     assert len(list(root.iter(SVG + "image"))) >= 1  # the colour map (and bar) as embedded images
@@ -150,7 +150,7 @@ def test_contour_svg_has_the_iso_lines_and_the_descent_paths(win, qtbot, tmp_pat
     assert iso and sum(t.startswith("M") for t in iso[0]) > 100  # one segment per M: hundreds of them
     assert stroked_paths(root, GD) == []
 
-    r = race(qtbot, window, controller, shown=12)
+    r = race(qtbot, window, app, shown=12)
     root = svg(exporting.export_view(window, "contour", tmp_path / "race.svg"))
     (label,) = [lb for lb in window.contour.path_labels() if lb == r.labels[0]]
     x, _ = window.contour.path_data(label)
@@ -162,8 +162,8 @@ def test_contour_svg_has_the_iso_lines_and_the_descent_paths(win, qtbot, tmp_pat
 
 # ------------------------------------------------------------------------------------------ surface
 def test_surface_png_at_1600x1000_with_its_labels_and_paths(win, qtbot, tmp_path):
-    window, controller = win
-    race(qtbot, window, controller)
+    window, app = win
+    race(qtbot, window, app)
     a = read_png(exporting.export_view(window, "surface", tmp_path / "surface.png", size=(1600, 1000)))
     assert a.shape == (1000, 1600, 3)
     assert distinct_colours(a) > 2000
@@ -187,8 +187,8 @@ def test_surface_png_at_1600x1000_with_its_labels_and_paths(win, qtbot, tmp_path
 
 # ------------------------------------------------------------------------------------------ loss
 def test_loss_png_and_svg_show_one_curve_per_run(win, qtbot, tmp_path):
-    window, controller = win
-    r = race(qtbot, window, controller)
+    window, app = win
+    r = race(qtbot, window, app)
     a = read_png(exporting.export_view(window, "loss", tmp_path / "loss.png", size=(1000, 500)))
     assert a.shape[:2] == (500, 1000)
     assert near(a, GD, 30).sum() > 300 and near(a, ADAM, 30).sum() > 300
@@ -197,7 +197,7 @@ def test_loss_png_and_svg_show_one_curve_per_run(win, qtbot, tmp_path):
     assert [len(p) for p in stroked_paths(root, GD)].count(r.length + 1) == 2
     assert [len(p) for p in stroked_paths(root, ADAM)].count(r.length + 1) == 2
 
-    no_race(controller)
+    no_race(app)
     with pytest.raises(StorageError, match="loss curves are empty"):
         exporting.export_view(window, "loss", tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
@@ -205,8 +205,8 @@ def test_loss_png_and_svg_show_one_curve_per_run(win, qtbot, tmp_path):
 
 # ------------------------------------------------------------------------------------------ figure
 def test_figure_has_the_title_both_views_and_the_loss_curves_when_runs_exist(win, qtbot, tmp_path):
-    window, controller = win
-    no_race(controller)
+    window, app = win
+    no_race(app)
     a = read_png(exporting.export_view(window, "figure", tmp_path / "plain.png", size=(1600, 1000)))
     assert a.shape == (1000, 1600, 3)
     title = a[:60, 400:1200]
@@ -216,7 +216,7 @@ def test_figure_has_the_title_both_views_and_the_loss_curves_when_runs_exist(win
     assert near(left, "#fde725", 50).sum() > 200 and near(right, "#fde725", 50).sum() > 2000
     assert near(a[-200:], "#21918c", 40).sum() > 2000  # no runs: the views fill the height (viridis' middle)
 
-    race(qtbot, window, controller)
+    race(qtbot, window, app)
     a = read_png(exporting.export_view(window, "figure", tmp_path / "race.png", size=(1600, 1000)))
     bottom = a[-250:]
     assert near(bottom, "#21918c", 40).sum() < 200  # the views end above the loss curves ...
@@ -225,16 +225,16 @@ def test_figure_has_the_title_both_views_and_the_loss_curves_when_runs_exist(win
 
 # ------------------------------------------------------------------------------------------ GIF
 def test_race_gif_has_one_frame_per_every_steps_and_restores_the_race(win, qtbot, tmp_path):
-    window, controller = win
-    r = race(qtbot, window, controller, shown=7)
+    window, app = win
+    r = race(qtbot, window, app, shown=7)
     done = []
-    frames = exporting.export_race_gif(window, controller, tmp_path / "race.gif", every=4, size=(400, 300),
+    frames = exporting.export_race_gif(window, app.descent, tmp_path / "race.gif", every=4, size=(400, 300),
                                        progress=done.append)
     expected = exporting.race_steps(RACE_STEPS, 4)
     assert expected == [0, 4, 8, 12, 16, 20, 24, 28, 30]
     assert frames == len(expected) == 9
     assert done == pytest.approx([(k + 1) / 9 for k in range(9)])
-    assert r.shown == 7 and controller.descent.race is r
+    assert r.shown == 7 and app.session.race is r
     x, _ = window.contour.path_data(r.labels[0])
     assert len(x) == 8  # the view shows step 7 again
 
@@ -250,15 +250,15 @@ def test_race_gif_has_one_frame_per_every_steps_and_restores_the_race(win, qtbot
 
 
 def test_cancelled_gif_writes_nothing(win, qtbot, tmp_path):
-    window, controller = win
-    r = race(qtbot, window, controller, shown=3)
+    window, app = win
+    r = race(qtbot, window, app, shown=3)
     asked = []
 
     def stop():
         asked.append(1)
         return len(asked) > 3
 
-    assert exporting.export_race_gif(window, controller, tmp_path / "race.gif", every=1, size=(200, 150),
+    assert exporting.export_race_gif(window, app.descent, tmp_path / "race.gif", every=1, size=(200, 150),
                                      should_stop=stop) == 0
     assert len(asked) == 4
     assert list(tmp_path.iterdir()) == []  # no GIF, no temporary file
@@ -266,18 +266,18 @@ def test_cancelled_gif_writes_nothing(win, qtbot, tmp_path):
 
 
 def test_gif_needs_a_race_and_a_gif_name(win, tmp_path):
-    window, controller = win
-    no_race(controller)
+    window, app = win
+    no_race(app)
     with pytest.raises(StorageError, match="no descent race"):
-        exporting.export_race_gif(window, controller, tmp_path / "race.gif")
+        exporting.export_race_gif(window, app.descent, tmp_path / "race.gif")
     with pytest.raises(StorageError, match=r"saved as \.gif \(got \.png\)"):
-        exporting.export_race_gif(window, controller, tmp_path / "race.png")
+        exporting.export_race_gif(window, app.descent, tmp_path / "race.png")
     assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------ failures
 def test_bad_extension_and_folder_give_messages_and_keep_the_old_file(win, tmp_path, monkeypatch):
-    window, controller = win
+    window, app = win
     good = exporting.export_view(window, "contour", tmp_path / "plot.png")
     before = good.read_bytes()
 
@@ -304,10 +304,10 @@ def test_bad_extension_and_folder_give_messages_and_keep_the_old_file(win, tmp_p
 
 
 def test_failed_gif_write_keeps_the_old_gif(win, qtbot, tmp_path, monkeypatch):
-    window, controller = win
-    race(qtbot, window, controller)
+    window, app = win
+    race(qtbot, window, app)
     old = tmp_path / "race.gif"
-    assert exporting.export_race_gif(window, controller, old, every=10, size=(200, 150)) == 4
+    assert exporting.export_race_gif(window, app.descent, old, every=10, size=(200, 150)) == 4
     before = old.read_bytes()
 
     def full_disk(self, fp, *args, **kwargs):
@@ -317,7 +317,7 @@ def test_failed_gif_write_keeps_the_old_gif(win, qtbot, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Image.Image, "save", full_disk)
     with pytest.raises(StorageError, match="the disk is full"):
-        exporting.export_race_gif(window, controller, old, every=10, size=(200, 150))
+        exporting.export_race_gif(window, app.descent, old, every=10, size=(200, 150))
     assert old.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["race.gif"]
 
@@ -359,11 +359,11 @@ def test_headless_export_without_a_display_says_so(tmp_path):
 
 # ------------------------------------------------------------------------------------------ one variable
 def test_one_variable_exports_the_curve_not_the_contour(win, qtbot, tmp_path):
-    window, controller = win
-    no_race(controller)
-    controller.start("x^3 - x", x_range=(-2.0, 2.0))
-    qtbot.waitUntil(lambda: controller.document.text == "x^3 - x" and controller.grid is not None
-                    and controller.grid["axes"] == ["x"] and not controller.client.busy, timeout=TIMEOUT)
+    window, app = win
+    no_race(app)
+    app.start("x^3 - x", x_range=(-2.0, 2.0))
+    qtbot.waitUntil(lambda: app.session.document.text == "x^3 - x" and app.session.grid is not None
+                    and app.session.grid["axes"] == ["x"] and app.idle, timeout=TIMEOUT)
     with pytest.raises(StorageError, match="export its curve"):
         exporting.export_view(window, "contour", tmp_path / "c.png")
     with pytest.raises(StorageError, match="shows no surface"):
@@ -373,7 +373,7 @@ def test_one_variable_exports_the_curve_not_the_contour(win, qtbot, tmp_path):
     assert near(a, "#1f77b4", 30).sum() > 300  # f's line
     root = svg(exporting.export_view(window, "curve", tmp_path / "curve.svg"))
     # f's line: one point per grid node (the path data splits into one token per point).
-    assert len(controller.grid["coords"][0]) in [len(p) for p in stroked_paths(root, "#1f77b4")]
+    assert len(app.session.grid["coords"][0]) in [len(p) for p in stroked_paths(root, "#1f77b4")]
     figure = read_png(exporting.export_view(window, "figure", tmp_path / "figure.png", size=(1000, 600)))
     assert near(figure, "#1f77b4", 30).sum() > 300
-    controller.start(FORMULA)
+    app.start(FORMULA)

@@ -17,29 +17,29 @@ def app_window(qapp):
     yield from open_window(HIMMELBLAU, x_range=(-5.0, 5.0), y_range=(-5.0, 5.0))
 
 
-def settled(controller):
-    return (controller.grid is not None and not controller.client.busy and controller.critical is not None
-            and not controller.descent.pending)
+def settled(app):
+    return (app.session.grid is not None and app.idle and app.session.critical is not None
+            and not app.descent.pending)
 
 
 @pytest.fixture
 def saved(app_window, qtbot, tmp_path):
     """The window with a race of two optimizers five steps in, a point, toggles and a turned camera: saved."""
-    window, controller = app_window
-    qtbot.waitUntil(lambda: settled(controller), timeout=TIMEOUT)
-    panel = window.descent
-    panel.set_setup({**panel.setup(), "optimizers": ["gd", "adam"], "lr": 0.01, "max_steps": 300})
-    controller.descent.set_starts([{"x": 0.5, "y": -0.5}])
-    qtbot.waitUntil(lambda: controller.descent.race is not None and not controller.descent.pending, timeout=TIMEOUT)
-    controller.descent.race.advance(5)
-    controller.descent.redraw()
-    controller.select(1.0, 1.5)
-    qtbot.waitUntil(lambda: controller.point_info is not None and not controller.client.busy, timeout=TIMEOUT)
+    window, app = app_window
+    qtbot.waitUntil(lambda: settled(app), timeout=TIMEOUT)
+    app.session.set_descent_setup({"optimizers": ["gd", "adam"], "lr": 0.01, "max_steps": 300})
+    app.session.set_starts([{"x": 0.5, "y": -0.5}])
+    qtbot.waitUntil(lambda: app.session.race is not None and not app.descent.pending, timeout=TIMEOUT)
+    app.session.race.advance(5)
+    app.descent.redraw()
+    app.session.select(1.0, 1.5)
+    qtbot.waitUntil(lambda: app.session.point is not None and app.idle, timeout=TIMEOUT)
     window.actions["field"].setChecked(True)
     window.surface.gl.setCameraPosition(distance=40.0, elevation=50.0, azimuth=10.0)
+    window.surface.cameraMoved.emit(window.surface.camera())  # as the end of a drag does
     path = tmp_path / "himmelblau.json"
-    assert controller.files.save_to(path)
-    return window, controller, path
+    assert app.files.save_to(path)
+    return window, app, path
 
 
 def drawn(window):
@@ -52,30 +52,30 @@ def drawn(window):
 
 
 def test_save_close_reopen_restores_the_same_plot_and_paths(saved, qtbot):
-    window, controller, path = saved
+    window, app, path = saved
     before = drawn(window)
     assert set(before) == {"Gradient descent", "Adam"} and all(len(v[0]) == 6 for v in before.values())
-    doc, selected, grid = controller.document, controller.selected, controller.grid["value"].copy()
+    doc, selected, grid = app.session.document, app.session.selected, app.session.grid["value"].copy()
     gen = open_window("x^2 + y^2")  # a second window, as after a restart
-    window2, controller2 = next(gen)
+    window2, app2 = next(gen)
     try:
-        qtbot.waitUntil(lambda: controller2.grid is not None and not controller2.client.busy, timeout=TIMEOUT)
-        assert controller2.files.open(path)
-        qtbot.waitUntil(lambda: controller2.grid is not None and controller2.document.text == HIMMELBLAU
-                        and not controller2.client.busy, timeout=TIMEOUT)
-        assert controller2.document == doc and controller2.selected == selected
-        np.testing.assert_array_equal(controller2.grid["value"], grid)
+        qtbot.waitUntil(lambda: app2.session.grid is not None and app2.idle, timeout=TIMEOUT)
+        assert app2.files.open(path)
+        qtbot.waitUntil(lambda: app2.session.grid is not None and app2.session.document.text == HIMMELBLAU
+                        and app2.idle, timeout=TIMEOUT)
+        assert app2.session.document == doc and app2.session.selected == selected
+        np.testing.assert_array_equal(app2.session.grid["value"], grid)
         after = drawn(window2)
         assert set(after) == set(before)
         for label in before:
             for a, b in zip(before[label], after[label]):
                 np.testing.assert_array_equal(a, b)
         # The runs came from the file: nothing was asked of the engine for them.
-        assert controller2.descent.race.shown == 5 and "descend" not in controller2.client.latest
+        assert app2.session.race.shown == 5 and "descend" not in app2.bridge.client.latest
         assert window2.actions["field"].isChecked()
         opts = window2.surface.gl.opts
         assert (opts["distance"], opts["elevation"], opts["azimuth"]) == (40.0, 50.0, 10.0)
-        assert window2.descent.setup()["optimizers"] == ["gd", "adam"]
+        assert window2.descent.setup()["optimizers"] == ["gd", "adam"]  # the panel shows the saved setup
         assert window2.windowTitle().endswith("himmelblau.json")
     finally:
         for _ in gen:
@@ -100,14 +100,14 @@ BROKEN = [
 
 @pytest.mark.parametrize("text, message", BROKEN, ids=[m for _, m in BROKEN])
 def test_a_broken_session_is_refused_and_nothing_changes(saved, qtbot, tmp_path, text, message):
-    window, controller, _ = saved
-    doc, race = controller.document, controller.descent.race
+    window, app, _ = saved
+    doc, race = app.session.document, app.session.race
     shown = drawn(window)
     broken = tmp_path / "broken.json"
     broken.write_text(text)
-    assert not controller.files.open(broken)
+    assert not app.files.open(broken)
     assert message.lower() in window.message.text().lower() and window.message.text().startswith("Not opened")
-    assert controller.document == doc and controller.descent.race is race
+    assert app.session.document == doc and app.session.race is race
     after = drawn(window)
     for label in shown:
         np.testing.assert_array_equal(shown[label][0], after[label][0])
@@ -123,11 +123,11 @@ def test_the_saved_file_is_a_versioned_json_session(saved):
 
 
 def test_an_unwritable_save_says_so_and_keeps_the_good_file(saved, tmp_path):
-    window, controller, path = saved
+    window, app, path = saved
     good = path.read_bytes()
-    assert not controller.files.save_to(tmp_path / "missing" / "s.json")
+    assert not app.files.save_to(tmp_path / "missing" / "s.json")
     assert "Not saved" in window.message.text() and "folder" in window.message.text()
-    assert not controller.files.save_to(path.with_suffix(".txt"))
+    assert not app.files.save_to(path.with_suffix(".txt"))
     assert path.read_bytes() == good
 
 
@@ -148,7 +148,7 @@ def test_headless_export_opens_a_session_with_its_paths(saved, tmp_path):
     import sys
     import xml.etree.ElementTree as ET
 
-    window, controller, path = saved
+    window, app, path = saved
     out = tmp_path / "contour.svg"
     proc = subprocess.run([sys.executable, "-m", "calcviz", "export", str(path), "--view", "contour", "--out", str(out),
                            "--device", "cpu"], capture_output=True, text=True, timeout=240, env=dict(os.environ))
@@ -163,16 +163,16 @@ def test_headless_export_opens_a_session_with_its_paths(saved, tmp_path):
 
 
 def test_closing_saves_the_last_session_and_the_next_launch_reopens_it(saved, qtbot):
-    window, controller, _ = saved
+    window, app, _ = saved
     window.closing.emit()  # what closing the window does first
     gen = open_window("x^2 + y^2")
-    window2, controller2 = next(gen)
+    window2, app2 = next(gen)
     try:
-        qtbot.waitUntil(lambda: controller2.grid is not None and not controller2.client.busy, timeout=TIMEOUT)
-        assert controller2.files.open_last()
-        qtbot.waitUntil(lambda: controller2.document.text == HIMMELBLAU and not controller2.client.busy, timeout=TIMEOUT)
-        assert controller2.document == controller.document and controller2.selected == controller.selected
-        assert controller2.descent.race.shown == controller.descent.race.shown
+        qtbot.waitUntil(lambda: app2.session.grid is not None and app2.idle, timeout=TIMEOUT)
+        assert app2.files.open_last()
+        qtbot.waitUntil(lambda: app2.session.document.text == HIMMELBLAU and app2.idle, timeout=TIMEOUT)
+        assert app2.session.document == app.session.document and app2.session.selected == app.session.selected
+        assert app2.session.race.shown == app.session.race.shown
         assert QtCore.QSettings().value("geometry") is not None
     finally:
         for _ in gen:
@@ -182,9 +182,9 @@ def test_closing_saves_the_last_session_and_the_next_launch_reopens_it(saved, qt
 def test_file_export_writes_runs_critical_points_and_grid_that_read_back(saved, tmp_path):
     import csv
 
-    window, controller, _ = saved
-    race = controller.descent.race
-    files = controller.files
+    window, app, _ = saved
+    race = app.session.race
+    files = app.files
     assert files.export("runs", tmp_path / "runs.csv") and files.export("runs", tmp_path / "runs.json")
     rows = list(csv.DictReader(open(tmp_path / "runs.csv")))
     gd = [r for r in rows if r["optimizer"] == "gd"]
@@ -196,7 +196,7 @@ def test_file_export_writes_runs_critical_points_and_grid_that_read_back(saved, 
     assert len(rows) == 9 and sum(r["global_min"] == "true" for r in rows) == 4
     assert files.export("grid", tmp_path / "grid.npz")
     grid = np.load(tmp_path / "grid.npz")
-    np.testing.assert_array_equal(grid["values"], controller.grid["value"])
+    np.testing.assert_array_equal(grid["values"], app.session.grid["value"])
     assert files.export("contour", tmp_path / "contour.png", (640, 480))
     assert not files.export("contour", tmp_path / "contour.jpg")
     assert "Not exported" in window.message.text() and ".jpg" in window.message.text()
@@ -205,36 +205,34 @@ def test_file_export_writes_runs_critical_points_and_grid_that_read_back(saved, 
 def poisoned_session(path) -> None:
     """A last session as an earlier calcviz saved it: a parameter at 1e308 in +-1.7e308 (refused today;
     it used to break every launch with 'cannot convert float NaN to integer')."""
-    from calcviz.models import storage
+    from calcviz.models.settings import Settings, file_of
 
-    state = json.loads(storage.session_to_text(storage.make_session(
-        storage.document_from_state({"document": {"text": "a x^2 + y^2", "x_range": [-2, 2], "y_range": [-2, 2],
-                                                  "n": 50, "axes": ["x", "y"], "params": {}}}))))
+    state = file_of(Settings.for_text("a x^2 + y^2", n=50))
     state["document"]["params"] = {"a": {"value": 1e308, "min": -1.7e308, "max": 1.7e308}}
     path.write_text(json.dumps(state))
 
 
 def test_a_last_session_that_cannot_be_shown_never_stops_a_launch_and_is_kept(qapp, qtbot, monkeypatch):
-    from calcviz import files_controller
+    from calcviz.controllers import files
 
-    last = files_controller.data_folder() / files_controller.LAST_SESSION
+    last = files.data_folder() / files.LAST_SESSION
     poisoned_session(last)
     text = last.read_text()
     gen = open_window("x^2 + y^2")
-    window, controller = next(gen)
+    window, app = next(gen)
     try:
-        assert not controller.files.open_last()
+        assert not app.files.open_last()
         assert "could not be reopened" in window.message.text() and "kept as" in window.message.text()
         assert not last.exists()  # set aside, not read again at the next launch...
         kept = list(last.parent.glob("last-session-unreadable-*.json"))
         assert [k.read_text() for k in kept] == [text]  # ...and not lost
         # A session the loader accepts but the window fails to show: the launch goes on all the same.
-        assert controller.files.save_to(last)
-        monkeypatch.setattr(controller.files, "restore", lambda state: 1 / 0)
-        assert not controller.files.open_last()
-        controller.start("x^2 + y^2")
-        qtbot.waitUntil(lambda: controller.grid is not None and not controller.client.busy, timeout=TIMEOUT)
-        assert controller.document.text == "x^2 + y^2"
+        assert app.files.save_to(last)
+        monkeypatch.setattr(app.session, "restore", lambda checked: 1 / 0)
+        assert not app.files.open_last()
+        app.start("x^2 + y^2")
+        qtbot.waitUntil(lambda: app.session.grid is not None and app.idle, timeout=TIMEOUT)
+        assert app.session.document.text == "x^2 + y^2"
     finally:
         for _ in gen:
             pass
@@ -253,9 +251,9 @@ def test_headless_export_leaves_the_last_session_and_layout_alone(tmp_path):
     last = home / "data" / "calcviz" / "calcviz" / "last-session.json"
     last.parent.mkdir(parents=True)
     from calcviz.models import storage
-    from calcviz.models.session import Document
+    from calcviz.models.settings import Settings, file_of
 
-    storage.save_session(last, storage.make_session(Document("x^3 - 3x y^2")))
+    storage.save_session(last, file_of(Settings.for_text("x^3 - 3x y^2")))
     before = last.read_bytes()
     proc = subprocess.run([sys.executable, "-m", "calcviz", "export", "sin(x)*cos(y)", "--view", "contour", "--out",
                            str(tmp_path / "c.png"), "--device", "cpu"], capture_output=True, text=True, timeout=240,

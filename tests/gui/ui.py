@@ -5,15 +5,17 @@ TIMEOUT = 60_000  # ms; the first result waits for TensorFlow's import in the co
 
 
 def open_window(text: str, **box):
-    """The real window and controller on ``text`` (a generator for module-scoped fixtures)."""
+    """The real window and its App (session, bridge, controllers) on ``text`` (a generator for
+    module-scoped fixtures)."""
     from calcviz.gui import build, dispose
 
-    window, controller = build("cpu")
+    app = build("cpu")
+    window = app.window
     window.resize(1400, 900)
-    controller.start(text, **box)
+    app.start(text, **box)
     window.show()
-    yield window, controller
-    dispose(window, controller)
+    yield window, app
+    dispose(app)
 
 
 def show(qtbot, widget, width: int = 340, height: int = 300):

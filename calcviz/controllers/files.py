@@ -1,24 +1,22 @@
 """Files: save and open sessions, recent files, exports (plots, data, the race as a GIF), and what
 persists between launches (window layout, recent files, the last session) through QSettings.
 
-A session is captured from the controllers into the checked dict of models/storage.py and restored
-from one without recomputing the descent runs. Opening a broken file changes nothing on screen.
+A session is the Session's own file (Session.file(); its schema is models/settings.py) and opens
+through Session.restore, which builds everything before it changes anything: a file that cannot
+be shown is refused with the field named and nothing on screen changes.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6 import QtCore, QtGui, QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
-from . import exporting
-from .models import storage
-from .models.race import Race
+from .. import exporting
+from ..models import storage
+from ..models.session import Session
 
 MAX_RECENT = 8
 LAST_SESSION = "last-session.json"
-# Checkable actions a session remembers (the log scale is kept apart: each new grid chooses it).
-TOGGLES = ("field", "surface_isolines", "critical_markers", "tangent_plane", "quadratic_model",
-           "second_derivative", "explain_step")
 # The export dialog's choices: filter text -> (what, the file suffix used when none is typed).
 EXPORTS = {
     "Figure: surface + contour (+ loss curves) (*.png)": ("figure", ".png"),
@@ -56,11 +54,12 @@ def set_aside(path: Path) -> Path:
 
 
 class FilesController(QtCore.QObject):
-    def __init__(self, controller, persist: bool = True):
-        super().__init__(controller)
-        self.controller = controller
-        self.window = w = controller.window
+    def __init__(self, session: Session, window, descent, persist: bool = True,
+                 parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.session, self.window, self.descent = session, window, descent
         self.path: Path | None = None  # the session file being edited (Save writes here)
+        w = window
         w.actions["save"].triggered.connect(self.save)
         w.actions["save_as"].triggered.connect(self.save_as)
         w.actions["open"].triggered.connect(self.open_dialog)
@@ -69,81 +68,28 @@ class FilesController(QtCore.QObject):
             w.closing.connect(self.save_last)
         self._fill_recent()
 
-    # ------------------------------------------------------------------ capture and restore
-    def state(self) -> dict:
-        """The session as it is on screen (checked: raises SessionError when a part would not load)."""
-        c, w = self.controller, self.window
-        opts = w.surface.gl.opts
-        center = opts["center"]
-        view = {"camera": {"distance": float(opts["distance"]), "elevation": float(opts["elevation"]),
-                           "azimuth": float(opts["azimuth"]), "center": [center.x(), center.y(), center.z()]},
-                "toggles": {k: w.actions[k].isChecked() for k in TOGGLES},
-                "angle": float(c.angle), "log_scale": w.actions["log_scale"].isChecked()}
-        d = c.descent
-        descent = None
-        if d.starts:
-            descent = {"setup": w.descent.setup(), "starts": d.starts,
-                       "shown_steps": d.race.shown if d.race else 0, "result": d.race.result if d.race else None}
-        return storage.make_session(c.document, view=view, selected=c.selected, descent=descent, critical=c.critical)
-
-    def restore(self, state: dict) -> None:
-        """Show a checked session: formula, box, parameters, camera, toggles, point, descent race."""
-        c, w, d = self.controller, self.window, self.controller.descent
-        view = state.get("view") or {}
-        doc = storage.document_from_state(state)
-        d.forget()  # no run computed for the old session may land in this one
-        c.forced_log_scale = view.get("log_scale")
-        c.undo_stack.clear()
-        c.document = None  # a new document, not an edit: nothing to undo back to
-        c.selected = None
-        c.apply(doc)
-        for key, on in (view.get("toggles") or {}).items():
-            if key in w.actions and w.actions[key].isCheckable():
-                w.actions[key].setChecked(on)
-        camera = view.get("camera")
-        if camera:
-            w.surface.gl.setCameraPosition(pos=QtGui.QVector3D(*camera["center"]), distance=camera["distance"],
-                                           elevation=camera["elevation"], azimuth=camera["azimuth"])
-        if view.get("angle") is not None:
-            w.inspector.set_angle(view["angle"])
-            c.angle = float(view["angle"])
-        if state.get("selected"):
-            c.select(*state["selected"])
-        descent = state.get("descent")
-        if descent:
-            w.descent.set_setup(descent["setup"])
-            w.descent.set_start(descent["starts"])
-            d.starts = w.descent.starts()
-            if descent.get("result"):
-                d.race = Race(descent["result"], shown=descent["shown_steps"])
-                w.loss.set_steps(d.race.length)
-                d.redraw()
-            else:
-                d.request()
-
     # ------------------------------------------------------------------ sessions
     def save(self) -> bool:
         return self.save_to(self.path) if self.path else self.save_as()
 
     def save_as(self) -> bool:
-        start = str(self.path or Path.home() / "session.json")
+        start = str(self.path or self._folder() / "session.json")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "Save session", start, "calcviz session (*.json)")
         return bool(path) and self.save_to(Path(path if path.endswith(".json") else path + ".json"))
 
     def save_to(self, path) -> bool:
         try:
-            storage.save_session(path, self.state())
+            storage.save_session(path, self.session.file())
         except (storage.StorageError, storage.SessionError) as exc:
-            self.window.show_status(f"Not saved: {exc}", error=True)
+            self.session.note("status", f"Not saved: {exc}", error=True)
             return False
         self.path = Path(path)
         self._remember(self.path)
-        self.window.show_status(f"Session saved to {self.path}")
+        self.session.note("status", f"Session saved to {self.path}")
         return True
 
     def open_dialog(self) -> None:
-        start = str(self.path.parent if self.path else Path.home())
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Open session", start,
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Open session", str(self._folder()),
                                                         "calcviz session (*.json);;All files (*)")
         if path:
             self.open(path)
@@ -151,21 +97,26 @@ class FilesController(QtCore.QObject):
     def open(self, path) -> bool:
         """Open a session file; a broken one is refused with its reason and nothing changes."""
         try:
-            state = storage.load_session(path)
+            self.session.restore(storage.load_session(path))
         except storage.SessionError as exc:
-            self.window.show_status(f"Not opened: {exc}", error=True)
+            self.session.note("status", f"Not opened: {exc}", error=True)
             return False
-        self.restore(state)
         self.path = Path(path)
         self._remember(self.path)
         self.window.setWindowTitle(f"calcviz — {self.path.name}")
-        self.window.show_status(f"Opened {self.path}")
+        self.session.note("status", f"Opened {self.path}")
         return True
 
     # ------------------------------------------------------------------ recent files and the last session
+    def _folder(self) -> Path:
+        """Where file dialogs open: the folder used last, else the home folder."""
+        folder = settings().value("folder", "", type=str)
+        return Path(folder) if folder and Path(folder).is_dir() else Path.home()
+
     def _remember(self, path: Path) -> None:
         recent = [p for p in settings().value("recent", [], type=list) if p != str(path)]
         settings().setValue("recent", [str(path)] + recent[: MAX_RECENT - 1])
+        settings().setValue("folder", str(Path(path).parent))
         self._fill_recent()
 
     def _fill_recent(self) -> None:
@@ -182,7 +133,7 @@ class FilesController(QtCore.QObject):
         s.setValue("geometry", self.window.saveGeometry())
         s.setValue("state", self.window.saveState())
         try:
-            storage.save_session(data_folder() / LAST_SESSION, self.state())
+            storage.save_session(data_folder() / LAST_SESSION, self.session.file())
         except (storage.StorageError, storage.SessionError, OSError):
             pass
 
@@ -199,19 +150,18 @@ class FilesController(QtCore.QObject):
         if not path.exists():
             return False
         try:
-            self.restore(storage.load_session(path))
+            self.session.restore(storage.load_session(path))
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the app must still start
-            self.controller.descent.forget()
             kept = set_aside(path)
-            self.window.show_status(f"The last session could not be reopened ({exc}); "
-                                    f"it was kept as {kept}", error=True)
+            self.session.note("status", f"The last session could not be reopened ({exc}); it was kept as {kept}",
+                              error=True)
             return False
         return True
 
     # ------------------------------------------------------------------ exports
     def export_dialog(self) -> None:
         filters = ";;".join(EXPORTS)
-        path, chosen = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export", str(Path.home() / "calcviz.png"),
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export", str(self._folder() / "calcviz.png"),
                                                              filters)
         if not path:
             return
@@ -221,7 +171,9 @@ class FilesController(QtCore.QObject):
             size = self._ask_size(what)
             if size is False:
                 return
-        self.export(what, Path(path) if Path(path).suffix else Path(path + suffix), size)
+        target = Path(path) if Path(path).suffix else Path(path + suffix)
+        if self.export(what, target, size):
+            settings().setValue("folder", str(target.parent))
 
     def _ask_size(self, what: str):
         """The image size: as on screen, a print size, or twice the screen (False: cancelled)."""
@@ -237,39 +189,40 @@ class FilesController(QtCore.QObject):
 
     def export(self, what: str, path: Path, size: tuple[int, int] | None = None) -> bool:
         """Write ``what`` (a view, "gif", "runs", "critical" or "grid") to ``path``; the status bar says how it went."""
-        c, w = self.controller, self.window
+        s = self.session
         path = Path(path)
         suffix = path.suffix.lower()
         try:
             if what in exporting.VIEW_FORMATS:
-                exporting.export_view(w, what, path, size)
+                exporting.export_view(self.window, what, path, size)
             elif what == "gif":
                 if not self._export_gif(path, size):
-                    w.show_status("GIF export cancelled; nothing was written.")
+                    s.note("status", "GIF export cancelled; nothing was written.")
                     return False
             elif what == "runs":
-                if c.descent.race is None:
+                if s.race is None:
                     raise storage.StorageError("there are no descent runs yet: set a start point first")
-                text = storage.runs_json(c.descent.race.result) if suffix == ".json" else storage.runs_csv(c.descent.race.result)
+                result = s.race.result
+                text = storage.runs_json(result) if suffix == ".json" else storage.runs_csv(result)
                 storage.atomic_write(path, text, allowed_suffixes=(".csv", ".json"))
             elif what == "critical":
-                if not c.critical:
+                if not s.critical:
                     raise storage.StorageError("the critical points are not found yet")
-                text = storage.critical_json(c.critical) if suffix == ".json" else storage.critical_csv(c.critical)
+                text = storage.critical_json(s.critical) if suffix == ".json" else storage.critical_csv(s.critical)
                 storage.atomic_write(path, text, allowed_suffixes=(".csv", ".json"))
             elif what == "grid":
-                if c.grid is None:
+                if s.grid is None:
                     raise storage.StorageError("there is no grid yet")
                 if suffix == ".csv":
-                    storage.atomic_write(path, storage.grid_csv(c.grid), allowed_suffixes=(".csv",))
+                    storage.atomic_write(path, storage.grid_csv(s.grid), allowed_suffixes=(".csv",))
                 else:
-                    storage.grid_npz(c.grid, path)
+                    storage.grid_npz(s.grid, path)
             else:
                 raise ValueError(f"unknown export {what!r}")
         except storage.StorageError as exc:
-            w.show_status(f"Not exported: {exc}", error=True)
+            s.note("status", f"Not exported: {exc}", error=True)
             return False
-        w.show_status(f"Exported to {path}")
+        s.note("status", f"Exported to {path}")
         return True
 
     def _export_gif(self, path: Path, size: tuple[int, int] | None = None) -> bool:
@@ -277,7 +230,7 @@ class FilesController(QtCore.QObject):
         dialog = QtWidgets.QProgressDialog("Writing the race as a GIF…", "Cancel", 0, 1000, self.window)
         dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
-        race = self.controller.descent.race
+        race = self.session.race
         every = exporting.default_every(race.length if race else 0)
 
         def progress(fraction: float) -> None:
@@ -285,9 +238,8 @@ class FilesController(QtCore.QObject):
             QtWidgets.QApplication.processEvents()
 
         try:
-            frames = exporting.export_race_gif(self.window, self.controller, path, every=every, size=size,
+            frames = exporting.export_race_gif(self.window, self.descent, path, every=every, size=size,
                                                progress=progress, should_stop=dialog.wasCanceled)
         finally:
             dialog.close()
         return frames > 0
-

@@ -1,0 +1,148 @@
+"""What the views share: number formatting, colours and markers, and small widgets.
+
+Views import this module and nothing else of each other's (an import-linter contract checks it).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor, QIcon, QPixmap, QValidator
+from PyQt6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QLabel, QWidget
+
+from ..models.settings import VALUE_LIMIT
+
+UNDEFINED = "undefined"
+ERROR_COLOR = "#c62828"
+ERROR_STYLE = f"color: {ERROR_COLOR};"
+DOMAIN_LIMIT = VALUE_LIMIT
+
+# One colour and one marker per type, shared by the table, the contour map, the curve and the surface.
+TYPE_STYLE = {
+    "min": {"color": "#1f77b4", "symbol": "t", "label": "minimum"},
+    "max": {"color": "#d62728", "symbol": "t1", "label": "maximum"},
+    "saddle": {"color": "#ff7f0e", "symbol": "x", "label": "saddle"},
+    "degenerate": {"color": "#7f7f7f", "symbol": "d", "label": "degenerate"},
+}
+GLOBAL_MIN_SYMBOL = "star"
+
+# Okabe–Ito (colour-blind safe) without its yellow, which vanishes on white and on viridis' top end.
+# Vermillion goes to the default run: it stands out on every part of viridis and on white.
+OPTIMIZER_COLORS = {
+    "gd": "#d55e00",        # vermillion
+    "momentum": "#0072b2",  # blue
+    "nesterov": "#56b4e9",  # sky blue
+    "adagrad": "#009e73",   # bluish green
+    "rmsprop": "#cc79a7",   # reddish purple
+    "adam": "#e69f00",      # orange
+    "newton": "#000000",    # black
+}
+START_COLOR = "#ffffff"  # one start shared by every optimizer
+# Basins of attraction: one colour per minimum reached; diverged and unconverged starts stand apart.
+BASIN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+DIVERGED_COLOR = "#b00020"
+UNCONVERGED_COLOR = "#7f7f7f"
+
+
+def format_number(value: Any, digits: int = 6) -> str:
+    """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"."""
+    if value is None:
+        return "—"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return UNDEFINED
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    text = f"{x:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def format_vector(values: Sequence[Any]) -> str:
+    return "(" + ", ".join(format_number(v) for v in values) + ")"
+
+
+def run_color(run) -> str:
+    """A descent run's colour: its optimizer's, unless the run names one."""
+    return run.get("color") or OPTIMIZER_COLORS.get(run.get("optimizer"), "#000000")
+
+
+def critical_spots(points: Sequence[dict], axes: Sequence[str]) -> list[dict]:
+    """Marker styles of critical points on a 2D plot: (x, y) on a map, (x, f) on a curve."""
+    spots = []
+    for p in points:
+        style = TYPE_STYLE[p["type"]]
+        coords = [p["point"][a] for a in axes]
+        pos = (coords[0], coords[1]) if len(coords) == 2 else (coords[0], p["value"])
+        top = bool(p.get("global_min"))
+        spots.append({"pos": pos, "symbol": GLOBAL_MIN_SYMBOL if top else style["symbol"],
+                      "color": style["color"], "size": 16 if top else 12})
+    return spots
+
+
+def swatch(color: str) -> QIcon:
+    """A small square of ``color`` (table rows, check boxes, combo items)."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(color))
+    return QIcon(pixmap)
+
+
+def error_label(parent: QWidget) -> QLabel:
+    """A hidden, wrapping, red label for messages about what the user typed."""
+    label = QLabel(parent)
+    label.setStyleSheet(ERROR_STYLE)
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+class NumberBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that shows ~6 significant digits without trailing zeros ("-2", "0.25", "1e-05").
+
+    Like every box here it commits on Enter or focus-out (no keyboard tracking), so typing "-2.5"
+    emits one valueChanged, not four.
+    """
+
+    def __init__(self, parent: QWidget, lo: float = -DOMAIN_LIMIT, hi: float = DOMAIN_LIMIT, step: float = 1.0):
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setRange(lo, hi)
+        self.setSingleStep(step)
+        self.setKeyboardTracking(False)
+        self.setAccelerated(True)
+        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def _bare(self, text: str) -> str:
+        text = text.strip()
+        if self.prefix() and text.startswith(self.prefix()):
+            text = text[len(self.prefix()):]
+        if self.suffix() and text.endswith(self.suffix()):
+            text = text[: -len(self.suffix())]
+        return text.strip()
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return format_number(value)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            value = float(self._bare(text))
+        except ValueError:
+            return self.value()
+        return value if math.isfinite(value) else self.value()
+
+    def validate(self, text: str, pos: int):  # Qt override
+        bare = self._bare(text).lower()
+        if bare in ("", "-", "+", ".", "-.", "+.") or bare.endswith(("e", "e-", "e+")):
+            return QValidator.State.Intermediate, text, pos
+        try:
+            value = float(bare)
+        except ValueError:
+            return QValidator.State.Invalid, text, pos
+        if not math.isfinite(value) or "_" in bare:
+            return QValidator.State.Invalid, text, pos
+        inside = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
