@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .app import has_display
-from .cli import UsageError, assignments
+from .cli import UsageError, assignments, parse_arguments
 from .models.expression import ParseError, parse
 
 VIEWS = ("surface", "contour", "curve", "loss", "figure", "gif")
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .models.storage import StorageError
 
     argv = list(sys.argv[2:] if argv is None else argv)
-    args = build_parser().parse_args(_joined(argv))  # exits 2 with argparse's message on bad options
+    args = parse_arguments(build_parser(), _joined(argv))  # exits 2 with argparse's message on bad options
     try:
         settings = _check(args)
     except ParseError as exc:
