@@ -287,6 +287,17 @@ def _superscript(text: str, i: int, tokens: list[Token]) -> int:
     if m := re.search(r"[xyz][0-9]", plain):
         raise ParseError("a power inside a superscript is ambiguous: write it with ^, as in e^(-x^2)",
                          i + m.start() + 1, text)
+    opened: list[int] = []  # the exponent is bracketed as a whole: its own brackets must match inside it
+    for k, c in enumerate(plain):
+        if c == "(":
+            opened.append(k)
+        elif c == ")" and opened:
+            opened.pop()
+        elif c == ")":
+            opened.append(k)
+            break
+    if opened:
+        raise ParseError("this superscript bracket is not matched within the superscript", i + opened[0], text)
     tokens += [Token("op", "^", i, i), Token("op", "(", i, i)]
     for m in re.finditer(r"[0-9]+|[xyz]|[-+()]", plain):  # one character of text per character of plain
         kind = "num" if m.group().isdigit() else "name" if m.group().isalpha() else "op"
@@ -407,12 +418,12 @@ class _Parser:
         while True:
             if self.at("*", "/"):
                 op = self.take()
-                power = self.bare_power if op.text == "/" and self.bare_power and self.bare_power[0] == self.i - 1 else None
+                after_power = self.bare_power is not None and self.bare_power[0] == self.i - 1
                 right = self.unary()
-                if power:  # x^1/2
-                    p = power[1]
-                    self.note(f"({compact(p)})/{compact(right)}, not {compact(p.left)}^({compact(p.right)}/{compact(right)})",
-                              first)
+                if op.text == "/" and after_power:  # x^1/2
+                    p = self.bare_power[1]
+                    self.note(f"({compact(p)})/{compact(right)}, "
+                              f"not {compact(p.left)}^({compact(p.right)}/{compact(right)})", first)
                 node = self.binary(op.text, node, right, op.pos)
                 divided = op.text == "/"
             elif self.starts_factor():
@@ -734,7 +745,7 @@ def _split_products(tokens: list[Token], whole: set[str], notes: list[Note]) -> 
     """xy -> x y (one name token per letter), for every name made of x, y, z and e not in ``whole``."""
     out: list[Token] = []
     for t in tokens:
-        if t.kind == "name" and is_product_name(t.text) and t.text not in whole and t.stop - t.pos == len(t.text):
+        if t.kind == "name" and is_product_name(t.text) and t.text not in whole:
             out += [Token("name", c, t.pos + k, t.pos + k + 1) for k, c in enumerate(t.text)]
             notes.append(Note(f"{t.text} read as {'·'.join(t.text)} (for one name, add a line {t.text}: scalar)",
                               t.pos, t.stop))

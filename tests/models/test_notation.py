@@ -68,7 +68,9 @@ def test_seed_one_variable_function_with_superscripts():
     ("e⁻ˣ²", "a power inside a superscript is ambiguous", 3),
     ("x⁻", "expected a number, a name or '(' after '-'", 2),
     ("²", "'^' needs something on its left", 0),
-    ("x⁾", "expected a number, a name or '(' after '('", 1),
+    ("x⁾", "this superscript bracket is not matched", 1),
+    ("x⁽²", "this superscript bracket is not matched", 1),
+    ("x⁽²⁾⁾", "this superscript bracket is not matched", 4),
 ])
 def test_superscript_errors_point_at_the_superscript(text, phrase, position):
     with pytest.raises(ParseError) as info:
@@ -208,7 +210,7 @@ def test_latex_errors(text, phrase, position):
     assert phrase in info.value.message and info.value.position == position
 
 
-# ----------------------------------------------------------------------------- functions without brackets, powers of functions
+# ----------------------------------------------------------------------------- functions without brackets
 @pytest.mark.parametrize("text, explicit, note", [
     ("ln x", "ln(x)", "ln x read as ln(x)"),
     ("sin x", "sin(x)", "sin x read as sin(x)"),
