@@ -2,18 +2,33 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from typing import Sequence
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("calcviz")
+    except importlib.metadata.PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown (not installed)"
+
+
 def gui_arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="calcviz", description="See and explore multivariable calculus.",
-                                     epilog="Headless commands: calcviz eval --help; images: calcviz export --help")
+    from .cli import COMMAND_HELP, parse_arguments
+
+    commands = "\n".join(f"  {name:<9} {text}" for name, text in COMMAND_HELP.items())
+    parser = argparse.ArgumentParser(
+        prog="calcviz", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="See and explore multivariable calculus. Without a command, calcviz opens the window.",
+        epilog=f"commands (each has its own --help, e.g. calcviz eval --help):\n"
+               f"  {'(none)':<9} open the window, on a session file or a formula (--expr)\n{commands}")
     parser.add_argument("session", nargs="?", help="a session file (.json) to open")
     parser.add_argument("--expr", help="start on this formula")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where TensorFlow computes (default: a GPU when there is one)")
-    return parser.parse_args(argv)
+    parser.add_argument("--version", action="version", version=f"calcviz {version()}")
+    return parse_arguments(parser, argv)  # --expr "-x^2" too
 
 
 def main(argv: Sequence[str] | None = None) -> None:

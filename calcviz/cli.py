@@ -12,9 +12,18 @@ import math
 import sys
 from typing import Sequence
 
-from .models.expression import ParseError, parse
+from .models.expression import ParseError, parse, shorten
 
 COMMANDS = ("eval", "critical", "approx", "descend", "backprop")
+# What each subcommand does, for its own --help and for `calcviz --help` (export is in headless.py).
+COMMAND_HELP = {
+    "eval": "value, gradient and Hessian at a point",
+    "critical": "critical points in a box: where, which type, the value there",
+    "approx": "tangent-plane and quadratic approximations at a point, and their errors",
+    "descend": "gradient descent and its variants from a start point, step by step",
+    "backprop": "the chain rule as a network: forward values, adjoints, paths and operation counts",
+    "export": "draw a view (surface, contour, curve, loss, figure, gif) to a file without showing a window",
+}
 
 
 class UsageError(ValueError):
@@ -22,20 +31,55 @@ class UsageError(ValueError):
 
 
 def assignments(items: Sequence[str] | None, what: str) -> dict[str, float]:
-    """['x=0', 'y=0.69'] -> {'x': 0.0, 'y': 0.69}, with messages for what does not fit."""
+    """['x=0', 'y=log(2)'] -> {'x': 0.0, 'y': 0.693...}: a number or a formula of numbers (pi/4, log(2),
+    computed with numpy, no TensorFlow), with messages for what does not fit."""
     values: dict[str, float] = {}
     for item in items or []:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
-            raise UsageError(f"{what} takes NAME=NUMBER pairs, e.g. x=1.5 (got {item!r})")
+            raise UsageError(f"{what} takes NAME=NUMBER pairs, e.g. x=1.5 or y=log(2) (got {shorten(item)!r})")
         try:
             values[name] = float(text)
         except ValueError:
-            raise UsageError(f"{what} {name}: {text!r} is not a number") from None
+            from .models.lowering import constant_value
+            try:
+                values[name] = constant_value(text)
+            except ParseError as exc:
+                raise UsageError(f"{what} {name}: {shorten(text)!r} is not a number, nor a formula of numbers "
+                                 f"({exc.message})") from None
         if not math.isfinite(values[name]):
             raise UsageError(f"{what} {name}: the value must be finite")
     return values
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """parser.parse_args, with a formula that starts with '-' taken as the formula.
+
+    argparse reads any argument starting with '-' as an option, so "-x^2" would be "unrecognized".
+    No subcommand has a one-dash option but -h, so the first one-dash argument that is not a number
+    is the formula: argparse gets it with a leading space (a value, never an option), then it is restored.
+    """
+    argv = list(argv)
+    formula = None
+    for k, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and arg != "-h" and not _is_number(arg):
+            formula, argv[k] = arg, " " + arg
+            break
+    args = parser.parse_args(argv)
+    if formula is not None and getattr(args, "expr", None) == " " + formula:
+        args.expr = formula
+    return args
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_default(obj):
@@ -343,15 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     # What every subcommand takes: parameter values and the device.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
+    common.add_argument("--param", nargs="+", metavar="NAME=VALUE",
+                        help="values of the fixed parameters: numbers or formulas of numbers (k=pi/4)")
     common.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    p = sub.add_parser("eval", parents=[common], help="value, gradient and Hessian at a point")
+    p = sub.add_parser("eval", parents=[common], help=COMMAND_HELP["eval"])
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
 
-    p = sub.add_parser("critical", parents=[common], help="critical points in a box: where, which type, the value there")
+    p = sub.add_parser("critical", parents=[common], help=COMMAND_HELP["critical"])
     p.add_argument("expr", help="a formula of one or two variables, or definitions separated by ';'")
     p.add_argument("--x", nargs=2, type=float, metavar=("XMIN", "XMAX"),
                    help="range of the first axis (x), default -5 5")
@@ -362,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_critical)
 
-    p = sub.add_parser("approx", parents=[common], help="tangent-plane and quadratic approximations at a point, and their errors")
+    p = sub.add_parser("approx", parents=[common], help=COMMAND_HELP["approx"])
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
     p.add_argument("--eps", nargs="+", type=float, metavar="E",
@@ -372,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_approx)
 
-    p = sub.add_parser("descend", parents=[common], help="gradient descent and its variants from a start point, step by step")
+    p = sub.add_parser("descend", parents=[common], help=COMMAND_HELP["descend"])
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--from", dest="start", nargs="+", action="append", required=True, metavar="NAME=VALUE",
                    help="the start point; give --from once for all optimizers or once per optimizer")
@@ -398,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_descend)
 
     p = sub.add_parser("backprop", parents=[common],
-                       help="the chain rule as a network: forward values, adjoints, paths and operation counts")
+                       help=COMMAND_HELP["backprop"])
     p.add_argument("expr", help="definitions separated by ';' (or one formula, with --expand)")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
                    help="the value of every input (default 0; --param values are inputs too)")
@@ -410,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(build_parser(), argv)
     try:
         return args.run(args)
     except ParseError as exc:

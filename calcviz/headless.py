@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .cli import UsageError, assignments
+from .cli import UsageError, assignments, parse_arguments
 from .gui import has_display
 from .models.expression import ParseError, parse
 
@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .models.storage import StorageError
 
     argv = list(sys.argv[2:] if argv is None else argv)
-    args = build_parser().parse_args(_joined(argv))  # exits 2 with argparse's message on bad options
+    args = parse_arguments(build_parser(), _joined(argv))  # exits 2 with argparse's message on bad options
     try:
         settings = _check(args)
     except ParseError as exc:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .expression import CONSTANTS, Binary, Call, Expression, Name, Node, Num, Unary
 
-__all__ = ["to_html", "node_to_html"]
+__all__ = ["to_html", "node_to_html", "notes_html"]
 
 MINUS = "\u2212"       # typographic minus sign
 DOT = "\u00b7"         # middle dot, for products that would read wrongly when juxtaposed
@@ -49,13 +49,21 @@ class _Piece:
 
 
 def to_html(expression: Expression) -> str:
-    """One line per definition; the last one reads ``f(x, y) = ...`` (or ``name = ...`` with no inputs)."""
-    lines = [f"{_variable(name)} = {node_to_html(node)}" for name, node in expression.definitions[:-1]]
+    """One line per declaration and definition; the last one reads ``f(x, y) = ...`` (or ``name = ...``
+    with no inputs)."""
+    lines = [f"{_variable(name)}: {html.escape(kind)}" for name, kind in expression.declarations]
+    lines += [f"{_variable(name)} = {node_to_html(node)}" for name, node in expression.definitions[:-1]]
     head = _variable(expression.output)
     if expression.inputs:
         head += "(" + ", ".join(_variable(name) for name in expression.inputs) + ")"
     lines.append(f"{head} = {node_to_html(expression.body)}")
     return "<br>".join(lines)
+
+
+def notes_html(expression: Expression) -> str:
+    """How ambiguous pieces of the text were read ("xy read as x·y"), one per line, for under the preview;
+    empty when nothing needed reading."""
+    return "<br>".join(html.escape(note.text) for note in expression.notes)
 
 
 def node_to_html(node: Node) -> str:

@@ -1,4 +1,5 @@
-"""The one lowering of a parsed formula into TensorFlow ops (a leaf: the engine and backprop build on it).
+"""TensorFlow's side of the one lowering (lowering.py): a parsed formula as TensorFlow ops. A leaf: the
+engine and backprop build on it.
 
 TensorFlow is imported here, and through this module only. Also where TensorFlow computes
 (:func:`pick_device`) and the error a request the engine cannot serve raises.
@@ -32,7 +33,11 @@ with _native_stderr_silenced():
     import tensorflow as tf  # noqa: E402
     _GPUS = tf.config.list_physical_devices("GPU")  # CUDA's probing logs too
 
-from .expression import CONSTANTS, Binary, Call, Expression, Name, Node, Num, Unary  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .expression import Expression  # noqa: E402
+from . import lowering  # noqa: E402
+from .lowering import Backend, function_table  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 
@@ -41,33 +46,26 @@ class EngineError(ValueError):
     """A request the engine cannot serve, worded for the user."""
 
 
-def _logsumexp(*args):
-    top = args[0]
-    for a in args[1:]:
-        top = tf.maximum(top, a)
-    top = tf.stop_gradient(top)  # shift for stability; the gradient is exact without it
-    return top + tf.math.log(sum(tf.exp(a - top) for a in args))
-
-
-def _fold(op):
-    def folded(*args):
-        out = args[0]
-        for a in args[1:]:
-            out = op(out, a)
-        return out
-    return folded
-
-
-# The implementations of expression.FUNCTIONS (a test checks the two tables agree).
-TF_FUNCTIONS = {
+# TensorFlow's primitives for the one lowering (lowering.py), which defines every function from them.
+_PRIMITIVES = {
     "sin": tf.sin, "cos": tf.cos, "tan": tf.tan, "asin": tf.asin, "acos": tf.acos, "atan": tf.atan,
-    "sinh": tf.sinh, "cosh": tf.cosh, "tanh": tf.tanh, "exp": tf.exp,
-    "log": tf.math.log, "ln": tf.math.log,
-    "log2": lambda a: tf.math.log(a) / tf.math.log(tf.constant(2.0, a.dtype)),
-    "log10": lambda a: tf.math.log(a) / tf.math.log(tf.constant(10.0, a.dtype)),
-    "sqrt": tf.sqrt, "abs": tf.abs, "sigmoid": tf.sigmoid, "softplus": tf.math.softplus, "relu": tf.nn.relu,
-    "atan2": tf.atan2, "min": _fold(tf.minimum), "max": _fold(tf.maximum), "logsumexp": _logsumexp,
+    "sinh": tf.sinh, "cosh": tf.cosh, "tanh": tf.tanh, "exp": tf.exp, "log": tf.math.log, "sqrt": tf.sqrt,
+    "abs": tf.abs, "sigmoid": tf.sigmoid, "softplus": tf.math.softplus, "relu": tf.nn.relu, "atan2": tf.atan2,
+    "maximum": tf.maximum, "minimum": tf.minimum, "pow": tf.pow, "stop_gradient": tf.stop_gradient,
 }
+# The implementations of expression.FUNCTIONS (a test checks the two tables agree).
+TF_FUNCTIONS = function_table(_PRIMITIVES)
+_BACKENDS: dict = {}  # dtype -> Backend
+
+
+def backend(dtype) -> Backend:
+    """The TensorFlow backend whose constants have ``dtype``."""
+    if dtype not in _BACKENDS:
+        # From a 0-d array: eager tf.constant caches scalars by value, so -0.0 could come back as 0.0 (and
+        # atan2(0, -0) would be 0, not pi, unlike numpy and unlike the same formula compiled).
+        _BACKENDS[dtype] = Backend(f"tensorflow {dtype.name}",
+                                   lambda v: tf.constant(np.asarray(v, np.float64), dtype), _PRIMITIVES)
+    return _BACKENDS[dtype]
 
 
 def lower(expression: Expression, env: dict, dtype, keep: dict | None = None):
@@ -75,39 +73,7 @@ def lower(expression: Expression, env: dict, dtype, keep: dict | None = None):
 
     With ``keep``, every definition's tensor is stored there by name (for the chain-rule view).
     """
-    env = dict(env)
-
-    def build(node: Node):
-        if isinstance(node, Num):
-            return tf.constant(node.value, dtype)
-        if isinstance(node, Name):
-            if node.id in env:
-                return env[node.id]
-            return tf.constant(CONSTANTS[node.id], dtype)
-        if isinstance(node, Unary):
-            return -build(node.operand)
-        if isinstance(node, Call):
-            return TF_FUNCTIONS[node.func](*[build(a) for a in node.args])
-        assert isinstance(node, Binary)
-        left = build(node.left)
-        if node.op == "^" and isinstance(node.right, Num) and node.right.value == 2:
-            return left * left  # exact, faster, and with a clean derivative at 0
-        right = build(node.right)
-        if node.op == "+":
-            return left + right
-        if node.op == "-":
-            return left - right
-        if node.op == "*":
-            return left * right
-        if node.op == "/":
-            return left / right
-        return tf.pow(left, right)
-
-    for name, body in expression.definitions:
-        env[name] = build(body)
-        if keep is not None:
-            keep[name] = env[name]
-    return env[expression.output]
+    return lowering.lower(expression, env, backend(dtype), keep)
 
 
 def pick_device(requested: str = "auto") -> tuple[str, str]:

@@ -139,7 +139,9 @@ def test_parse_error_exits_2_with_message_and_caret(capsys):
     code, out, err = run(capsys, "eval", "x^2 + foo(y)", "--at", "x=1", "y=2")
     assert code == 2 and out == ""
     lines = err.splitlines()
-    assert lines[0] == "error: unknown function 'foo'; for a product write foo*(...) (column 7)"
+    # issue 13: an unknown function is named, with the functions that exist (no "write foo*(...)")
+    assert lines[0].startswith("error: unknown function 'foo'. The functions are sin, cos, tan,")
+    assert lines[0].endswith("logsumexp (column 7)") and "*(" not in lines[0]
     assert lines[1] == "x^2 + foo(y)"
     assert lines[2] == " " * 6 + "^"
     assert "Traceback" not in err

@@ -13,7 +13,7 @@ import pytest
 
 from calcviz.models import expression as ex
 from calcviz.models.expression import (
-    CONSTANTS, FUNCTIONS, MAX_DEPTH, MAX_LENGTH, Binary, Call, Expression, Name, Num, ParseError, Unary,
+    CONSTANTS, FUNCTIONS, MAX_DEPTH, MAX_HEIGHT, MAX_LENGTH, Binary, Call, Expression, Name, Num, ParseError, Unary,
     format_node, parse,
 )
 from reference import CHAIN, LINEAR_APPROX, QUADRATIC_APPROX, TEST_FUNCTIONS
@@ -426,7 +426,7 @@ ERRORS = [
     ("atan2(x)", "atan2 takes 2 arguments, got 1", 0),
     ("min(x)", "min takes at least 2 arguments, got 1", 0),
     ("sin()", "sin takes 1 argument, got 0", 0),
-    ("sin x", "sin needs parentheses", 0),
+    ("sin + x", "sin needs parentheses", 0),
     ("2 + sin", "sin needs parentheses", 4),
     ("(x + 1", "this '(' is never closed", 0),
     ("((x + 1)", "this '(' is never closed", 0),
@@ -470,7 +470,7 @@ ERRORS = [
     ("x % 2", "'%' is not supported", 2),
     ("|x|", "use abs(...)", 0),
     ("x < y", "comparisons are not supported", 2),
-    ("{x}", "braces", 0),
+    ("{x)", "this ')' closes the '{'", 2),
     ("x # note", "comments are not supported", 2),
     ("x @ y", "'@' is not supported", 2),
     ("x & y", "'&' is not supported", 2),
@@ -505,7 +505,7 @@ def test_not_text_is_refused():
 def test_max_length_itself_is_allowed():
     text = "x+" * (MAX_LENGTH // 2 - 1) + "xx"
     assert len(text) == MAX_LENGTH
-    with pytest.raises(ParseError, match="nested too deeply"):  # allowed length, but 10 000 terms deep
+    with pytest.raises(ParseError, match="too long to compute in one piece"):  # allowed length, 10 000 terms
         parse(text)
     ok = "x" + " " * (MAX_LENGTH - 1)
     assert parse(ok).inputs == ("x",)
@@ -516,9 +516,8 @@ def test_max_length_itself_is_allowed():
     lambda n: "sin(" * n + "x" + ")" * n,
     lambda n: "-" * n + "x",
     lambda n: "x^" * n + "x",
-    lambda n: "+".join(["x"] * (n + 1)),       # flat in the text, n levels tall as a tree
-    lambda n: " ".join(["x"] * (n + 1)),
     lambda n: "min(" * n + "x" + ", 1)" * n,
+    lambda n: "sin " * n + "x",                 # ln x: a function applied without brackets
 ])
 def test_depth_limit_is_exact_and_never_a_recursion_error(make):
     deep_ok = parse(make(MAX_DEPTH - 1))  # allowed, and printable
@@ -532,12 +531,27 @@ def test_depth_limit_is_exact_and_never_a_recursion_error(make):
         parse(make(2000))
 
 
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", " "])
+def test_flat_chains_are_not_nesting(op):
+    """Issue 15: a flat sum of 150 terms is not "nested too deeply"; only the tree's height is bounded
+    (printing, comparing and lowering recurse once per level), with its own message."""
+    flat = parse(op.join(["x"] * 150))
+    assert parse(flat.to_text()).definitions == flat.definitions
+    assert evaluate(parse("+".join(["x"] * 150)), x=0.5) == 75.0
+    assert parse(op.join(["x"] * MAX_HEIGHT)).to_text()  # MAX_HEIGHT - 1 operations: allowed
+    for n in (MAX_HEIGHT + 1, 5000):
+        with pytest.raises(ParseError, match=f"too long to compute in one piece \\(over {MAX_HEIGHT} operations"):
+            parse(op.join(["x"] * n))
+
+
 def test_depth_limit_leaves_headroom_on_a_deep_stack():
     """The window parses from deep inside Qt's event handling: the limit must hold well below
     Python's recursion limit, not just from a shallow test."""
     texts = ["sin(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1),
              "(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1),
-             "sin(" * (MAX_DEPTH + 50) + "x" + ")" * (MAX_DEPTH + 50)]
+             "sin(" * (MAX_DEPTH + 50) + "x" + ")" * (MAX_DEPTH + 50),
+             "sin " * (MAX_DEPTH - 1) + "x",
+             "+".join(["x"] * MAX_HEIGHT)]
     used = 200  # frames already on the stack
 
     def descend(k):
@@ -546,15 +560,18 @@ def test_depth_limit_leaves_headroom_on_a_deep_stack():
         out = []
         for t in texts:
             try:
-                out.append(parse(t))
+                e = parse(t)
+                # what callers do with a tree: print it, compare it, hash it
+                assert parse(e.to_text()).definitions == e.definitions and hash(e.body)
+                out.append(e)
             except ParseError as err:
                 out.append(err)
         return out
 
     assert sys.getrecursionlimit() >= 1000
     results = descend(used)
-    assert isinstance(results[0], Expression) and isinstance(results[1], Expression)
-    assert isinstance(results[2], ParseError) and "nested too deeply" in results[2].message
+    assert [type(r) for r in results] == [Expression, Expression, ParseError, Expression, Expression]
+    assert "nested too deeply" in results[2].message
 
 
 def test_error_in_a_later_line_reports_line_and_column():

@@ -1,9 +1,10 @@
 """Hostile and random text through the parser (hypothesis).
 
 Whatever the text, ``parse`` returns an Expression or raises ParseError with a position inside the
-text; never any other exception, and it never reaches eval/exec/compile/__import__/open.
-Generated valid formulas must parse to the tree they were built from (checked by value) and
-survive printing and re-parsing.
+text and a bounded message; never any other exception, and it never reaches eval/exec/compile/__import__/open.
+Every Expression survives printing and re-parsing (to_text gives the same tree). Generated valid formulas,
+in the readers' notations too (x², xy, \frac, ln x, sin^2), must parse to the tree they were built from
+(checked by value). The parser's work grows linearly with the text (counted in Python calls, not seconds).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from calcviz.models.expression import MAX_LENGTH, Expression, ParseError, parse
+from calcviz.models.expression import CARET_WINDOW, MAX_LENGTH, Expression, ParseError, parse
 from test_expression import evaluate
 
 FUZZ = settings(deadline=None, max_examples=2500, suppress_health_check=[HealthCheck.too_slow])
@@ -75,9 +76,10 @@ def check(text: str):
     if isinstance(result, ParseError):
         assert isinstance(result.message, str) and result.message
         assert 0 <= result.position <= len(text), (text, result.position)
-        # what the CLI and the editor show must not fail either
-        assert str(result)
-        assert result.caret().endswith("^")
+        # what the CLI and the editor show must not fail either, and stays short whatever the text
+        assert str(result) and len(str(result)) < 400
+        shown, caret = result.caret().split("\n")
+        assert caret.endswith("^") and len(shown) <= CARET_WINDOW + 2 and len(caret) <= CARET_WINDOW + 2
         line, column = result.line_column()
         assert line >= 1 and column >= 1
     else:
@@ -85,7 +87,24 @@ def check(text: str):
         assert result.definitions and result.text == text
         assert all(isinstance(n, str) and n for n in result.inputs)
         assert len(set(result.inputs)) == len(result.inputs)
+        assert all(0 <= n.pos <= n.end <= len(text) and len(n.text) < 300 for n in result.notes)
+        round_trip(result)
     return result
+
+
+def round_trip(result: Expression) -> None:
+    """to_text() parses back to the same tree. Printing may add characters ("x+x" -> "x + x") and
+    brackets ("--x" -> "-(-x)"), so at the very limits the printed form may be refused, saying which limit."""
+    printed = result.to_text()
+    with no_code_execution(), default_recursion_limit():
+        try:
+            again = parse(printed)
+        except ParseError as error:
+            assert "too long" in error.message or "nested too deeply" in error.message, (printed, error)
+            return
+    assert again.definitions == result.definitions, (result.text, printed)
+    assert again.inputs == result.inputs and again.declarations == result.declarations
+    assert again.to_text() == printed
 
 
 def test_the_trap_works():
@@ -99,9 +118,9 @@ def test_the_trap_works():
 
 
 # ----------------------------------------------------------------------------- random characters
-FORMULA_CHARS = "xyzabkte0123456789.+-*/^()=;,\n \t"
-PYTHON_CHARS = "[]{}:'\"_#@!%&|<>~`\\$?"
-UNICODE_CHARS = "π×÷−·⋅²³¹λ∑√∞αβ\u00a0\u2028\ud800é中"
+FORMULA_CHARS = "xyzabkte0123456789.+-*/^()=;,\n \t{}:"
+PYTHON_CHARS = "[]'\"_#@!%&|<>~`\\$?"
+UNICODE_CHARS = "π×÷−–·⋅²³¹⁴⁰⁻⁺⁽⁾ˣʸᶻλ∑√∞αβ\u00a0\u2028\ud800é中"
 ALPHABET = FORMULA_CHARS + PYTHON_CHARS + UNICODE_CHARS
 
 
@@ -131,6 +150,11 @@ TOKENS = [
     "__builtins__", "if", "else", "for", "in", "not", "and", "or", "None", "True", "def", "return",
     ".", "[", "]", "{", "}", ":", "'", '"', "#", "@", "!", "%", "|", "&", "<", ">", "\\", "_",
     "²", "π", "×", "−",
+    # the readers' notations (issue 13)
+    "xy", "xe", "yx", "ex", "xyz", "ln", "sin^2", "sin²", "⁻¹", "ˣ", "⁴", "√", "{", "}", "e^{", "\\frac",
+    "\\frac{", "}{", "\\sqrt", "\\sqrt{", "\\sin", "\\log", "\\cdot", "\\times", "\\left(", "\\right)",
+    "\\pi", "\\alpha", "\\,", "\\foo", "\\", ":", ": scalar", "xy: scalar", "x: 3", "A: 3x3", "norm", "sum",
+    "transpose", "xsin", "arcsin", "/2y", "^1/2",
 ]
 
 
@@ -206,11 +230,54 @@ def _number_text(draw, value: float) -> str:
     return draw(st.sampled_from(forms))
 
 
+SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+ONE_ARGUMENT = {"sin": math.sin, "cos": math.cos, "atan": math.atan, "tanh": math.tanh, "exp": math.exp,
+                "abs": abs}
+
+
+@st.composite
+def notations(draw, depth):
+    """The readers' notations (issue 13), as (text, value, kind) like formulas()."""
+    kind = draw(st.sampled_from(["superscript", "product", "frac", "sqrt", "brace", "left_right", "function_power",
+                                 "applied", "cdot"]))
+    if kind == "product":  # xy, xe, yxe: the letters' product
+        letters = draw(st.lists(st.sampled_from("xye"), min_size=2, max_size=3))
+        values = {"x": ENV["x"], "y": ENV["y"], "e": math.e}
+        return "".join(letters), math.prod(values[c] for c in letters), "name"
+    if kind == "applied":  # ln x, sin 2: a function applied to a name or a number, without brackets
+        name = draw(st.sampled_from(sorted(ONE_ARGUMENT)))
+        leaf = draw(st.sampled_from(["x", "y", "k", "t", "2", "0.5"]))
+        argument = ENV.get(leaf) if leaf in ENV else float(leaf)
+        return f"{name} {leaf}", _safe(ONE_ARGUMENT[name], argument), "applied"
+    text, value, _ = draw(formulas(depth + 1))
+    if kind == "superscript":  # (a)⁻², (a)³
+        n = draw(st.integers(-3, 9))
+        return f"({text}){str(n).translate(SUPERSCRIPT)}", _pow(value, float(n)), "paren"
+    if kind == "sqrt":
+        return f"\\sqrt{{{text}}}", _safe(math.sqrt, value), "call"
+    if kind == "brace":
+        return f"{{{text}}}", value, "paren"
+    if kind == "left_right":
+        return f"\\left({text}\\right)", value, "paren"
+    if kind == "function_power":  # sin^2(a), cos²(a)
+        name = draw(st.sampled_from(sorted(ONE_ARGUMENT)))
+        n = draw(st.integers(2, 3))
+        power = draw(st.sampled_from([f"^{n}", f"^{{{n}}}", str(n).translate(SUPERSCRIPT)]))
+        return f"{name}{power}({text})", _pow(_safe(ONE_ARGUMENT[name], value), float(n)), "call"
+    other, other_value, _ = draw(formulas(depth + 1))
+    if kind == "frac":
+        return f"\\frac{{{text}}}{{{other}}}", _div(value, other_value), "call"
+    return f"({text}) \\cdot ({other})", value * other_value, "op"
+
+
 @st.composite
 def formulas(draw, depth=0):
     """(text, value, needs_parens_when_juxtaposed) built together: the value is computed here,
     from the structure, not from calcviz's tree."""
-    kind = draw(st.sampled_from(["leaf", "leaf", "op", "op", "neg", "call"]) if depth < 6 else st.just("leaf"))
+    kind = draw(st.sampled_from(["leaf", "leaf", "op", "op", "neg", "call", "notation"])
+                if depth < 6 else st.just("leaf"))
+    if kind == "notation":
+        return draw(notations(depth))
     if kind == "leaf":
         if draw(st.booleans()):
             name = draw(LEAF_NAMES)
@@ -308,3 +375,38 @@ def test_damaged_valid_formulas_fail_cleanly(generated, cut, data):
 @given(st.text(alphabet=string.printable, min_size=0, max_size=25), st.integers(1, 40))
 def test_repeated_hostile_text(piece, times):
     check(piece * times)
+
+
+# ----------------------------------------------------------------------------- work, not time
+def python_calls(text: str) -> int:
+    """How many Python function calls parse(text) makes: a measure of work that no machine load changes."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        parse(text)
+    except ParseError:
+        pass
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+WORK_PER_CHARACTER = 60  # measured: about 25 calls per character for the densest texts
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12), st.integers(1, 400),
+       st.sampled_from(["", " ", ";", "\n", "+", "*"]))
+@example(["xy"], 3000, "")                      # one long name split into 6000 factors
+@example(["a = x", "\n"], 400, "")             # 400 definitions
+@example(["(", "x"], 2000, "")                  # deep nesting, refused early
+@example(["x", "^1/2"], 300, "+")               # a note per term
+@example(["sin", " ", "x"], 500, "+")           # ln x everywhere
+def test_work_grows_linearly_with_the_text(tokens, times, sep):
+    text = sep.join(["".join(tokens)] * times)[:MAX_LENGTH]
+    assert python_calls(text) <= WORK_PER_CHARACTER * len(text) + 2000

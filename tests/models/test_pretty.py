@@ -115,3 +115,22 @@ trees = st.recursive(leaves, lambda sub: st.one_of(
 def test_rendering_keeps_the_meaning(tree):
     text = html_to_text(node_to_html(tree))
     assert normal(parse(text).body) == normal(tree), text
+
+
+# ----------------------------------------------------------------------------- readings and declarations
+def test_readings_for_under_the_preview():
+    from calcviz.models.pretty import notes_html
+    e = parse("x^2y + xy^2 + ln x + x/2y")
+    assert to_html(e) == (f"{F}({X}, {Y}) = {X}{sup('2')} {Y} + {X} {Y}{sup('2')} + ln({X}) + {X}/2·{Y}")
+    assert notes_html(e).split("<br>") == [
+        "xy read as x·y (for one name, add a line xy: scalar)",
+        "ln x read as ln(x)",
+        "x/2y read as (x/2)·y, not x/(2·y)",
+    ]
+    assert notes_html(parse("x^2 + y^2")) == ""
+    assert notes_html(parse("k: scalar; x")) == "k is declared but not used"
+
+
+def test_declarations_are_shown_first():
+    e = parse("xy: scalar\nxy x + y")
+    assert to_html(e) == f"<i>xy</i>: scalar<br>{F}({X}, {Y}, <i>xy</i>) = <i>xy</i> {X} + {Y}"
