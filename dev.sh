@@ -68,10 +68,12 @@ case "$command" in
   run) setup; exec "$VENV/bin/python" -m calcviz "$@" ;;
   test)
     setup
-    # Two pytest sessions: TensorFlow (models) and OpenGL (gui) must never share a process.
+    # Separate pytest sessions: TensorFlow (models) and OpenGL (gui) must never share a process; the
+    # controllers run with neither (fake views, a numpy engine, Qt's offscreen platform).
     status=0
     "$VENV/bin/lint-imports" --no-cache || status=$?
     "$VENV/bin/python" -m pytest tests/models "$@" || status=$?
+    "$VENV/bin/python" -m pytest tests/controllers "$@" || status=$?
     "${XVFB[@]}" "$VENV/bin/python" -m pytest tests/gui "$@" || status=$?
     exit $status ;;
   bench) setup

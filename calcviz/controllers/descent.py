@@ -254,7 +254,7 @@ class DescentController(QtCore.QObject):
         runs = []  # per run: label, optimizer, points, values and |grad| up to the step on screen
         if race is not None:
             runs = [(label, run["optimizer"], *race.path(r)) for r, (label, run) in enumerate(zip(race.labels, race.runs))]
-        two = len(s.axes) == 2
+        two = len(race.variables if race is not None else s.axes) == 2
         if "map" in parts:
             paths = [{"label": label, "optimizer": o, "x": points[:, 0], "y": points[:, 1] if two else values}
                      for label, o, points, values, _ in runs]
@@ -264,7 +264,7 @@ class DescentController(QtCore.QObject):
             log_scale = s.log_scale
             w.surface.set_paths([{"label": label, "optimizer": o, "x": points[:, 0], "y": points[:, 1],
                                   "z": gridlib.symlog(values) if log_scale else values}
-                                 for label, o, points, values, _ in runs] if two else [])
+                                 for label, o, points, values, _ in (runs if two else [])])
         if "loss" in parts:
             self.loss.set_runs([{"label": label, "optimizer": o, "steps": np.arange(len(values)), "values": values,
                                  "grad_norms": norms} for label, o, _, values, norms in runs])

@@ -307,25 +307,25 @@ class Session:
                             "starts": [dict(p) for p in self.settings.descent.starts]})
 
     def _invalidate(self) -> None:
-        """Drop every result whose request is no longer the wanted one, with what derives from it."""
-        for kind in list(self.results):
-            if request_key(self.request(kind)) == self.results[kind].key:
-                continue
-            dropped = self.results.pop(kind)
-            if kind == "race":
-                race, origin = dropped.payload, self._race_origin()
-                if isinstance(race, Race) and origin == self._race_from:  # a new setup: same step, still running
-                    self._kept_step = (origin, race.shown)
-                else:
-                    self._kept_step = (None, 0)
-                    self.set_running(False)
-            if kind == "grid":
-                self.set_hover(None)
-            self.forget(kind)
-            self.result_changed.emit(kind)
+        """Drop every result whose request is no longer the wanted one, with what derives from it.
+        All are dropped before anyone is told, so no listener sees an old result beside a new setting."""
+        dropped = {kind: self.results.pop(kind) for kind in list(self.results)
+                   if request_key(self.request(kind)) != self.results[kind].key}
         for kind in list(self._declined):
             if request_key(self.request(kind)) != self._declined[kind]:
                 del self._declined[kind]
+        if "race" in dropped:
+            race, origin = dropped["race"].payload, self._race_origin()
+            if isinstance(race, Race) and origin == self._race_from:  # a new setup: same step, still running
+                self._kept_step = (origin, race.shown)
+            else:
+                self._kept_step = (None, 0)
+                self.set_running(False)
+        if "grid" in dropped:
+            self.set_hover(None)
+        for kind in dropped:
+            self.forget(kind)
+            self.result_changed.emit(kind)
 
     def _check_editor(self) -> None:
         """The editor's text checked: where it does not parse, why (the plot stays on the last formula)."""
