@@ -579,6 +579,9 @@ class SessionFile(Model):
         return self
 
 
+TOP_LEVEL_KEYS = tuple(SessionFile.model_fields)
+
+
 # ----------------------------------------------------------------------------- reading and writing
 def strict_json(obj):
     """``obj`` in JSON's types: tuples and arrays as lists, numpy scalars as Python ones, models as

@@ -156,7 +156,7 @@ def _check_nesting(data) -> None:
         obj, depth = stack.pop()
         if depth > MAX_NESTING:
             raise SessionError(f"{_NOT_SESSION}: its JSON nests more than {MAX_NESTING} levels deep")
-        children = obj.values() if isinstance(obj, dict) else obj
+        children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 

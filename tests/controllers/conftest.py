@@ -15,7 +15,13 @@ from unittest.mock import MagicMock
 import numpy as np
 import pytest
 
+import tempfile  # noqa: E402
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # QObjects and timers only: nothing is drawn
+# Settings, recent files and the last session go to a throw-away home, never the user's.
+_HOME = tempfile.mkdtemp(prefix="calcviz-test-home-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 
 from calcviz.models.compute import Reply  # noqa: E402
 from calcviz.models.expression import parse  # noqa: E402
@@ -191,6 +197,8 @@ def fake_window() -> MagicMock:
         setattr(w, name, MagicMock(spec=cls))
     w.editor.text.return_value = ""
     w.actions = {name: MagicMock() for name in ACTIONS}
+    w.recent_menu = MagicMock()
+    w.saveGeometry.return_value = w.saveState.return_value = b""
     w.docks = defaultdict(MagicMock)
     return w
 
@@ -204,6 +212,7 @@ class Rig:
         from calcviz.controllers.critical import CriticalController
         from calcviz.controllers.descent import DescentController
         from calcviz.controllers.document import DocumentController
+        from calcviz.controllers.files import FilesController
         from calcviz.models.session import Session
         from calcviz.models.settings import Settings
 
@@ -215,6 +224,7 @@ class Rig:
         self.critical = CriticalController(s, w)
         self.descent = DescentController(s, w)
         self.chain = ChainController(s, w)
+        self.files = FilesController(s, w, self.descent)
         s.open(Settings.for_text(text, **box))
         self.settle()
 
