@@ -13,12 +13,13 @@ import math
 from collections.abc import Sequence
 
 from PyQt6.QtCore import QEvent, QKeyCombination, QObject, QSignalBlocker, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import (QAction, QColor, QFontDatabase, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor,
+from PyQt6.QtGui import (QAction, QColor, QFontDatabase, QFontMetrics, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor,
                          QTextFormat)
-from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QPlainTextEdit, QSizePolicy, QTextEdit, QToolButton,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMenu, QPlainTextEdit, QScrollArea, QSizePolicy, QTextEdit,
+                             QToolButton, QVBoxLayout, QWidget)
 
 from calcviz import resources
+from calcviz.models.expression import MAX_LENGTH
 
 from .common import ERROR_COLOR
 
@@ -35,6 +36,27 @@ SYNTAX_HELP = (
 PRESETS_HELP = "Load an example formula, with its plot ranges. Ctrl+Z brings your text back."
 
 
+class FormulaField(QPlainTextEdit):
+    """The text field. A paste (or drop) that would make the text longer than a formula may be is
+    refused whole: laying out a megabyte of text froze the window for most of a minute."""
+
+    refused = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget, max_length: int):
+        super().__init__(parent)
+        self.max_length = max_length
+
+    def insertFromMimeData(self, source) -> None:  # noqa: N802 - Qt override
+        incoming = len(source.text()) if source.hasText() else 0
+        selected = len(self.textCursor().selectedText())
+        length = len(self.toPlainText()) - selected + incoming
+        if length > self.max_length:
+            self.refused.emit(f"Not pasted: the text would be {length:,} characters long; a formula has at most "
+                              f"{self.max_length:,}. Split it into definitions, one per line.")
+            return
+        super().insertFromMimeData(source)
+
+
 class EquationEditor(QWidget):
     """Multi-line formula field, presets menu, preview line and error line."""
 
@@ -45,13 +67,15 @@ class EquationEditor(QWidget):
 
     DEBOUNCE_MS = 150
     MIN_LINES, MAX_LINES = 3, 8
+    PREVIEW_LINES = 4.5  # the preview's height at most; more definitions scroll
 
     def __init__(self, parent: QWidget | None = None, presets: Sequence[dict] | None = None):
         super().__init__(parent)
         self._presets = [dict(p) for p in (resources.presets() if presets is None else presets)]
         self._last_emitted: str | None = None
 
-        self.field = QPlainTextEdit(self)
+        self.field = FormulaField(self, MAX_LENGTH)
+        self.field.refused.connect(lambda message: self._show_message(message))
         self.field.setObjectName("equationField")
         self.field.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.field.setPlaceholderText("x^2 + y^2")
@@ -78,6 +102,14 @@ class EquationEditor(QWidget):
         font = self.preview_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
         self.preview_label.setFont(font)
+        # A long chain of definitions scrolls inside the preview instead of pushing the plots off screen.
+        self.preview_area = QScrollArea(self)
+        self.preview_area.setWidget(self.preview_label)
+        self.preview_area.setWidgetResizable(True)
+        self.preview_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.preview_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.preview_area.setMaximumHeight(round(QFontMetrics(font).lineSpacing() * self.PREVIEW_LINES) + 6)
+        self.preview_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
 
         self.error_label = QLabel(self)
         self.error_label.setObjectName("errorLabel")
@@ -100,7 +132,7 @@ class EquationEditor(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.preview_label)
+        layout.addWidget(self.preview_area)
         layout.addWidget(self.error_label)
         self.setFocusProxy(self.field)
         self._fit_height()
@@ -138,6 +170,11 @@ class EquationEditor(QWidget):
         self.error_label.show()
         self.preview_label.setEnabled(False)
         self.field.setExtraSelections(self._error_marker(position))
+
+    def _show_message(self, message: str) -> None:
+        """A note about what the user just did (the text and its marks stay as they are)."""
+        self.error_label.setText(message)
+        self.error_label.show()
 
     def clear_error(self) -> None:
         self.error_label.clear()

@@ -253,3 +253,34 @@ def test_every_object_belongs_to_the_editor(editor):
     for child in editor.findChildren(QObject):
         assert child.parent() is not None
     assert editor.field.font().fixedPitch() or editor.field.font().styleHint() == editor.field.font().StyleHint.TypeWriter
+
+
+# ----------------------------------------------------------------------------- too much text
+def test_pasting_a_megabyte_is_refused_at_once_and_the_text_stays(editor, edits, qtbot):
+    from PyQt6.QtWidgets import QApplication
+
+    qtbot.keyClicks(editor.field, "x^2 + y^2")
+    QApplication.clipboard().setText("x+" * 500_000 + "y")  # a megabyte
+    started = time.monotonic()
+    editor.field.paste()
+    qtbot.wait(SETTLE_MS)
+    assert time.monotonic() - started < 5.0  # it used to take 54 s, and 27 s more per keystroke
+    assert editor.text() == "x^2 + y^2"
+    assert "Not pasted" in editor.error_label.text() and "1,000,010 characters" in editor.error_label.text()
+    assert editor.error_label.isVisible()
+    assert texts(edits) == ["x^2 + y^2"]
+    QApplication.clipboard().setText(" - 3")  # a paste that fits goes in as usual
+    editor.field.paste()
+    qtbot.waitUntil(lambda: texts(edits)[-1:] == ["x^2 + y^2 - 3"], timeout=2000)
+
+
+def test_a_long_chain_scrolls_in_the_preview_instead_of_growing_the_editor(editor, qtbot):
+    chain = "\n".join(f"a{k} = a{k - 1}^2 + x" for k in range(1, 41))
+    text = "a0 = y\n" + chain
+    editor.set_text(text)
+    editor.set_preview(to_html(parse(text)))
+    qtbot.wait(50)
+    lines = editor.preview_label.fontMetrics().lineSpacing()
+    assert editor.preview_area.height() <= 5 * lines + 6       # at most about four lines of preview...
+    assert editor.preview_label.sizeHint().height() > 10 * lines  # ...of a much taller preview, which scrolls
+    assert editor.sizeHint().height() < 400 and editor.minimumSizeHint().height() < 400

@@ -330,3 +330,16 @@ def test_dense_grids_draw_a_decimated_mesh_but_a_full_contour_map(win, qtbot):
     window.actions["undo"].trigger()
     qtbot.waitUntil(lambda: app.idle and app.session.grid["value"].shape == (200, 200),
                     timeout=TIMEOUT)
+
+
+def test_a_chain_of_forty_definitions_keeps_the_window_its_size(win, qtbot):
+    """It used to push the plots off a 1000 px screen and grow the window to 1400 x 23941."""
+    window, app = win
+    size = window.size()
+    text = "a0 = y\n" + "\n".join(f"a{k} = a{k - 1}/2 + x" for k in range(1, 41))
+    app.session.set_text(text)
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    qtbot.wait(100)
+    assert window.size() == size
+    assert window.minimumSizeHint().height() < 900
+    assert window.contour.height() > 200 and window.surface.height() > 200
