@@ -112,6 +112,7 @@ def run(args) -> int:
         return 2
     qt = create_app()
     app = build(args.device)
+    app.window.fit_to_screen()  # the saved layout, if any, then puts the window where the user left it
     app.files.restore_layout()
     if checked is not None:
         app.session.restore(checked)

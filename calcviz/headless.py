@@ -201,7 +201,7 @@ class Run:
 
 
 def _status(run: Run) -> str:
-    return run.window.message.text() or "the computation failed"
+    return run.window.message.full_text() or "the computation failed"
 
 
 def _draw(run: Run, args, settings: dict) -> str:

@@ -25,6 +25,8 @@ class ChainController(QtCore.QObject):
     def show_settings(self, before, after) -> None:
         if after.chain != before.chain or before is after:
             self.view.set_expand(after.chain.expand)
+        if after.document.text != before.document.text and self.session.expression.intermediates:
+            self.window.show_dock("chain")  # a chain of definitions: its graph is what the user came for
 
     def show_result(self, kind: str) -> None:
         if kind != "chain":

@@ -31,6 +31,7 @@ class ComputeBridge(QtCore.QObject):
         self._busy = False
         self._watch()
         session.settings_changed.connect(lambda *_: self.sync())
+        session.wants_changed.connect(self.sync)
 
     # ------------------------------------------------------------------ out
     def sync(self) -> None:

@@ -151,6 +151,8 @@ class DescentController(QtCore.QObject):
             race = s.race
             self.panel.set_busy(race is None and s.request("race") is not None)
             if race is not None:
+                if race.shown == 0:  # a new race: its loss curves come on screen
+                    self.window.show_dock("loss")
                 self.loss.set_steps(race.length)
                 self.explained = min(self.explained, len(race.runs) - 1)
                 steps, self._queued_steps = self._queued_steps, 0

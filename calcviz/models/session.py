@@ -143,6 +143,7 @@ class Session:
     running_changed = Signal(bool)             # the race animates
     history_changed = Signal()
     device_changed = Signal(str)               # where TensorFlow computes
+    wants_changed = Signal()                   # what is wanted changed without a setting changing
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.for_text(DEFAULT_EXPRESSION)
@@ -368,9 +369,11 @@ class Session:
             self.running_changed.emit(on)
 
     def set_chain_visible(self, visible: bool) -> None:
+        if bool(visible) == self.chain_visible:
+            return
         self.chain_visible = bool(visible)
         self._invalidate()
-        self.settings_changed.emit(self.settings, self.settings)
+        self.wants_changed.emit()
 
     def set_device(self, name: str) -> None:
         self.device = name

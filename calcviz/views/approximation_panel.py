@@ -31,6 +31,7 @@ class ApproximationPanel(QtWidgets.QWidget):
             box.setSingleStep(0.01)
             box.setValue(default)
             box.setToolTip("The displacement from the selected point at which the models are compared")
+            box.setMinimumWidth(70)  # a narrow side column still shows both
             box.editingFinished.connect(self._eps_edited)
             eps_row.addWidget(box)
             self.eps_boxes.append(box)

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QIcon, QPixmap, QValidator
-from PyQt6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QLabel, QWidget
+from PyQt6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QLabel, QSizePolicy, QWidget
 
 from ..models.settings import VALUE_LIMIT
 
@@ -146,3 +146,32 @@ class NumberBox(QDoubleSpinBox):
             return QValidator.State.Invalid, text, pos
         inside = self.minimum() <= value <= self.maximum()
         return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
+
+
+class ElidedLabel(QLabel):
+    """One line of text that is cut with "…" where it does not fit; the whole text is its tooltip then.
+    (A status bar cannot wrap: a long message would otherwise be clipped at a random character.)"""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._fit()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def is_elided(self) -> bool:
+        return self.text() != self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 1))
+        super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")

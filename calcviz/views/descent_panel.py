@@ -26,6 +26,7 @@ from ..models.race import MAX_SPEED, WINDOW_MAX_STEPS
 from .common import ERROR_STYLE, OPTIMIZER_COLORS, format_number, swatch
 
 OPTIMIZER_LABELS = descent.OPTIMIZER_LABELS
+CHECK_LABELS = {"gd": "GD (plain)"}  # the check boxes sit two to a row in a narrow column
 HYPERPARAMETER_LABELS = {
     "momentum": "momentum μ", "initial_accumulator_value": "initial accumulator", "epsilon": "ε",
     "rho": "ρ", "beta_1": "β₁", "beta_2": "β₂", "damping": "damping",
@@ -177,6 +178,7 @@ class DescentPanel(QWidget):
         self.reset_button = QPushButton("Reset", bottom)
         self.reset_button.setToolTip("Put every run back at its start")
         for button in (self.step_button, self.run_button, self.reset_button):
+            button.setMinimumWidth(40)  # the style's 80 px each would widen a narrow side column
             buttons.addWidget(button)
         below.addLayout(buttons)
         self.message = QLabel(bottom)
@@ -208,10 +210,13 @@ class DescentPanel(QWidget):
     def _build_optimizers(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Optimizers", parent)
         grid = QGridLayout(box)
+        grid.setHorizontalSpacing(4)
         self.optimizer_checks: dict[str, QCheckBox] = {}
         for i, name in enumerate(descent.OPTIMIZERS):
-            check = QCheckBox(OPTIMIZER_LABELS[name], box)
-            check.setIcon(swatch(OPTIMIZER_COLORS[name]))
+            check = QCheckBox(CHECK_LABELS.get(name, OPTIMIZER_LABELS[name]), box)
+            check.setToolTip(OPTIMIZER_LABELS[name])
+            # the run's colour in the label itself: an icon would cost the narrow column 16 px a box
+            check.setStyleSheet(f"QCheckBox {{ color: {OPTIMIZER_COLORS[name]}; font-weight: bold; }}")
             check.setChecked(name == "gd")
             check.toggled.connect(lambda on, n=name: self._optimizer_toggled(n, on))
             grid.addWidget(check, i // 2, i % 2)
@@ -221,6 +226,7 @@ class DescentPanel(QWidget):
     def _build_settings(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Settings", parent)
         self.settings_form = form = QFormLayout(box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow column puts fields under labels
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         lr_row = QWidget(box)
@@ -234,7 +240,9 @@ class DescentPanel(QWidget):
         self.lr_slider.setToolTip("Learning rate, one decade per ten steps")
         self.lr_box = NumberField(lr_row, DEFAULT_LR, "the learning rate",
                                   lambda v: None if v > 0 else f"the learning rate must be positive (got {v:g})")
-        self.lr_box.setMaximumWidth(90)
+        self.lr_box.setMinimumWidth(58)
+        self.lr_box.setMaximumWidth(80)
+        self.lr_slider.setMinimumWidth(50)
         self.lr_box.setToolTip("Learning rate (type any positive number, Enter to apply)")
         lr_layout.addWidget(self.lr_slider, 1)
         lr_layout.addWidget(self.lr_box)
@@ -328,7 +336,12 @@ class DescentPanel(QWidget):
         self.start_mode_combo = QComboBox(box)
         for mode, label in START_MODES.items():
             self.start_mode_combo.addItem(label, mode)
+        for combo in (self.start_mode_combo,):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)  # a narrow side column shows "one start…"
         self.start_optimizer_combo = QComboBox(box)
+        self.start_optimizer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.start_optimizer_combo.setMinimumContentsLength(4)
         self.start_optimizer_combo.setToolTip("The optimizer whose start the fields below show")
         row.addWidget(self.set_start_button)
         row.addWidget(self.start_mode_combo)

@@ -66,7 +66,7 @@ class EquationEditor(QWidget):
     redoRequested = pyqtSignal()
 
     DEBOUNCE_MS = 150
-    MIN_LINES, MAX_LINES = 3, 8
+    MIN_LINES, MAX_LINES = 2, 8
     PREVIEW_LINES = 4.5  # the preview's height at most; more definitions scroll
 
     def __init__(self, parent: QWidget | None = None, presets: Sequence[dict] | None = None):
@@ -108,8 +108,7 @@ class EquationEditor(QWidget):
         self.preview_area.setWidgetResizable(True)
         self.preview_area.setFrameShape(QFrame.Shape.NoFrame)
         self.preview_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.preview_area.setMaximumHeight(round(QFontMetrics(font).lineSpacing() * self.PREVIEW_LINES) + 6)
-        self.preview_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self._preview_max = round(QFontMetrics(font).lineSpacing() * self.PREVIEW_LINES) + 6
 
         self.error_label = QLabel(self)
         self.error_label.setObjectName("errorLabel")
@@ -125,14 +124,15 @@ class EquationEditor(QWidget):
         self.field.textChanged.connect(self._timer.start)  # every keystroke restarts the wait
         self.field.document().documentLayout().documentSizeChanged.connect(self._fit_height)
 
+        # The typeset formula beside the field, not under it: the plots keep that height.
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.field, 1)
+        row.addWidget(self.field, 3)
+        row.addWidget(self.preview_area, 2, Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.presets_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.preview_area)
         layout.addWidget(self.error_label)
         self.setFocusProxy(self.field)
         self._fit_height()
@@ -159,7 +159,20 @@ class EquationEditor(QWidget):
     def set_preview(self, html: str) -> None:
         """Show the rendered formula (rich text) and clear any error."""
         self.preview_label.setText(html)
+        self._fit_preview()
         self.clear_error()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_preview()
+
+    def _fit_preview(self) -> None:
+        """As tall as the preview's lines, up to PREVIEW_LINES; beyond that it scrolls."""
+        width = max(self.preview_area.viewport().width(), 50)
+        needed = self.preview_label.heightForWidth(width)
+        if needed <= 0:
+            needed = self.preview_label.sizeHint().height()
+        self.preview_area.setFixedHeight(min(needed + 2, self._preview_max))
 
     def set_error(self, message: str, position: int) -> None:
         """Show ``message`` and underline the character at ``position`` (an index into text()).

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 from ..models.settings import MAX_GRID
 from .common import NumberBox, error_label, format_number
 
-NO_PARAMETERS = "No parameters: every name other than the axes becomes a slider here"
+NO_PARAMETERS = "No parameters (names other than the axes become sliders)"
 DEFAULT_GRID = 200
 SLIDER_STEPS = 1000  # slider positions across a parameter's range
 

@@ -49,8 +49,10 @@ def test_defaults(panel):
     assert panel.setup() == DEFAULT_SETUP
     assert [n for n, c in panel.optimizer_checks.items() if c.isChecked()] == ["gd"]
     assert [c.text() for c in panel.optimizer_checks.values()] == [
-        "Gradient descent", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "Newton"]
-    assert all(not c.icon().isNull() for c in panel.optimizer_checks.values())  # colour swatches
+        "GD (plain)", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "Newton"]
+    assert panel.optimizer_checks["gd"].toolTip() == "Gradient descent"
+    for name, check in panel.optimizer_checks.items():  # each name written in its run's colour
+        assert check.palette().color(check.foregroundRole()) == QColor(OPTIMIZER_COLORS[name])
     assert visible_hyperparameter_boxes(panel) == []
     assert panel.lr_box.text() == "0.01" and panel.lr_slider.value() == -20
     assert panel.tol_box.text() == "1e-06"

@@ -125,7 +125,7 @@ def test_a_diverging_run_says_why_where_the_user_looks(win, qtbot):
     assert run["status"] == "diverged"
     message = window.descent.message_text()
     assert "diverged at step" in message and "2/lambda_max = 0.0009559" in message
-    assert "diverged at step" in window.message.text()
+    assert "diverged at step" in window.message.full_text()
     # The path stays drawn up to the last finite point.
     (label,) = window.contour.path_labels()
     x, _ = window.contour.path_data(label)

@@ -106,7 +106,7 @@ def test_a_broken_session_is_refused_and_nothing_changes(saved, qtbot, tmp_path,
     broken = tmp_path / "broken.json"
     broken.write_text(text)
     assert not app.files.open(broken)
-    assert message.lower() in window.message.text().lower() and window.message.text().startswith("Not opened")
+    assert message.lower() in window.message.full_text().lower() and window.message.full_text().startswith("Not opened")
     assert app.session.document == doc and app.session.race is race
     after = drawn(window)
     for label in shown:
@@ -126,7 +126,7 @@ def test_an_unwritable_save_says_so_and_keeps_the_good_file(saved, tmp_path):
     window, app, path = saved
     good = path.read_bytes()
     assert not app.files.save_to(tmp_path / "missing" / "s.json")
-    assert "Not saved" in window.message.text() and "folder" in window.message.text()
+    assert "Not saved" in window.message.full_text() and "folder" in window.message.full_text()
     assert not app.files.save_to(path.with_suffix(".txt"))
     assert path.read_bytes() == good
 
@@ -199,7 +199,7 @@ def test_file_export_writes_runs_critical_points_and_grid_that_read_back(saved, 
     np.testing.assert_array_equal(grid["values"], app.session.grid["value"])
     assert files.export("contour", tmp_path / "contour.png", (640, 480))
     assert not files.export("contour", tmp_path / "contour.jpg")
-    assert "Not exported" in window.message.text() and ".jpg" in window.message.text()
+    assert "Not exported" in window.message.full_text() and ".jpg" in window.message.full_text()
 
 
 def poisoned_session(path) -> None:
@@ -222,7 +222,7 @@ def test_a_last_session_that_cannot_be_shown_never_stops_a_launch_and_is_kept(qa
     window, app = next(gen)
     try:
         assert not app.files.open_last()
-        assert "could not be reopened" in window.message.text() and "kept as" in window.message.text()
+        assert "could not be reopened" in window.message.full_text() and "kept as" in window.message.full_text()
         assert not last.exists()  # set aside, not read again at the next launch...
         kept = list(last.parent.glob("last-session-unreadable-*.json"))
         assert [k.read_text() for k in kept] == [text]  # ...and not lost

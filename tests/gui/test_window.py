@@ -78,7 +78,7 @@ def test_typing_a_formula_redraws_and_a_typo_keeps_the_plot(win, qtbot):
 
     type_formula(qtbot, window, "x^2 + sin(y")
     assert "never closed" in window.editor.error_label.text()
-    assert "last valid plot" in window.message.text()
+    assert "last valid plot" in window.message.full_text()
     assert app.session.document.text == "x^2 + 3y^2"
     np.testing.assert_array_equal(window.contour.image.image, before)
 
@@ -174,7 +174,7 @@ def test_undefined_region_is_a_hole_with_a_message(win, qtbot):
     window, app = win
     type_formula(qtbot, window, "log(x) + y")
     wait_for_text(qtbot, app, "log(x) + y")
-    assert "undefined" in window.message.text() and "%" in window.message.text()
+    assert "undefined" in window.message.full_text() and "%" in window.message.full_text()
     assert np.isnan(window.contour.image.image[0, 0]) and np.isfinite(window.contour.image.image[-1, 0])
 
 
@@ -288,7 +288,7 @@ def test_huge_values_do_not_flatten_the_colours(win, qtbot):
                                rtol=1e-4, atol=1e-4)
     lo, hi = window.contour.image.getLevels()
     assert hi < 40 and lo < 0, "the colour scale is not logarithmic"
-    assert "log scale" in window.message.text() and "overflows" in window.message.text()
+    assert "log scale" in window.message.full_text() and "overflows" in window.message.full_text()
     window.actions["log_scale"].trigger()  # the user switches back to linear
     assert window.contour.image.getLevels()[1] > 1e30
 
