@@ -90,14 +90,62 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _axes_for(expression, params: dict[str, float]) -> list[str]:
-    """The search axes: x and y when the formula uses them, else its first one or two free inputs."""
+AXIS_LETTERS = ("x", "y", "z")
+_ORDINALS = ("first", "second", "third")
+
+
+def _boxes(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
+    """['z=-1,1', 'w=0,2'] -> {'z': (-1.0, 1.0), 'w': (0.0, 2.0)}."""
+    boxes = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        parts = text.split(",")
+        if not sep or not name.isidentifier() or len(parts) != 2:
+            raise UsageError(f"--box takes NAME=LOW,HIGH, e.g. z=-1,1 (got {item!r})")
+        try:
+            boxes[name] = (float(parts[0]), float(parts[1]))
+        except ValueError:
+            raise UsageError(f"--box {name}: {text!r} is not two numbers") from None
+    return boxes
+
+
+def _search_box(expression, params: dict[str, float], args) -> tuple[list[str], list[tuple[float, float]]]:
+    """The search axes and their ranges.
+
+    The axes are the formula's x, y and z (those not held by --param) and every name given a --box;
+    a formula with none of those searches over its first one or two inputs. --x, --y, --z give the
+    range of x, y, z (of the first, second, third axis for a formula whose axes have other names);
+    the default range is -5 5.
+    """
+    boxes = _boxes(getattr(args, "box", None))
     free = [name for name in expression.inputs if name not in params]
-    named = [a for a in ("x", "y") if a in free]
-    axes = named or free[:2]
+    for name in boxes:
+        if name not in free:
+            used = ", ".join(free) or "no variables"
+            raise UsageError(f"--box {name}: the formula has no variable {name} to search over (it has {used})"
+                             if name not in params else f"{name} is given by both --box and --param")
+    axes = [a for a in free if a in AXIS_LETTERS or a in boxes] or free[:2]
     if not axes:
         raise UsageError("the formula has no variable to search over (every input is a --param)")
-    return axes
+    ranges = {a: boxes.get(a, (-5.0, 5.0)) for a in axes}
+    for k, letter in enumerate(AXIS_LETTERS):
+        given = getattr(args, letter, None)
+        if given is None:
+            continue
+        name = letter if letter in axes else (axes[k] if k < len(axes) and axes[k] not in AXIS_LETTERS else None)
+        if name is None:
+            have = f"{len(axes)} variable{'s' if len(axes) != 1 else ''} ({', '.join(axes)})"
+            raise UsageError(f"--{letter} gives a {_ORDINALS[k]} axis, but the formula has {have}")
+        if name in boxes:
+            raise UsageError(f"{name} is given a range by both --{letter} and --box")
+        ranges[name] = tuple(given)
+    missing = [name for name in free if name not in axes]
+    if missing:
+        raise UsageError("give a value for " + ", ".join(missing) + " (e.g. --param "
+                         + " ".join(f"{m}=1" for m in missing) + "), or search over "
+                         + ("it" if len(missing) == 1 else "them") + " with --box " + " ".join(f"{m}=-5,5" for m in missing))
+    return axes, [ranges[a] for a in axes]
 
 
 def _signature(expression, names) -> str:
@@ -111,18 +159,26 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
+def _at(point: dict) -> str:
+    """'x = -2' for one variable, '(x, y) = (3, 2)' for more."""
+    if len(point) == 1:
+        (name, value), = point.items()
+        return f"{name} = {_fmt(value)}"
+    return f"({', '.join(point)}) = ({', '.join(_fmt(v) for v in point.values())})"
+
+
+CRITICAL_KEYS = ("axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max", "complete",
+                 "note", "resolution")
+
+
 def cmd_critical(args) -> int:
     expression = parse(args.expr)
     params = assignments(args.param, "--param")
-    axes = _axes_for(expression, params)
-    given = [args.x, args.y]
-    ranges = [tuple(given[k]) if given[k] is not None else (-5.0, 5.0) for k in range(len(axes))]
-    if len(axes) == 1 and args.y is not None:
-        raise UsageError(f"--y gives a second axis, but the formula has one variable ({axes[0]})")
+    axes, ranges = _search_box(expression, params, args)
     from .models.engine import Engine
     result = Engine(args.device).find_critical_points(args.expr, axes, ranges, params, seeds_per_side=args.seeds)
     if args.json:
-        _print_json({k: result[k] for k in ("axes", "critical_points", "complete", "note")})
+        _print_json({k: result[k] for k in CRITICAL_KEYS})
         return 0
     points = result["critical_points"]
     print(_signature(expression, axes))
@@ -142,6 +198,17 @@ def cmd_critical(args) -> int:
         for line in _table(rows):
             print(line)
         print()
+    for c in result["curves"]:
+        values = [q["value"] for q in c["points"]]
+        tags = [t for t, on in (("global min", c["global_min"]), ("global max", c["global_max"])) if on]
+        low, high = min(values), max(values)
+        span = _fmt(low) if high - low <= 1e-12 * max(1.0, abs(high)) else f"from {_fmt(low)} to {_fmt(high)}"
+        print(f"curve      {c['type']} along {c['description']}: f {span}, {len(values)} points"
+              + (f" ({', '.join(tags)})" if tags else ""))
+    for label, key in (("box min", "box_min"), ("box max", "box_max")):
+        extreme = result[key]
+        if extreme is not None:
+            print(f"{label}    {_fmt(extreme['value'])} at {_at(extreme['point'])} ({extreme['where']})")
     print(f"complete   {'yes' if result['complete'] else 'no'}")
     if result["note"]:
         print(f"note       {result['note']}")
@@ -351,14 +418,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
 
-    p = sub.add_parser("critical", parents=[common], help="critical points in a box: where, which type, the value there")
-    p.add_argument("expr", help="a formula of one or two variables, or definitions separated by ';'")
+    p = sub.add_parser("critical", parents=[common], help="critical points in a box: where, which type, the value there",
+                       description="Critical points of f in a box, classified by the Hessian's eigenvalues; the box's "
+                       "min and max and where they are; curves of critical points as sets. The axes are x, y "
+                       "and z (those the formula uses) and every name given a --box; other names need --param.")
+    p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--x", nargs=2, type=float, metavar=("XMIN", "XMAX"),
-                   help="range of the first axis (x), default -5 5")
+                   help="range of x (of the first axis when the formula has no x), default -5 5")
     p.add_argument("--y", nargs=2, type=float, metavar=("YMIN", "YMAX"),
-                   help="range of the second axis (y), default -5 5")
-    p.add_argument("--seeds", type=int, metavar="N", help="Newton seeds per side of the box (default 48 for "
-                   "two variables, 1001 for one)")
+                   help="range of y (of the second axis when the formula has no y), default -5 5")
+    p.add_argument("--z", nargs=2, type=float, metavar=("ZMIN", "ZMAX"), help="range of z, default -5 5")
+    p.add_argument("--box", action="append", metavar="NAME=LOW,HIGH",
+                   help="search over NAME from LOW to HIGH (repeat for more variables), e.g. --box w=-1,1")
+    p.add_argument("--seeds", type=int, metavar="N", help="Newton seeds per side of the box (default 1001 for "
+                   "one variable, 48 for two, about 4096 seeds in all beyond)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_critical)
 

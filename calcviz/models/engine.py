@@ -139,10 +139,13 @@ class Engine:
     def find_critical_points(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]],
                              params: Mapping[str, float] | None = None, seeds_per_side: int | None = None,
                              progress=None) -> dict:
-        """Critical points of f over the box ``ranges`` of one or two axes (see models/critical.py).
+        """Critical points of f over the box ``ranges`` of any number of axes (see models/critical.py).
 
+        Every other input of the formula is held at its value in ``params``: a 2-D slice of a function
+        of more variables is the search over two axes with the rest as parameters.
         ``progress`` (optional) is called with the fraction done between chunks of Newton steps.
-        Returns {"axes", "critical_points", "complete", "note", "seeds", "device", "seconds"}.
+        Returns {"axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max",
+        "complete", "note", "resolution", "seeds", "device", "seconds"}.
         """
         try:
             per_side = critical.check_search(axes, ranges, seeds_per_side)
@@ -156,11 +159,12 @@ class Engine:
 
         lo = np.array([float(lo) for lo, _ in ranges])
 
-        def newton(points, steps):
-            return compiled.newton(points, split.param_values, lo, width, radius, steps)
+        def newton(points, steps, free):
+            return compiled.newton(points, split.param_values, lo, width, radius, steps, free)
 
         with tf.device(self.device):
             result = critical.find_critical_points(newton, list(axes), ranges, per_side, progress)
+        result["params"] = dict(zip(split.params, map(float, split.param_values)))
         result["device"] = self.device_name
         return result
 

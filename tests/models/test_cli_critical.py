@@ -30,8 +30,13 @@ def test_commands_are_registered():
 # ----------------------------------------------------------------------------- critical
 def test_critical_json_himmelblau(capsys):
     data = as_json(capsys, "critical", HIMMELBLAU.formula, "--device", "cpu")  # default box [-5, 5]^2
-    assert set(data) == {"axes", "critical_points", "complete", "note"}
-    assert data["axes"] == ["x", "y"] and data["complete"] is True and data["note"] == ""
+    assert set(data) == {"axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max", "complete",
+                         "note", "resolution"}
+    assert data["axes"] == ["x", "y"] and data["complete"] is True and data["curves"] == []
+    # the maximum (f = 181.6) is local: f(5, 5) = 890
+    assert data["box_max"] == {"value": 890.0, "point": {"x": 5.0, "y": 5.0}, "where": "corner"}
+    assert data["note"].startswith("f is larger at a corner: 890 at (x, y) = (5, 5)")
+    assert data["resolution"] == {"x": pytest.approx(10 / 47), "y": pytest.approx(10 / 47)}
     points = data["critical_points"]
     assert len(points) == 9
     for ref in HIMMELBLAU.critical_points:
