@@ -1,7 +1,8 @@
 """Headless subcommands: parse arguments, call the models, print JSON or text.
 
 Every failure a user can cause (a typo in the formula, a missing value, a bad device) prints a
-message and exits with status 2; nothing prints a traceback.
+message and exits with status 2; nothing prints a traceback. ``eval`` at a point where f is not
+defined or not differentiable prints its full output and exits with status 1.
 """
 from __future__ import annotations
 
@@ -70,24 +71,45 @@ def cmd_eval(args) -> int:
         at = {name: 0.0 for name in expression.inputs if name not in params}
     result = Engine(args.device).evaluate_point(args.expr, at, params)
     result.pop("seconds")
-    if args.json:
-        _print_json({k: result[k] for k in ("variables", "point", "params", "value", "gradient",
-                                            "hessian", "eigenvalues", "device")})
-        return 0
     names = result["variables"]
-    signature = f"{expression.output}({', '.join(names)})"
+    keys = ["variables", "point", "params", "value", "gradient", "hessian", "eigenvalues", "defined", "note"]
+    if args.direction is not None:
+        from .models.directional import along
+        result["directional"] = along(list(result["gradient"].values()), names, args.direction)
+        keys.append("directional")
+    status = 0 if not result["note"] else 1  # something asked for is undefined at the point
+    if args.json:
+        _print_json({k: result[k] for k in keys + ["device"]})
+        return status
+    out = expression.output
+    signature = f"{out}({', '.join(names)})"
     print(f"{signature} where {expression.to_text()}" if expression.intermediates
           else f"{signature} = {expression.to_text()}")
     print("at         " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["point"].items())
           + "".join(f"; {n} = {_fmt(v)}" for n, v in result["params"].items()))
     print(f"value      {_fmt(result['value'])}")
-    print("gradient   " + ", ".join(f"d{expression.output}/d{n} = {_fmt(g)}" for n, g in result["gradient"].items()))
-    width = max(len(_fmt(h)) for row in result["hessian"] for h in row) if names else 0
-    for k, row in enumerate(result["hessian"]):
-        print(("hessian    " if k == 0 else "           ") + "  ".join(_fmt(h).rjust(width) for h in row))
-    print("eigenvalues " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    defined = result["defined"]
+    if defined["gradient"]:
+        print("gradient   " + ", ".join(f"d{out}/d{n} = {_fmt(g)}" for n, g in result["gradient"].items()))
+    else:
+        print("gradient   undefined")
+    if defined["hessian"]:
+        width = max(len(_fmt(h)) for row in result["hessian"] for h in row) if names else 0
+        for k, row in enumerate(result["hessian"]):
+            print(("hessian    " if k == 0 else "           ") + "  ".join(_fmt(h).rjust(width) for h in row))
+        print("eigenvalues " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    else:
+        print("hessian    undefined")
+    if "directional" in result:
+        d = result["directional"]
+        unit = "(" + ", ".join(_fmt(c + 0.0) for c in d["unit"].values()) + ")"
+        angle = f" at {_fmt(d['angle'])} degrees" if d["angle"] is not None else ""
+        value = _fmt(d["value"]) if math.isfinite(d["value"]) else "undefined"
+        print(f"along u    u = {unit}{angle} (normalised): D_u {out} = grad {out} . u = {value}")
+    if result["note"]:
+        print(f"note       {result['note']}")
     print(f"device     {result['device']}")
-    return 0
+    return status
 
 
 AXIS_LETTERS = ("x", "y", "z")
@@ -228,10 +250,14 @@ def cmd_approx(args) -> int:
     from .models.engine import Engine
     result = Engine(args.device).approximate(args.expr, at, params, eps=args.eps, direction=args.direction)
     result.pop("seconds")
+    names, out = result["variables"], expression.output
+    from .models.approximation import model_formula
+    for key, quadratic in (("linear_formula", False), ("quadratic_formula", True)):
+        result[key] = model_formula(result["value"], list(result["gradient"].values()), result["hessian"],
+                                    list(result["point"].values()), names, out, quadratic)
     if args.json:
         _print_json(result)
         return 0
-    names, out = result["variables"], expression.output
 
     def vector(values) -> str:
         return "(" + ", ".join(_fmt(v + 0.0) for v in values) + ")"
@@ -245,6 +271,9 @@ def cmd_approx(args) -> int:
     for k, row in enumerate(result["hessian"]):
         print(("hessian      " if k == 0 else "             ") + "  ".join(_fmt(h) for h in row))
     print("eigenvalues  " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    # the tangent line / plane, and the quadratic (second-order Taylor) model, as formulas
+    print(f"tangent      {result['linear_formula'] or 'undefined (f or its gradient is not finite here)'}")
+    print(f"2nd order    {result['quadratic_formula'] or 'undefined (f or its derivatives are not finite here)'}")
     print(f"true         f(p + eps) = {_fmt(result['true'])}")
     print(f"linear       {_fmt(result['linear'])}   error {result['linear_error']:.3e}")
     print(f"quadratic    {_fmt(result['quadratic'])}   error {result['quadratic_error']:.3e}")
@@ -412,9 +441,18 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--param", nargs="+", metavar="NAME=VALUE", help="values of the fixed parameters")
     common.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    p = sub.add_parser("eval", parents=[common], help="value, gradient and Hessian at a point")
+    p = sub.add_parser("eval", parents=[common], help="value, gradient and Hessian at a point",
+                       description="The value, gradient, Hessian and its eigenvalues at a point (and a directional "
+                       "derivative). Where f is not defined or not differentiable at the point, the gradient and "
+                       "Hessian are reported undefined with a sentence saying why, and the exit status is 1 (the "
+                       "output, JSON included, is still printed in full); 0 when all is defined; 2 for an error "
+                       "in the command.")
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
+    p.add_argument("--direction", nargs="+", type=float, metavar="V",
+                   help="the directional derivative along V: with two variables one number is an angle in degrees "
+                   "(counter-clockwise from the first axis), else one number per variable (a vector); either is "
+                   "normalised to unit length, so the result is the rate of change per unit distance")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
 
