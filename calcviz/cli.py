@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import sys
+import textwrap
 from typing import Sequence
 
 from .models.expression import ParseError, parse
@@ -352,7 +353,8 @@ def cmd_descend(args) -> int:
           f"tolerance |grad f| < {args.tol:g}")
     rows = [["run", "optimizer", "status", "steps", "start", "final point", "value", "|grad f|"]]
     for k, run in enumerate(result["runs"]):
-        rows.append([str(k), run["optimizer"], run["status"], str(run["steps"]),
+        status = run["status"] + (f" ({run['reached']})" if run.get("reached") else "")
+        rows.append([str(k), run["optimizer"], status, str(run["steps"]),
                      "(" + ", ".join(_fmt(v) for v in run["start"].values()) + ")",
                      "(" + ", ".join(_fmt(v) for v in run["point"].values()) + ")",
                      _fmt(run["value"]), f"{run['grad_norm']:.3g}"])
@@ -483,7 +485,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_approx)
 
-    p = sub.add_parser("descend", parents=[common], help="gradient descent and its variants from a start point, step by step")
+    from .models.descent import OPTIMIZER_FORMS
+    forms = "\n".join(textwrap.fill(text, 100, initial_indent=f"  {name:9s}", subsequent_indent=" " * 11)
+                      for name, text in OPTIMIZER_FORMS.items())
+    p = sub.add_parser("descend", parents=[common], help="gradient descent and its variants from a start point, step by step",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Race optimizers from a start point. Each run stops when |grad f| < --tol "
+                       "(converged: the table and message say what it reached, from the Hessian there: a minimum, "
+                       "or a saddle, a maximum or a degenerate point where a nudge would leave), after --steps "
+                       "(max_steps), or when it diverges.",
+                       epilog="the optimizers and the published form each follows:\n" + forms)
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--from", dest="start", nargs="+", action="append", required=True, metavar="NAME=VALUE",
                    help="the start point; give --from once for all optimizers or once per optimizer")
