@@ -906,8 +906,8 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
     finer = ""
     if refined["levels"]:
         places = refined["levels"][0]
-        finer = (f"; {places} place{'s' if places != 1 else ''} where f changes faster than that "
-                 f"{'were' if places != 1 else 'was'} searched down to {box.spacing(refined['finest'])}")
+        finer = (f"; {places} place{'s' if places != 1 else ''} where the seeds may have missed something "
+                 f"({'were' if places != 1 else 'was'} searched down to {box.spacing(refined['finest'])})")
     remarks.append(f"Features narrower than the seed spacing ({box.spacing(box.cell)}) can be missed{finer}.")
     found = f"{len(points)} critical point{'s' if len(points) != 1 else ''} found"
     note = [f"{found}; the search may be incomplete because " + "; ".join(reasons) + "."] if reasons else []
