@@ -57,7 +57,7 @@ TRUST_RADIUS = 2.0                     # first step cap, in seed spacings (a box
 MAX_RADIUS = 0.25                      # the cap grows while |grad f| falls, up to this (box units)
 CHUNK = 10                             # Newton steps per call (progress is reported between calls)
 MAX_ITERATIONS = 200                   # Newton steps at most: x^6 converges linearly at 5/6 per step
-FACE_ITERATIONS = 30                   # ... and for a seed on a face of the box (see boundary_seeds)
+FACE_ITERATIONS = CHUNK                # ... and for a seed on a face of the box (see boundary_seeds)
 STILL = 1e-12                          # a seed whose next step is below this (box units) has stopped
 LEAVE_MARGIN = 0.25                    # a seed this far outside the box (box units) has left it
 GRAD_TOL = 1e-8                        # accept: |g_i w_i| / F below this ...
@@ -530,12 +530,18 @@ class _Search:
             gw = np.abs(g * run["free"] * box.width)
             gs = np.linalg.norm(gw, axis=1) / self.F
             steps = np.linalg.norm(d / box.width, axis=1)
-            around = self.local(np.nan_to_num(np.clip(u, 0.0, 1.0)), self.slope)
-            local = np.max(np.where(gw == 0, 0.0, gw / around), axis=1)
         finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H) & _finite_rows(X)
         inside = finite & np.all((u >= -EDGE_TOL) & (u <= 1 + EDGE_TOL), axis=1)
-        return {"u": u, "gs": gs, "inside": inside,
-                "accepted": inside & (gs <= GRAD_TOL) & (local <= LOCAL_GRAD_TOL) & (steps <= STEP_TOL)}
+        accepted = inside & (gs <= GRAD_TOL) & (steps <= STEP_TOL)
+        # The local test for these only, once per place (thousands of seeds polish to the same few points).
+        candidates = np.flatnonzero(accepted)
+        _, first, inverse = np.unique(np.round(u[candidates] / CLUSTER_TOL), axis=0, return_index=True,
+                                      return_inverse=True)
+        around = self.local(np.clip(u[candidates[first]], 0.0, 1.0), self.slope)[inverse.reshape(-1)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(gw[candidates] == 0, 0.0, gw[candidates] / around)
+        accepted[candidates] = np.max(ratio, axis=1, initial=0.0) <= LOCAL_GRAD_TOL
+        return {"u": u, "gs": gs, "inside": inside, "accepted": accepted}
 
     def null_directions(self, H: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Eigenvalues of the box-scaled Hessian, and the unit directions (box units) of its zero ones."""
@@ -557,9 +563,8 @@ class _Search:
         """
         box, n = self.box, len(self.box.axes)
         B, s = box.per_side ** n, box.per_side
-        j = self.judge(run)
         mins, maxs = sampled_extrema(run["seed_values"][:B], s, n)
-        hints = unresolved(np.concatenate([mins, maxs]), s, j["u"][j["accepted"] & (run["origin"] != 1)])
+        hints = unresolved(np.concatenate([mins, maxs]), s, run["u"][run["accepted"] & (run["origin"] != 1)])
         # Not every such hint is a missed point: a valley narrower than the cells (Rosenbrock's) also
         # samples as a chain of local minima. What the finer grid does not resolve there is not reported.
         shape = (1,) + (s,) * n
@@ -578,6 +583,7 @@ class _Search:
             places = places[:MAX_REFINED]
             patches = refinement_seeds(places, half, per_side)
             part = self.run(box.X(patches.reshape(-1, n)), origin=2)
+            part.update(self.judge(part))
             run = _merge(run, part)
             levels.append(len(places))
             half = 2.0 * half / (per_side - 1)  # the finer grid's spacing: the next level's half-width
@@ -740,6 +746,7 @@ def find_critical_points(newton: NewtonFunction, axes: Sequence[str], ranges: Se
     run = search.run(np.vstack([grid, edge]), np.vstack([np.ones(grid.shape, bool), edge_free]),
                      np.r_[np.zeros(len(grid)), np.ones(len(edge))], progress=lambda f: search.report(0.8 * f))
     search.scales(run)
+    run.update(search.judge(run))
     run, refined = search.refine(run)
     search.report(0.9)
     result = summarize(search, run, refined)
@@ -749,16 +756,16 @@ def find_critical_points(newton: NewtonFunction, axes: Sequence[str], ranges: Se
 
 
 def summarize(search: _Search, run: dict, refined: dict) -> dict:
-    """Accept, de-duplicate, classify, trace curves, find the box's extremes and report."""
+    """Accept (as judged: the run holds _Search.judge's arrays), de-duplicate, classify, trace curves,
+    find the box's extremes and report."""
     box = search.box
     n, B = len(box.axes), box.per_side ** len(box.axes)
     X, v, g, H = run["X"], run["v"], run["g"], run["H"]
     F = search.F
-    j = search.judge(run)
-    u, gs = j["u"], j["gs"]
+    u, gs = run["u"], run["gs"]
     interior = run["origin"] != 1  # a seed on a face finds the face's critical points, not f's
-    accepted = j["accepted"] & interior
-    wandering = run["slow"] & j["inside"] & ~accepted & interior
+    accepted = run["accepted"] & interior
+    wandering = run["slow"] & run["inside"] & ~accepted & interior
 
     # Numerically flat: no curvature next to the function's overall variation (scaled Hessian
     # eigenvalues below DEGENERATE_TOL), and no seed came there from elsewhere: the seeds just
