@@ -863,10 +863,11 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
         reasons.append(f"{int(wandering.sum())} seeds were still converging slowly inside the box after "
                        f"{MAX_ITERATIONS} Newton steps (neither converged nor left it)")
     if curves:
+        named = "; ".join(f"{c['type']} along {c['description']}" for c in curves[:3])
+        more = f"; and {len(curves) - 3} more" if len(curves) > 3 else ""
         reasons.append(f"the critical points are not isolated: they form {len(curves)} "
-                       f"curve{'s' if len(curves) != 1 else ''} ("
-                       + "; ".join(f"{c['type']} along {c['description']}" for c in curves)
-                       + f"), listed as sets sampled a seed spacing apart")
+                       f"curve{'s' if len(curves) != 1 else ''} ({named}{more}), listed as sets sampled a seed "
+                       f"spacing apart")
     degenerate = [p for p in points if p["type"] == "degenerate"]
     if len(degenerate) > CURVE:
         reasons.append(f"{len(degenerate)} of the points are degenerate: the critical points are probably "
