@@ -863,10 +863,10 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
         reasons.append(f"{int(wandering.sum())} seeds were still converging slowly inside the box after "
                        f"{MAX_ITERATIONS} Newton steps (neither converged nor left it)")
     if curves:
-        named = "; ".join(f"{c['type']} along {c['description']}" for c in curves[:3])
+        listed = "; ".join(f"{c['type']} along {c['description']}" for c in curves[:3])
         more = f"; and {len(curves) - 3} more" if len(curves) > 3 else ""
         reasons.append(f"the critical points are not isolated: they form {len(curves)} "
-                       f"curve{'s' if len(curves) != 1 else ''} ({named}{more}), listed as sets sampled a seed "
+                       f"curve{'s' if len(curves) != 1 else ''} ({listed}{more}), listed as sets sampled a seed "
                        f"spacing apart")
     degenerate = [p for p in points if p["type"] == "degenerate"]
     if len(degenerate) > CURVE:
