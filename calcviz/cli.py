@@ -1,7 +1,8 @@
 """Headless subcommands: parse arguments, call the models, print JSON or text.
 
 Every failure a user can cause (a typo in the formula, a missing value, a bad device) prints a
-message and exits with status 2; nothing prints a traceback.
+message and exits with status 2; nothing prints a traceback. ``eval`` at a point where f is not
+defined or not differentiable prints its full output and exits with status 1.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import csv
 import json
 import math
 import sys
+import textwrap
 from typing import Sequence
 
 from .models.expression import ParseError, parse, shorten
@@ -114,34 +116,103 @@ def cmd_eval(args) -> int:
         at = {name: 0.0 for name in expression.inputs if name not in params}
     result = Engine(args.device).evaluate_point(args.expr, at, params)
     result.pop("seconds")
-    if args.json:
-        _print_json({k: result[k] for k in ("variables", "point", "params", "value", "gradient",
-                                            "hessian", "eigenvalues", "device")})
-        return 0
     names = result["variables"]
-    signature = f"{expression.output}({', '.join(names)})"
+    keys = ["variables", "point", "params", "value", "gradient", "hessian", "eigenvalues", "defined", "note"]
+    if args.direction is not None:
+        from .models.directional import along
+        result["directional"] = along(list(result["gradient"].values()), names, args.direction)
+        keys.append("directional")
+    status = 0 if not result["note"] else 1  # something asked for is undefined at the point
+    if args.json:
+        _print_json({k: result[k] for k in keys + ["device"]})
+        return status
+    out = expression.output
+    signature = f"{out}({', '.join(names)})"
     print(f"{signature} where {expression.to_text()}" if expression.intermediates
           else f"{signature} = {expression.to_text()}")
     print("at         " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["point"].items())
           + "".join(f"; {n} = {_fmt(v)}" for n, v in result["params"].items()))
     print(f"value      {_fmt(result['value'])}")
-    print("gradient   " + ", ".join(f"d{expression.output}/d{n} = {_fmt(g)}" for n, g in result["gradient"].items()))
-    width = max(len(_fmt(h)) for row in result["hessian"] for h in row) if names else 0
-    for k, row in enumerate(result["hessian"]):
-        print(("hessian    " if k == 0 else "           ") + "  ".join(_fmt(h).rjust(width) for h in row))
-    print("eigenvalues " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    defined = result["defined"]
+    if defined["gradient"]:
+        print("gradient   " + ", ".join(f"d{out}/d{n} = {_fmt(g)}" for n, g in result["gradient"].items()))
+    else:
+        print("gradient   undefined")
+    if defined["hessian"]:
+        width = max(len(_fmt(h)) for row in result["hessian"] for h in row) if names else 0
+        for k, row in enumerate(result["hessian"]):
+            print(("hessian    " if k == 0 else "           ") + "  ".join(_fmt(h).rjust(width) for h in row))
+        print("eigenvalues " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    else:
+        print("hessian    undefined")
+    if "directional" in result:
+        d = result["directional"]
+        unit = "(" + ", ".join(_fmt(c + 0.0) for c in d["unit"].values()) + ")"
+        angle = f" at {_fmt(d['angle'])} degrees" if d["angle"] is not None else ""
+        value = _fmt(d["value"]) if math.isfinite(d["value"]) else "undefined"
+        print(f"along u    u = {unit}{angle} (normalised): D_u {out} = grad {out} . u = {value}")
+    if result["note"]:
+        print(f"note       {result['note']}")
     print(f"device     {result['device']}")
-    return 0
+    return status
 
 
-def _axes_for(expression, params: dict[str, float]) -> list[str]:
-    """The search axes: x and y when the formula uses them, else its first one or two free inputs."""
+AXIS_LETTERS = ("x", "y", "z")
+_ORDINALS = ("first", "second", "third")
+
+
+def _boxes(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
+    """['z=-1,1', 'w=0,2'] -> {'z': (-1.0, 1.0), 'w': (0.0, 2.0)}."""
+    boxes = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        parts = text.split(",")
+        if not sep or not name.isidentifier() or len(parts) != 2:
+            raise UsageError(f"--box takes NAME=LOW,HIGH, e.g. z=-1,1 (got {item!r})")
+        try:
+            boxes[name] = (float(parts[0]), float(parts[1]))
+        except ValueError:
+            raise UsageError(f"--box {name}: {text!r} is not two numbers") from None
+    return boxes
+
+
+def _search_box(expression, params: dict[str, float], args) -> tuple[list[str], list[tuple[float, float]]]:
+    """The search axes and their ranges.
+
+    The axes are the formula's x, y and z (those not held by --param) and every name given a --box;
+    a formula with none of those searches over its first one or two inputs. --x, --y, --z give the
+    range of x, y, z (of the first, second, third axis for a formula whose axes have other names);
+    the default range is -5 5.
+    """
+    boxes = _boxes(getattr(args, "box", None))
     free = [name for name in expression.inputs if name not in params]
-    named = [a for a in ("x", "y") if a in free]
-    axes = named or free[:2]
+    for name in boxes:
+        if name not in free:
+            used = ", ".join(free) or "no variables"
+            raise UsageError(f"--box {name}: the formula has no variable {name} to search over (it has {used})"
+                             if name not in params else f"{name} is given by both --box and --param")
+    axes = [a for a in free if a in AXIS_LETTERS or a in boxes] or free[:2]
     if not axes:
         raise UsageError("the formula has no variable to search over (every input is a --param)")
-    return axes
+    ranges = {a: boxes.get(a, (-5.0, 5.0)) for a in axes}
+    for k, letter in enumerate(AXIS_LETTERS):
+        given = getattr(args, letter, None)
+        if given is None:
+            continue
+        name = letter if letter in axes else (axes[k] if k < len(axes) and axes[k] not in AXIS_LETTERS else None)
+        if name is None:
+            have = f"{len(axes)} variable{'s' if len(axes) != 1 else ''} ({', '.join(axes)})"
+            raise UsageError(f"--{letter} gives a {_ORDINALS[k]} axis, but the formula has {have}")
+        if name in boxes:
+            raise UsageError(f"{name} is given a range by both --{letter} and --box")
+        ranges[name] = tuple(given)
+    missing = [name for name in free if name not in axes]
+    if missing:
+        raise UsageError("give a value for " + ", ".join(missing) + " (e.g. --param "
+                         + " ".join(f"{m}=1" for m in missing) + "), or search over "
+                         + ("it" if len(missing) == 1 else "them") + " with --box " + " ".join(f"{m}=-5,5" for m in missing))
+    return axes, [ranges[a] for a in axes]
 
 
 def _signature(expression, names) -> str:
@@ -155,18 +226,26 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
+def _at(point: dict) -> str:
+    """'x = -2' for one variable, '(x, y) = (3, 2)' for more."""
+    if len(point) == 1:
+        (name, value), = point.items()
+        return f"{name} = {_fmt(value)}"
+    return f"({', '.join(point)}) = ({', '.join(_fmt(v) for v in point.values())})"
+
+
+CRITICAL_KEYS = ("axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max", "complete",
+                 "note", "resolution")
+
+
 def cmd_critical(args) -> int:
     expression = parse(args.expr)
     params = assignments(args.param, "--param")
-    axes = _axes_for(expression, params)
-    given = [args.x, args.y]
-    ranges = [tuple(given[k]) if given[k] is not None else (-5.0, 5.0) for k in range(len(axes))]
-    if len(axes) == 1 and args.y is not None:
-        raise UsageError(f"--y gives a second axis, but the formula has one variable ({axes[0]})")
+    axes, ranges = _search_box(expression, params, args)
     from .models.engine import Engine
     result = Engine(args.device).find_critical_points(args.expr, axes, ranges, params, seeds_per_side=args.seeds)
     if args.json:
-        _print_json({k: result[k] for k in ("axes", "critical_points", "complete", "note")})
+        _print_json({k: result[k] for k in CRITICAL_KEYS})
         return 0
     points = result["critical_points"]
     print(_signature(expression, axes))
@@ -186,6 +265,17 @@ def cmd_critical(args) -> int:
         for line in _table(rows):
             print(line)
         print()
+    for c in result["curves"]:
+        values = [q["value"] for q in c["points"]]
+        tags = [t for t, on in (("global min", c["global_min"]), ("global max", c["global_max"])) if on]
+        low, high = min(values), max(values)
+        span = _fmt(low) if high - low <= 1e-12 * max(1.0, abs(high)) else f"from {_fmt(low)} to {_fmt(high)}"
+        print(f"curve      {c['type']} along {c['description']}: f {span}, {len(values)} points"
+              + (f" ({', '.join(tags)})" if tags else ""))
+    for label, key in (("box min", "box_min"), ("box max", "box_max")):
+        extreme = result[key]
+        if extreme is not None:
+            print(f"{label}    {_fmt(extreme['value'])} at {_at(extreme['point'])} ({extreme['where']})")
     print(f"complete   {'yes' if result['complete'] else 'no'}")
     if result["note"]:
         print(f"note       {result['note']}")
@@ -205,10 +295,14 @@ def cmd_approx(args) -> int:
     from .models.engine import Engine
     result = Engine(args.device).approximate(args.expr, at, params, eps=args.eps, direction=args.direction)
     result.pop("seconds")
+    names, out = result["variables"], expression.output
+    from .models.approximation import model_formula
+    for key, quadratic in (("linear_formula", False), ("quadratic_formula", True)):
+        result[key] = model_formula(result["value"], list(result["gradient"].values()), result["hessian"],
+                                    list(result["point"].values()), names, out, quadratic)
     if args.json:
         _print_json(result)
         return 0
-    names, out = result["variables"], expression.output
 
     def vector(values) -> str:
         return "(" + ", ".join(_fmt(v + 0.0) for v in values) + ")"
@@ -222,6 +316,9 @@ def cmd_approx(args) -> int:
     for k, row in enumerate(result["hessian"]):
         print(("hessian      " if k == 0 else "             ") + "  ".join(_fmt(h) for h in row))
     print("eigenvalues  " + ", ".join(_fmt(e) for e in result["eigenvalues"]))
+    # the tangent line / plane, and the quadratic (second-order Taylor) model, as formulas
+    print(f"tangent      {result['linear_formula'] or 'undefined (f or its gradient is not finite here)'}")
+    print(f"2nd order    {result['quadratic_formula'] or 'undefined (f or its derivatives are not finite here)'}")
     print(f"true         f(p + eps) = {_fmt(result['true'])}")
     print(f"linear       {_fmt(result['linear'])}   error {result['linear_error']:.3e}")
     print(f"quadratic    {_fmt(result['quadratic'])}   error {result['quadratic_error']:.3e}")
@@ -300,7 +397,8 @@ def cmd_descend(args) -> int:
           f"tolerance |grad f| < {args.tol:g}")
     rows = [["run", "optimizer", "status", "steps", "start", "final point", "value", "|grad f|"]]
     for k, run in enumerate(result["runs"]):
-        rows.append([str(k), run["optimizer"], run["status"], str(run["steps"]),
+        status = run["status"] + (f" ({run['reached']})" if run.get("reached") else "")
+        rows.append([str(k), run["optimizer"], status, str(run["steps"]),
                      "(" + ", ".join(_fmt(v) for v in run["start"].values()) + ")",
                      "(" + ", ".join(_fmt(v) for v in run["point"].values()) + ")",
                      _fmt(run["value"]), f"{run['grad_norm']:.3g}"])
@@ -390,20 +488,35 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--param", nargs="+", metavar="NAME=VALUE",
                         help="values of the fixed parameters: numbers or formulas of numbers (k=pi/4)")
     common.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    p = sub.add_parser("eval", parents=[common], help=COMMAND_HELP["eval"])
+    p = sub.add_parser("eval", parents=[common], help=COMMAND_HELP["eval"],
+                       description="The value, gradient, Hessian and its eigenvalues at a point (and a directional "
+                       "derivative). Where f is not defined or not differentiable at the point, the gradient and "
+                       "Hessian are reported undefined with a sentence saying why, and the exit status is 1 (the "
+                       "output, JSON included, is still printed in full); 0 when all is defined; 2 for an error "
+                       "in the command.")
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
+    p.add_argument("--direction", nargs="+", type=float, metavar="V",
+                   help="the directional derivative along V: with two variables one number is an angle in degrees "
+                   "(counter-clockwise from the first axis), else one number per variable (a vector); either is "
+                   "normalised to unit length, so the result is the rate of change per unit distance")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
 
-    p = sub.add_parser("critical", parents=[common], help=COMMAND_HELP["critical"])
-    p.add_argument("expr", help="a formula of one or two variables, or definitions separated by ';'")
+    p = sub.add_parser("critical", parents=[common], help=COMMAND_HELP["critical"],
+                       description="Critical points of f in a box, classified by the Hessian's eigenvalues; the box's "
+                       "min and max and where they are; curves of critical points as sets. The axes are x, y "
+                       "and z (those the formula uses) and every name given a --box; other names need --param.")
+    p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--x", nargs=2, type=float, metavar=("XMIN", "XMAX"),
-                   help="range of the first axis (x), default -5 5")
+                   help="range of x (of the first axis when the formula has no x), default -5 5")
     p.add_argument("--y", nargs=2, type=float, metavar=("YMIN", "YMAX"),
-                   help="range of the second axis (y), default -5 5")
-    p.add_argument("--seeds", type=int, metavar="N", help="Newton seeds per side of the box (default 48 for "
-                   "two variables, 1001 for one)")
+                   help="range of y (of the second axis when the formula has no y), default -5 5")
+    p.add_argument("--z", nargs=2, type=float, metavar=("ZMIN", "ZMAX"), help="range of z, default -5 5")
+    p.add_argument("--box", action="append", metavar="NAME=LOW,HIGH",
+                   help="search over NAME from LOW to HIGH (repeat for more variables), e.g. --box w=-1,1")
+    p.add_argument("--seeds", type=int, metavar="N", help="Newton seeds per side of the box (default 1001 for "
+                   "one variable, 48 for two, about 4096 seeds in all beyond)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_critical)
 
@@ -417,7 +530,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_approx)
 
-    p = sub.add_parser("descend", parents=[common], help=COMMAND_HELP["descend"])
+    from .models.descent import OPTIMIZER_FORMS
+    forms = "\n".join(textwrap.fill(text, 100, initial_indent=f"  {name:9s}", subsequent_indent=" " * 11)
+                      for name, text in OPTIMIZER_FORMS.items())
+    p = sub.add_parser("descend", parents=[common], help=COMMAND_HELP["descend"],
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Race optimizers from a start point. Each run stops when |grad f| < --tol "
+                       "(converged: the table and message say what it reached, from the Hessian there: a minimum, "
+                       "or a saddle, a maximum or a degenerate point where a nudge would leave), after --steps "
+                       "(max_steps), or when it diverges.",
+                       epilog="the optimizers and the published form each follows:\n" + forms)
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
     p.add_argument("--from", dest="start", nargs="+", action="append", required=True, metavar="NAME=VALUE",
                    help="the start point; give --from once for all optimizers or once per optimizer")

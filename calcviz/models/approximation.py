@@ -86,3 +86,38 @@ def error_slopes(t: Sequence[float], errors: Sequence[float], scale: float | Non
         return None
     slope, _ = np.polyfit(np.log(t[ok]), np.log(e[ok]), 1)
     return float(slope)
+
+
+def model_formula(value: float, grad, hess, point, names, output: str = "f", quadratic: bool = False,
+                  digits: int = 5) -> str | None:
+    """The tangent plane (or the quadratic model) at ``point`` as a formula a reader can check by hand:
+
+        f ≈ 1.0986 + 0.33333(x - 0) + 0.66667(y - 0.69315)
+        f ≈ ... + 0.11111(x - 0)^2 - 0.22222(x - 0)(y - 0.69315) + 0.11111(y - 0.69315)^2
+
+    the quadratic terms being 1/2 H_ii (x_i - p_i)^2 and H_ij (x_i - p_i)(x_j - p_j) for i < j. Numbers
+    to ``digits`` significant digits; zero terms left out. None where a number needed is not finite.
+    """
+    g, p = _vec(grad), _vec(point)
+    H = np.asarray(hess, dtype=np.float64).reshape(len(p), len(p))
+    if not (np.isfinite(value) and np.all(np.isfinite(g)) and np.all(np.isfinite(p))
+            and (not quadratic or np.all(np.isfinite(H)))):
+        return None
+
+    def num(v: float) -> str:
+        return f"{v + 0.0:.{digits}g}"
+
+    def shifted(k: int) -> str:
+        return f"({names[k]} - {num(p[k])})" if p[k] >= 0 else f"({names[k]} + {num(-p[k])})"
+
+    terms = [(g[k], shifted(k)) for k in range(len(p))]
+    if quadratic:
+        for i in range(len(p)):
+            terms.append((0.5 * H[i, i], f"{shifted(i)}^2"))
+            terms += [(0.5 * (H[i, j] + H[j, i]), shifted(i) + shifted(j)) for j in range(i + 1, len(p))]
+    text = f"{output} ≈ {num(value)}"
+    for c, factor in terms:
+        if c != 0:
+            coefficient = "" if abs(c) == 1 else num(abs(c))
+            text += f" {'-' if c < 0 else '+'} {coefficient}{factor}"
+    return text

@@ -88,30 +88,34 @@ class Compiled:
         return v.numpy(), g.numpy()
 
     def newton(self, points: np.ndarray, param_values: np.ndarray, lo: np.ndarray, scale: np.ndarray,
-               radius: float, steps: int):
+               radius: float, steps: int, free: np.ndarray | None = None):
         """Up to ``steps`` capped Newton steps on the gradient from each of a batch of points (float64).
 
         Returns the final points (B, n), and the value (B,), gradient (B, n), Hessian (B, n, n) and
         the next, uncapped, Newton step (B, n) there. Seeds move independently; a seed stops moving
         once its step is below critical.STILL (in box units: divided by ``scale``), or it is more than
         critical.LEAVE_MARGIN outside the box [lo, lo + scale]; the loop ends early when all have.
-        The graph is traced once per batch size (static shapes make a gradient graph three times
-        faster to build: see _newton_function), so callers use one batch size per search.
+        ``free`` (B, n) says which coordinates each seed may move (default: all): a seed on a face of
+        the box moves only along it, and its step solves the face's own Newton equation (the fixed
+        rows and columns of H and entries of the gradient are dropped); gradient and Hessian are
+        returned whole. The graph is traced once per batch size (static shapes make a gradient graph
+        three times faster to build: see _newton_function), so callers use one batch size per search.
         """
         points = np.asarray(points, np.float64)
         fn = self._newton.get(len(points))
         if fn is None:
             fn = self._newton[len(points)] = self._newton_function(len(points))
+        free = np.ones(points.shape) if free is None else np.asarray(free, np.float64)
         out = fn(points, np.asarray(param_values, np.float64), np.asarray(lo, np.float64),
-                 np.asarray(scale, np.float64), np.float64(radius), np.int32(steps))
+                 np.asarray(scale, np.float64), np.float64(radius), np.int32(steps), free)
         return tuple(t.numpy() for t in out)
 
     def _newton_function(self, batch: int):
         """The Newton iteration in one graph, a tf.while_loop: a warm search is a few calls.
 
         Each step solves H d = -g in the least-squares sense through the Hessian's eigen-decomposition
-        (closed form for n = 1, 2: the 2 x 2 case is one Jacobi rotation), dropping the components
-        along eigenvalues below PINV_CUTOFF of the largest (a pseudo-inverse): a singular Hessian gives
+        (closed form for n = 1, 2: the 2 x 2 case is one Jacobi rotation; tf.linalg.eigh beyond),
+        dropping the components along eigenvalues below PINV_CUTOFF of the largest (a pseudo-inverse): a singular Hessian gives
         a step in its range instead of infinity, and a zero Hessian no step at all. The step, measured
         in box units, is capped at a per-seed trust radius (which grows while |grad f| falls, so a
         seed can travel down a long valley such as Rosenbrock's quickly); a seed that lands where f
@@ -127,8 +131,8 @@ class Compiled:
         from .critical import LEAVE_MARGIN, MAX_RADIUS, STILL  # plain numbers; critical.py imports no TensorFlow
 
         n, m, f = len(self.variables), len(self.params), self._f
-        if n not in (1, 2):
-            raise EngineError("critical points are searched for in one or two variables")
+        if n < 1:
+            raise EngineError("critical points are searched for in at least one variable")
         f64 = tf.float64
         zero = tf.UnconnectedGradients.ZERO
 
@@ -154,6 +158,12 @@ class Compiled:
             if n == 1:
                 h = H[:, 0, 0]
                 return -(inverse(h, tf.abs(h)) * g[:, 0])[:, None]
+            if n > 2:  # no closed form: a batched eigen-decomposition (it needs finite input)
+                finite = finite_rows(H)[:, None, None]
+                S = tf.where(finite, 0.5 * (H + tf.linalg.matrix_transpose(H)), tf.eye(n, dtype=f64))
+                lam, V = tf.linalg.eigh(S)
+                q = inverse(lam, tf.reduce_max(tf.abs(lam), axis=1, keepdims=True)) * tf.linalg.matvec(V, g, adjoint_a=True)
+                return -tf.linalg.matvec(V, q)
             a, b, c = H[:, 0, 0], 0.5 * (H[:, 0, 1] + H[:, 1, 0]), H[:, 1, 1]
             theta = 0.5 * tf.atan2(2.0 * b, a - c)  # the rotation that diagonalises H
             cs, sn = tf.cos(theta), tf.sin(theta)
@@ -169,18 +179,21 @@ class Compiled:
 
         @tf.function(input_signature=[tf.TensorSpec([batch, n], f64), tf.TensorSpec([m], f64),
                                       tf.TensorSpec([n], f64), tf.TensorSpec([n], f64),
-                                      tf.TensorSpec([], f64), tf.TensorSpec([], tf.int32)],
+                                      tf.TensorSpec([], f64), tf.TensorSpec([], tf.int32),
+                                      tf.TensorSpec([batch, n], f64)],
                      autograph=False)
-        def newton(X, P, lo, scale, radius, steps):
+        def newton(X, P, lo, scale, radius, steps, free):
             one = tf.constant(1.0, f64)
+            pinned = free[:, :, None] * free[:, None, :]  # a face's own Hessian: fixed rows and columns out
 
             def body(i, _, X, Xprev, r, v, g_before, H, d):
                 v, g, H = evaluate(X, P)
+                g_free = g * free
                 # The trust radius doubles after a step that reduced |g| and is back to its start after
                 # one that did not (Newton's path to a saddle need not reduce |g|: never below the start).
-                better = tf.norm(g / scale, axis=1) < tf.norm(g_before / scale, axis=1)
+                better = tf.norm(g_free / scale, axis=1) < tf.norm(g_before * free / scale, axis=1)
                 r = tf.where((i > 0) & better, tf.minimum(2.0 * r, MAX_RADIUS), tf.minimum(r, radius))
-                d = solve(g, H)
+                d = solve(g_free, H * pinned)
                 d = tf.where(tf.math.is_finite(d), d, tf.zeros_like(d))
                 bad = ~(tf.math.is_finite(v) & finite_rows(g) & finite_rows(H))
                 u = (X - lo) / scale

@@ -1,32 +1,44 @@
-"""Critical points of a function of one or two variables inside a box: search, de-duplicate, classify.
+"""Critical points of a function of n variables inside a box: search, de-duplicate, classify, and
+say what is true of them: which are the box's extremes, which form curves, how complete the list is.
 
 The search starts Newton's method on the gradient from a grid of seeds over the box (the batched
 TensorFlow iteration is :meth:`calcviz.models.autodiff.Compiled.newton`; this module never imports
 TensorFlow, it is handed that iteration as a callable). Seeds stop when their Newton step is
 negligible, when they leave the box or reach a place where f is undefined; the rest iterate on, in
-chunks, up to a budget. Where the sampled values show an extremum that no seed converged to (a
-peak narrower than the seed spacing), a finer grid of seeds is tried around it. What remains is
-judged here in plain numpy:
+chunks, up to a budget. Besides the grid, the grid's seeds on the box's boundary search again, each
+along the face it lies on (an edge of a rectangle, an end of an interval): the box's extremes over
+its closed set are among the values met, and those on its boundary are found by a real search.
+Where the sampled values show an extremum that no seed converged to (a peak narrower than the seed
+spacing), or where f changes between neighbouring seeds more than its derivatives at them allow
+(``unresolved_pairs``), a finer grid of seeds is tried around the place, twice over.
+What remains is judged here in plain numpy:
 
-* accepted: finite, inside the box, gradient negligible and Newton step negligible (see ``judge``);
+* accepted: finite, inside the box, gradient zero to round-off (``judge``) and Newton step negligible;
 * de-duplicated: points closer than ``CLUSTER_TOL`` of the box are one point, represented by the
   seed that polished it best (smallest gradient);
 * classified by the eigenvalues of the Hessian (numpy ``eigh``): min, max, saddle, or degenerate
   when an eigenvalue is zero relative to the Hessian's scale there and around (the second-derivative
   test is inconclusive there);
-* reported with an honest ``complete`` flag and a note saying why the list may be incomplete.
+* a degenerate point whose zero-eigenvalue direction leads on to more critical points is traced
+  along it, a cell at a time (``_Search.trace``): the curve is reported as a set, not as points;
+* the lowest (highest) minimum (maximum) is flagged global only when no value met in the closed box
+  is lower (higher) beyond round-off; the box's min and max are reported with where they are;
+* reported with an honest ``complete`` flag and a note saying why the list may be incomplete and
+  the resolution below which features can be missed.
 
 Everything is measured in box units: coordinate i is divided by the box width w_i, and f by its
 spread F over the seeds (max f - min f). Then a gradient component scales as g_i w_i / F and a
 Hessian entry as H_ij w_i w_j / F, so one set of tolerances serves x^2 on [-1, 1] and
 1e6 (x^2 + y^2) on [-1000, 1000] alike. (Classification compares a Hessian with the Hessians of
 the seeds around it instead: F is dominated by the largest values in the box, which for
-exp(x^2 + y^2) are 1e21 at the corners and say nothing about the curvature at the origin.)
+exp(x^2 + y^2) are 1e21 at the corners and say nothing about the curvature at the origin; the
+gradient test likewise compares with the gradients of the seeds around.)
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -35,39 +47,59 @@ import numpy as np
 # on [-5.12, 5.12]^2 has critical points 0.5 apart, each with a Newton basin roughly 0.25 wide along
 # each axis; 32 seeds per side (spacing 0.33) is the least that finds all 441 of them here, 48
 # (spacing 0.22, 2304 seeds) leaves a margin and keeps a warm Himmelblau search near 20 ms.
+# Beyond two variables: about SEED_BUDGET seeds in all (16 per side for three).
 DEFAULT_SEEDS_PER_SIDE = {1: 1001, 2: 48}
-MAX_SEEDS = {1: 1_000_000, 2: 1000}    # per side
+SEED_BUDGET = 4096
+MAX_SEEDS = {1: 1_000_000, 2: 1000}    # per side; beyond two variables, MAX_TOTAL_SEEDS in all
+MAX_TOTAL_SEEDS = 1_000_000
+MAX_VARIABLES = 6                      # the grid, its faces and its 3^n neighbourhoods grow as seeds^n
 TRUST_RADIUS = 2.0                     # first step cap, in seed spacings (a box unit is 1 / (seeds - 1))
 MAX_RADIUS = 0.25                      # the cap grows while |grad f| falls, up to this (box units)
 CHUNK = 10                             # Newton steps per call (progress is reported between calls)
 MAX_ITERATIONS = 200                   # Newton steps at most: x^6 converges linearly at 5/6 per step
+FACE_ITERATIONS = CHUNK                # ... and for a seed on a face of the box (see boundary_seeds)
 STILL = 1e-12                          # a seed whose next step is below this (box units) has stopped
 LEAVE_MARGIN = 0.25                    # a seed this far outside the box (box units) has left it
 GRAD_TOL = 1e-8                        # accept: |g_i w_i| / F below this ...
+LOCAL_GRAD_TOL = 1e-8                  # ... and below this times |g_i w_i| at the seeds around ...
 STEP_TOL = 1e-6                        # ... and the next Newton step below this (box units)
 EDGE_TOL = 1e-9                        # a point this close outside the box (box units) is on its edge
 CLUSTER_TOL = 1e-5                     # points this close (box units, max norm) are the same point
 DEGENERATE_TOL = 1e-6                  # |eigenvalue| below this times the Hessian's scale is zero
-REFINE = 9                             # seeds per side of the finer grid around a missed sampled extremum
-MAX_REFINED = 64                       # refine around at most this many of them
+TIE = 1e-9                             # values this close, relative to |f| + its variation over a cell, are equal
+REFINE = {1: 9, 2: 9, 3: 5}            # seeds per side of a finer grid (3 beyond three variables) ...
+REFINE_LEVELS = 2                      # ... tried around a place, then around what is still unresolved in it
+MAX_REFINED = 64                       # refine around at most this many places per level
+RESOLVE_TOL = 0.05                     # f between neighbouring seeds off its local model by this much: unresolved
 FLAT_PLACES = 3                        # flat at this many distinct places: a flat region, not a point
 DENSE = 4                              # fewer seeds than this per point found: the grid may be too coarse
-CURVE = 6                              # more degenerate points than this: probably a curve of them
+CURVE = 6                              # more degenerate points than this left untraced: probably a region
+MAX_CURVE_STARTS = 8                   # trace curves from at most this many degenerate points
+TRACE_STEPS = 4                        # a traced curve takes at most this many cells per seed per side
 
 TYPES = ("min", "max", "saddle", "degenerate")
 
-# newton(points (B, n), steps) -> points, value (B,), gradient (B, n), Hessian (B, n, n), next step (B, n)
-NewtonFunction = Callable[[np.ndarray, int], tuple]
+# newton(points (B, n), steps, free (B, n) bool) -> points, value (B,), gradient (B, n), Hessian (B, n, n),
+# next step (B, n): Newton's iteration with each point moving only along its free coordinates.
+NewtonFunction = Callable[[np.ndarray, int, np.ndarray], tuple]
 
 
 class BoxError(ValueError):
     """The box or the seed count cannot be searched (worded for the user)."""
 
 
+def default_seeds(n: int) -> int:
+    return DEFAULT_SEEDS_PER_SIDE.get(n) or max(3, int(round(SEED_BUDGET ** (1.0 / n))))
+
+
+def max_seeds(n: int) -> int:
+    return MAX_SEEDS.get(n) or int(MAX_TOTAL_SEEDS ** (1.0 / n) + 1e-9)
+
+
 def check_search(axes: Sequence[str], ranges: Sequence[Sequence[float]], seeds_per_side: int | None) -> int:
     """Validate the request; return the seeds per side to use."""
-    if len(axes) not in (1, 2) or len(ranges) != len(axes):
-        raise BoxError(f"critical points are searched for over one or two axes, each with a range "
+    if not 1 <= len(axes) <= MAX_VARIABLES or len(ranges) != len(axes):
+        raise BoxError(f"critical points are searched for over one to {MAX_VARIABLES} axes, each with a range "
                        f"(got {len(axes)} axes and {len(ranges)} ranges)")
     for r in ranges:
         if len(r) != 2:
@@ -77,10 +109,10 @@ def check_search(axes: Sequence[str], ranges: Sequence[Sequence[float]], seeds_p
             raise BoxError(f"a range must go from a smaller to a larger finite number (got {lo} to {hi})")
     n = len(axes)
     if seeds_per_side is None:
-        return DEFAULT_SEEDS_PER_SIDE[n]
+        return default_seeds(n)
     if isinstance(seeds_per_side, bool) or int(seeds_per_side) != seeds_per_side \
-            or not 2 <= seeds_per_side <= MAX_SEEDS[n]:
-        raise BoxError(f"seeds per side must be a whole number from 2 to {MAX_SEEDS[n]} (got {seeds_per_side})")
+            or not 2 <= seeds_per_side <= max_seeds(n):
+        raise BoxError(f"seeds per side must be a whole number from 2 to {max_seeds(n)} (got {seeds_per_side})")
     return int(seeds_per_side)
 
 
@@ -88,6 +120,19 @@ def seed_grid(ranges: Sequence[Sequence[float]], per_side: int) -> np.ndarray:
     """A regular grid of per_side^n seeds spanning the box, corners included: (B, n)."""
     axes = [np.linspace(float(lo), float(hi), per_side) for lo, hi in ranges]
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(ranges))
+
+
+def boundary_seeds(grid: np.ndarray, per_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's seeds on the box's boundary, and which coordinates each may move: those not at a bound.
+
+    A seed on an edge of a rectangle moves along that edge, a corner's seed does not move (it is
+    evaluated only), a seed inside a face of a 3-D box moves across that face.
+    """
+    n = grid.shape[1]
+    index = np.indices((per_side,) * n).reshape(n, -1).T  # the grid's own order (seed_grid: "ij")
+    at_bound = (index == 0) | (index == per_side - 1)
+    on = at_bound.any(axis=1)
+    return grid[on], ~at_bound[on]
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -98,71 +143,78 @@ def _finite_rows(a: np.ndarray) -> np.ndarray:
     return np.isfinite(_rows(a)).all(axis=1)
 
 
-def run_newton(newton: NewtonFunction, seeds: np.ndarray, lo: np.ndarray, width: np.ndarray, cell: float,
-               progress: Callable[[float], None] | None = None, batch: int | None = None) -> dict:
+def run_newton(newton: NewtonFunction, seeds: np.ndarray, free: np.ndarray, lo: np.ndarray, width: np.ndarray,
+               cell: float, progress: Callable[[float], None] | None = None, batch: int | None = None,
+               budget: np.ndarray | None = None) -> dict:
     """Iterate every seed, in chunks of CHUNK steps, until all have stopped, left the box or become undefined.
 
     ``newton`` takes batches of exactly ``batch`` seeds (default: all of them; a short last batch is
-    padded with NaN seeds, which stay put). Returns arrays over all seeds: final point, value,
-    gradient, Hessian, next Newton step, the values at the seeds themselves, and for the seeds still
-    moving inside the box when the budget ran out whether they were converging (``slow``: their step
-    shrank over the last chunk while they stayed within a cell, as on the way into a degenerate
-    point) or not (``drifting``: exp(50x) has Newton step -1/50 everywhere, forever).
+    padded with NaN seeds, which stay put). ``free`` (B, n) says which coordinates each seed may
+    move, ``budget`` (B,) how many steps it may take (default MAX_ITERATIONS; a seed out of budget is
+    held where it is). Returns arrays over all seeds: final point, value, gradient, Hessian, next Newton step, the
+    value, gradient and Hessian at the seeds themselves, and for the seeds still moving inside the box
+    when the budget ran out whether they were converging (``slow``: their step shrank over the last
+    chunk while they stayed within a cell, as on the way into a degenerate point) or not
+    (``drifting``: exp(50x) has Newton step -1/50 everywhere, forever).
     """
     B, n = seeds.shape
     batch = batch or B
+    free = np.asarray(free, bool)
+    budget = np.full(B, MAX_ITERATIONS) if budget is None else np.asarray(budget)
     parts = []
     for start in range(0, B, batch):
-        part = seeds[start:start + batch]
-        padded = np.vstack([part, np.full((batch - len(part), n), np.nan)]) if len(part) < batch else part
+        part, part_free, part_budget = seeds[start:start + batch], free[start:start + batch], budget[start:start + batch]
+        if len(part) < batch:
+            part = np.vstack([part, np.full((batch - len(part), n), np.nan)])
+            part_free = np.vstack([part_free, np.ones((batch - len(part_free), n), bool)])
+            part_budget = np.r_[part_budget, np.zeros(batch - len(part_budget))]
         done = start / B
-        share = len(part) / B
+        share = min(batch, B - start) / B
 
         def report(fraction, done=done, share=share):
             if progress is not None:
                 progress(done + share * fraction)
 
-        out = _iterate(newton, padded, lo, width, cell, report)
-        parts.append({k: (a[:len(part)] if isinstance(a, np.ndarray) else a) for k, a in out.items()})
-    if len(parts) == 1:
-        return parts[0]
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "undefined_seeds"}
-    merged["undefined_seeds"] = sum(p["undefined_seeds"] for p in parts)
+        out = _iterate(newton, part, part_free, part_budget, lo, width, cell, report)
+        parts.append({k: a[:B - start] for k, a in out.items()})
+    merged = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    merged["free"] = free
     return merged
 
 
-def _iterate(newton: NewtonFunction, seeds: np.ndarray, lo: np.ndarray, width: np.ndarray, cell: float,
-             report) -> dict:
+def _iterate(newton: NewtonFunction, seeds: np.ndarray, free: np.ndarray, budget: np.ndarray, lo: np.ndarray,
+             width: np.ndarray, cell: float, report) -> dict:
     B = len(seeds)
-    X, v, g, H, d = newton(seeds, 0)  # the seeds themselves: values for the scale, undefined seeds out
+    X, v, g, H, d = newton(seeds, 0, free)  # the seeds themselves: values for the scale, undefined seeds out
     with np.errstate(invalid="ignore", over="ignore"):
         curvature = np.linalg.norm(_rows(H * width[:, None] * width[None, :]), axis=1)
-    out = {"X": X, "v": v, "g": g, "H": H, "d": d, "seed_values": v.copy(),
-           "seed_curvature": np.where(np.isfinite(curvature), curvature, 0.0),
+    out = {"X": X, "v": v, "g": g, "H": H, "d": d, "seed_X": X.copy(), "seed_values": v.copy(), "seed_gradient": g.copy(),
+           "seed_hessian": H.copy(), "seed_curvature": np.where(np.isfinite(curvature), curvature, 0.0),
            "slow": np.zeros(B, bool), "drifting": np.zeros(B, bool)}
     defined = np.isfinite(v) & _finite_rows(g) & _finite_rows(H)
-    out["undefined_seeds"] = int((~defined[np.isfinite(seeds).all(axis=1)]).sum())  # padding is not a seed
     step = np.linalg.norm(d / width, axis=1)
-    active = defined & (step > STILL)
-    done_steps = 0
+    moving = active = defined & (step > STILL)
+    before, start, done_steps = step, X, 0
     while active.any() and done_steps < MAX_ITERATIONS:
         before, start = step, X
         steps = min(CHUNK, MAX_ITERATIONS - done_steps)
-        X, v, g, H, d = newton(X, steps)
+        free = free & (budget > done_steps)[:, None]
+        X, v, g, H, d = newton(X, steps, free)
         done_steps += steps
         u = (X - lo) / width
         finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H)
         inside = np.all((u > -LEAVE_MARGIN) & (u < 1 + LEAVE_MARGIN), axis=1)
         step = np.linalg.norm(d / width, axis=1)
         moved = np.max(np.abs(X - start) / width, axis=1)
-        active = finite & inside & (step > STILL)
+        moving = finite & inside & (step > STILL)
+        active = moving & (budget > done_steps)
         report(min(1.0, done_steps / MAX_ITERATIONS))
-    if active.any():
+    if moving.any():
         # Converging slowly (linearly, into a degenerate point): the step keeps shrinking and the seed
         # hardly moves. Seeds bouncing between basins (Rastrigin) or drifting off do neither.
         settling = (step < 0.9 * before) & (moved < cell)
-        out["slow"] = active & settling
-        out["drifting"] = active & ~settling
+        out["slow"] = moving & settling
+        out["drifting"] = moving & ~settling
     out.update(X=X, v=v, g=g, H=H, d=d)
     report(1.0)
     return out
@@ -183,18 +235,25 @@ def classify(eigenvalues: np.ndarray, local_scale: np.ndarray | float = 0.0) -> 
     gets at the corners of the box: no global scale is used here).
     """
     lam = np.asarray(eigenvalues, float)
-    scale = np.maximum(np.max(np.abs(lam), axis=-1), np.asarray(local_scale, float))[..., None]
-    zero = np.any(np.abs(lam) <= DEGENERATE_TOL * scale, axis=-1)
+    zero = np.any(_null(lam, local_scale), axis=-1)
     return np.where(zero, "degenerate", np.where(np.all(lam > 0, axis=-1), "min",
                                                  np.where(np.all(lam < 0, axis=-1), "max", "saddle")))
 
 
-def local_curvature(u: np.ndarray, seed_curvature: np.ndarray, per_side: int) -> np.ndarray:
-    """For points u (box units), the largest Hessian norm at the grid seeds within one cell."""
+def _null(lam: np.ndarray, local_scale) -> np.ndarray:
+    """Which eigenvalues count as zero (see classify)."""
+    scale = np.maximum(np.max(np.abs(lam), axis=-1), np.asarray(local_scale, float))[..., None]
+    return np.abs(lam) <= DEGENERATE_TOL * scale
+
+
+def local_max(u: np.ndarray, per_seed: np.ndarray, per_side: int) -> np.ndarray:
+    """For points u (box units), the largest of ``per_seed`` (a number or a row per grid seed) at the
+    grid seeds within one cell: (len(u),) or (len(u), k)."""
     n = u.shape[1]
-    grid = seed_curvature.reshape((per_side,) * n)
+    per_seed = np.asarray(per_seed, float)
+    grid = per_seed.reshape((per_side,) * n + per_seed.shape[1:])
     nearest = np.clip(np.round(u * (per_side - 1)).astype(np.int64), 0, per_side - 1)
-    out = np.zeros(len(u))
+    out = np.full((len(u),) + per_seed.shape[1:], -np.inf)
     for shift in np.ndindex(*(3,) * n):
         k = np.clip(nearest + np.array(shift) - 1, 0, per_side - 1)
         out = np.maximum(out, grid[tuple(k.T)])
@@ -233,11 +292,19 @@ def cluster(u: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.6g}"
+    return f"{v + 0.0:.6g}"
 
 
 def _where(point: dict) -> str:
     return "(" + ", ".join(_fmt(c) for c in point.values()) + ")"
+
+
+def _at(point: dict) -> str:
+    """'x = -2' for one variable, '(x, y) = (3, 2)' for more."""
+    if len(point) == 1:
+        (name, c), = point.items()
+        return f"{name} = {_fmt(c)}"
+    return f"({', '.join(point)}) = {_where(point)}"
 
 
 def spread(run: dict) -> float:
@@ -248,28 +315,6 @@ def spread(run: dict) -> float:
     if not F > 0:
         F = max(1.0, float(np.max(np.abs(values), initial=0.0)))
     return F if math.isfinite(F) else float(np.finfo(float).max)
-
-
-def judge(run: dict, lo: np.ndarray, width: np.ndarray, F: float) -> dict:
-    """Per seed: position in box units, scaled gradient, whether it is inside the box and accepted.
-
-    A computed gradient at a true critical point is not exactly zero but round-off: about 1e-16
-    times the size of the terms that cancel in it, which for a function varying by F across a box of
-    width w is about 1e-16 F / w. We accept |(g_i w_i)| / F <= GRAD_TOL = 1e-8, so a polished point
-    passes with eight orders of magnitude to spare, while a non-critical point would need a slope
-    1e8 times smaller than f's typical slope over the box. That alone would let in far-out flat tails
-    (x e^(-x^2-y^2) has slope 1e-10 at the corners of [-5, 5]^2), so the Newton step from the point
-    must be negligible too (STEP_TOL): in a tail the step heads on down the tail and stays large
-    (1/(2r) for e^(-r^2)), at a critical point, even a degenerate one, it shrinks to nothing.
-    """
-    X, v, g, H, d = run["X"], run["v"], run["g"], run["H"], run["d"]
-    u = (X - lo) / width
-    with np.errstate(invalid="ignore", over="ignore"):
-        gs = np.linalg.norm(g * width, axis=1) / F
-        steps = np.linalg.norm(d / width, axis=1)
-    finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H) & _finite_rows(X)
-    inside = finite & np.all((u >= -EDGE_TOL) & (u <= 1 + EDGE_TOL), axis=1)
-    return {"u": u, "gs": gs, "inside": inside, "accepted": inside & (gs <= GRAD_TOL) & (steps <= STEP_TOL)}
 
 
 def sampled_extrema(values: np.ndarray, per_side: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -326,59 +371,427 @@ def unresolved(hints: np.ndarray, per_side: int, found_u: np.ndarray) -> np.ndar
     return hints[~near[tuple((k - 1 + 2).T)]]
 
 
-def refinement_seeds(centres: np.ndarray, lo: np.ndarray, width: np.ndarray, cell: float) -> np.ndarray:
-    """A REFINE^n grid of seeds over +-1 cell around each centre (clipped to the box)."""
+def unresolved_pairs(X: np.ndarray, v: np.ndarray, g: np.ndarray, H: np.ndarray,
+                     F: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where f changes between neighbouring seeds more than its derivatives at them allow.
+
+    The arrays are grids of seeds, (P, s, ..., s, ...): P patches of s^n seeds (one patch for the main
+    grid). For neighbours a, b along axis k at distance h, the corrected trapezoid rule
+        f(b) - f(a) = h/2 (f_k(a) + f_k(b)) + h^2/12 (f_kk(a) - f_kk(b))
+    is exact for a quintic along the segment, and for a smooth f sampled finely enough its error is
+    a small part of its terms (Rastrigin at 48 seeds per side: 0.5%). A narrow well or peak between
+    the seeds, a kink or a pole breaks it by much more. Errors below 1e-10 of f's spread F over the box
+    do not count (x^40 near 0 changes by 2^40 between seeds 0.001 and 0.002 apart, all of it 1e-110).
+    Returns the midpoints of the pairs off by more than RESOLVE_TOL of the terms' size (round-off
+    aside), and how far off each is (that fraction).
+    """
+    n = X.shape[-1]
+    mids, errors = [], []
+    for k in range(n):
+        axis = 1 + k
+        size = X.shape[axis]
+        a, b = (np.arange(size - 1), np.arange(1, size))
+        Xa, Xb = np.take(X, a, axis=axis), np.take(X, b, axis=axis)
+        va, vb = np.take(v, a, axis=axis), np.take(v, b, axis=axis)
+        ga, gb = np.take(g[..., k], a, axis=axis), np.take(g[..., k], b, axis=axis)
+        Ha, Hb = np.take(H[..., k, k], a, axis=axis), np.take(H[..., k, k], b, axis=axis)
+        h = Xb[..., k] - Xa[..., k]
+        with np.errstate(invalid="ignore", over="ignore"):
+            change = vb - va
+            slope = 0.5 * (ga + gb) * h
+            bend = h * h / 12.0 * (Ha - Hb)
+            error = np.abs(change - slope - bend)
+            size_of = np.maximum.reduce([np.abs(change), np.abs(ga * h), np.abs(gb * h), np.abs(bend)])
+            ok = np.isfinite(error) & np.isfinite(size_of) & (h > 0)
+            off = ok & (error > RESOLVE_TOL * size_of + 1e-13 * (np.abs(va) + np.abs(vb))) & (error > 1e-10 * F)
+            fraction = np.where(off, error / np.where(size_of > 0, size_of, 1.0), 0.0)
+        mids.append((0.5 * (Xa + Xb))[off])
+        errors.append(fraction[off])
+    return np.concatenate(mids).reshape(-1, n), np.concatenate(errors)
+
+
+def refinement_seeds(centres: np.ndarray, half: float, per_side: int) -> np.ndarray:
+    """A per_side^n grid of seeds over +-half (box units) around each centre (box units), clipped to
+    the box: (P, per_side, ..., per_side, n), in box units."""
     n = centres.shape[1]
-    offsets = np.linspace(-cell, cell, REFINE)
-    local = np.stack(np.meshgrid(*(offsets,) * n, indexing="ij"), axis=-1).reshape(-1, n)
-    u = np.clip((centres[:, None, :] - lo) / width + local[None], 0.0, 1.0).reshape(-1, n)
-    return lo + u * width
+    offsets = np.linspace(-half, half, per_side)
+    local = np.stack(np.meshgrid(*(offsets,) * n, indexing="ij"), axis=-1)
+    return np.clip(centres.reshape((-1,) + (1,) * n + (n,)) + local[None], 0.0, 1.0)
 
 
 def _merge(a: dict, b: dict) -> dict:
-    keys = ("X", "v", "g", "H", "d", "slow", "drifting", "seed_values", "seed_curvature")
-    out = {k: np.concatenate([a[k], b[k]]) for k in keys}
-    out["undefined_seeds"] = a["undefined_seeds"]  # reported over the main grid only
-    return out
+    return {k: np.concatenate([a[k], b[k]]) for k in a}
 
 
-def summarize(axes: Sequence[str], ranges: Sequence[Sequence[float]], per_side: int, seeds: np.ndarray,
-              run: dict) -> dict:
-    """Accept, de-duplicate, classify and report (everything after the Newton iteration)."""
-    n = len(axes)
-    lo = np.array([float(r[0]) for r in ranges])
-    width = np.array([float(r[1]) - float(r[0]) for r in ranges])
+def _places(u: np.ndarray, spacing: float, priority: np.ndarray) -> np.ndarray:
+    """Places (box units) at least about ``spacing`` apart, highest priority first."""
+    if not len(u):
+        return u
+    order = np.argsort(-priority, kind="stable")
+    _, first = np.unique(np.round(u[order] / spacing).astype(np.int64), axis=0, return_index=True)
+    return u[order[np.sort(first)]]
+
+
+@dataclass
+class _Box:
+    axes: list
+    lo: np.ndarray
+    width: np.ndarray
+    per_side: int
+
+    @property
+    def cell(self) -> float:
+        """The seed spacing in box units."""
+        return 1.0 / (self.per_side - 1)
+
+    def u(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.lo) / self.width
+
+    def X(self, u: np.ndarray) -> np.ndarray:
+        return self.lo + u * self.width
+
+    def named(self, x) -> dict:
+        return {a: float(c) for a, c in zip(self.axes, x)}
+
+    def where(self, u: np.ndarray) -> str:
+        """interior, edge (on the boundary: an end of an interval, a side of a rectangle) or corner."""
+        bound = int(np.sum((np.abs(u) <= EDGE_TOL) | (np.abs(u - 1) <= EDGE_TOL)))
+        return "interior" if bound == 0 else "corner" if bound == len(u) > 1 else "edge"
+
+    def spacing(self, fraction: float) -> str:
+        return ", ".join(f"{_fmt(fraction * w)} in {a}" for a, w in zip(self.axes, self.width))
+
+
+class _Search:
+    """One search: the Newton iteration, the box, one batch size, and the grid's own seeds (the
+    local scales that judge and classify what the iteration finds)."""
+
+    def __init__(self, newton: NewtonFunction, box: _Box, batch: int, progress):
+        self.newton, self.box, self.batch, self.progress = newton, box, batch, progress
+
+    def report(self, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(fraction)
+
+    def run(self, seeds: np.ndarray, free: np.ndarray | None = None, origin=0, progress=None) -> dict:
+        """Newton from ``seeds``; ``origin`` (per seed or one for all): 0 the grid, 1 a face's search (see
+        boundary_seeds), 2 a finer grid. A face's seeds have a smaller budget: they look for the
+        box's extremes there, and one bouncing where the face's f has no critical point (Himmelblau
+        along y = 5 for 0.9 < x < 1.8) would hold up the whole batch."""
+        free = np.ones(seeds.shape, bool) if free is None else free
+        origin = np.broadcast_to(np.asarray(origin, np.int8), (len(seeds),)).copy()
+        budget = np.where(origin == 1, FACE_ITERATIONS, MAX_ITERATIONS)
+        run = run_newton(self.newton, seeds, free, self.box.lo, self.box.width, self.box.cell, progress, self.batch,
+                         budget)
+        run["origin"] = origin
+        return run
+
+    def scales(self, grid_run: dict) -> None:
+        """What the grid's seeds say about the neighbourhood of any point (see local_max)."""
+        B, box = self.box.per_side ** len(self.box.axes), self.box
+        values = grid_run["seed_values"][:B]
+        with np.errstate(invalid="ignore", over="ignore"):
+            slope = np.abs(grid_run["seed_gradient"][:B] * box.width)
+        self.slope = np.where(np.isfinite(slope), slope, 0.0)
+        self.curvature = grid_run["seed_curvature"][:B]
+        self.high = np.where(np.isfinite(values), values, -np.inf)
+        self.low = np.where(np.isfinite(values), -values, -np.inf)
+        self.undefined = ~(np.isfinite(values) & _finite_rows(grid_run["seed_gradient"][:B])
+                           & _finite_rows(grid_run["seed_hessian"][:B]))
+        self.F = spread(grid_run)
+
+    def local(self, u: np.ndarray, per_seed: np.ndarray) -> np.ndarray:
+        return local_max(u, per_seed, self.box.per_side)
+
+    def tie(self, value: float, u: np.ndarray) -> float:
+        """Round-off in values of f near u: TIE of |f| plus f's variation over a cell there."""
+        variation = float(self.local(u[None], self.high)[0] + self.local(u[None], self.low)[0])
+        return TIE * (abs(value) + (variation if math.isfinite(variation) else 0.0))
+
+    def judge(self, run: dict) -> dict:
+        """Per seed: position in box units, scaled gradient, whether it is inside the box and accepted.
+
+        A computed gradient at a true critical point is not exactly zero but round-off: about 1e-16
+        times the size of the terms that cancel in it. Two tests, both in box units, must pass. Against
+        f's spread F over the box, |(g_i w_i)| / F <= GRAD_TOL = 1e-8, as a polished point does with
+        eight orders of magnitude to spare. And against the gradient at the seeds around the point
+        (within a cell), component by component, |g_i| <= LOCAL_GRAD_TOL times theirs: e^(50x) + y^2
+        has df/dx = 50 e^(-50) at x = -1, nothing next to F = e^50, but no smaller than df/dx a cell
+        away, so it is a slope, not round-off. A far-out flat tail passes neither (x e^(-x^2-y^2) at the
+        corners of [-5, 5]^2). And the Newton step from the point must be negligible too (STEP_TOL):
+        in a tail the step heads on down the tail and stays large (1/(2r) for e^(-r^2)), at a critical
+        point, even a degenerate one, it shrinks to nothing. Seeds on a face of the box (see
+        boundary_seeds) are judged by their free coordinates only.
+        """
+        box = self.box
+        X, v, g, H, d = run["X"], run["v"], run["g"], run["H"], run["d"]
+        u = box.u(X)
+        with np.errstate(invalid="ignore", over="ignore"):
+            gw = np.abs(g * run["free"] * box.width)
+            gs = np.linalg.norm(gw, axis=1) / self.F
+            steps = np.linalg.norm(d / box.width, axis=1)
+        finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H) & _finite_rows(X)
+        inside = finite & np.all((u >= -EDGE_TOL) & (u <= 1 + EDGE_TOL), axis=1)
+        accepted = inside & (gs <= GRAD_TOL) & (steps <= STEP_TOL)
+        # The local test for these only, once per place (thousands of seeds polish to the same few points).
+        candidates = np.flatnonzero(accepted)
+        _, first, inverse = np.unique(np.round(u[candidates] / CLUSTER_TOL), axis=0, return_index=True,
+                                      return_inverse=True)
+        around = self.local(np.clip(u[candidates[first]], 0.0, 1.0), self.slope)[inverse.reshape(-1)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(gw[candidates] == 0, 0.0, gw[candidates] / around)
+        accepted[candidates] = np.max(ratio, axis=1, initial=0.0) <= LOCAL_GRAD_TOL
+        return {"u": u, "gs": gs, "inside": inside, "accepted": accepted}
+
+    def null_directions(self, H: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenvalues of the box-scaled Hessian, and the unit directions (box units) of its zero ones."""
+        D = np.diag(self.box.width)
+        lam, V = np.linalg.eigh(_sym(D @ H @ D))
+        null = _null(lam, self.local(u[None], self.curvature)[0])
+        return lam, V[:, null].T
+
+    # ------------------------------------------------------------------ finer grids
+    def refine(self, run: dict) -> tuple[dict, dict]:
+        """Finer grids where the seed grid may have missed something; returns the run with their seeds
+        and what is left unresolved at the finest level.
+
+        Around (1) sampled extrema no accepted point explains (a peak narrower than the seed spacing:
+        exp(-100 (x^2 + y^2)) on [-5, 5]^2) and (2) neighbouring seeds between which f is off its
+        local model (``unresolved_pairs``: a well of width 0.007 between seeds 0.085 apart), a
+        REFINE^n grid over +-1 cell, then around what is still off inside those, a grid four times
+        finer again. What is off at the finest level is reported as unresolved.
+        """
+        box, n = self.box, len(self.box.axes)
+        B, s = box.per_side ** n, box.per_side
+        mins, maxs = sampled_extrema(run["seed_values"][:B], s, n)
+        hints = unresolved(np.concatenate([mins, maxs]), s, run["u"][run["accepted"] & (run["origin"] != 1)])
+        # Not every such hint is a missed point: a valley narrower than the cells (Rosenbrock's) also
+        # samples as a chain of local minima. What the finer grid does not resolve there is not reported.
+        shape = (1,) + (s,) * n
+        mids, off = unresolved_pairs(box.u(run["seed_X"][:B]).reshape(shape + (n,)), run["seed_values"][:B].reshape(shape),
+                                     (run["seed_gradient"][:B] * box.width).reshape(shape + (n,)),
+                                     (run["seed_hessian"][:B] * box.width[:, None] * box.width).reshape(shape + (n, n)),
+                                     self.F)
+        u = np.vstack([box.u(run["seed_X"][hints]), mids])
+        places = _places(u, box.cell, np.concatenate([np.full(len(hints), np.inf), off]))
+        per_side = REFINE.get(n, 3)
+        half, skipped, levels = box.cell, [], []
+        for level in range(REFINE_LEVELS):
+            if not len(places):
+                break
+            skipped.append(places[MAX_REFINED:])
+            places = places[:MAX_REFINED]
+            patches = refinement_seeds(places, half, per_side)
+            part = self.run(box.X(patches.reshape(-1, n)), origin=2)
+            part.update(self.judge(part))
+            run = _merge(run, part)
+            levels.append(len(places))
+            half = 2.0 * half / (per_side - 1)  # the finer grid's spacing: the next level's half-width
+            shape = (len(places),) + (per_side,) * n
+            mids, off = unresolved_pairs(patches, part["seed_values"].reshape(shape),
+                                         (part["seed_gradient"] * box.width).reshape(shape + (n,)),
+                                         (part["seed_hessian"] * box.width[:, None] * box.width).reshape(shape + (n, n)),
+                                         self.F)
+            places = _places(mids, half, off) if len(mids) else mids
+        finest = half if levels else box.cell
+        left = np.vstack(skipped + [places]) if levels else np.zeros((0, n))
+        return run, {"levels": levels, "finest": finest, "left": left}
+
+    # ------------------------------------------------------------------ curves of critical points
+    def polish(self, points: np.ndarray, free: np.ndarray) -> dict:
+        """Newton from ``points`` along their ``free`` coordinates, judged as critical points of f."""
+        run = self.run(points, free)
+        run["free"] = np.ones_like(free)
+        run.update(self.judge(run))
+        return run
+
+    def trace(self, X0: np.ndarray, v0: float, H0: np.ndarray) -> list[dict]:
+        """Curves of critical points through the degenerate point X0: along each direction where its
+        Hessian is zero, step a cell, hold the coordinate the step moved most and let Newton on the
+        others pull the probe back onto the set (the curve is locally a graph over that coordinate),
+        while it keeps finding new critical points of f.
+
+        Returns one curve per direction that led on: {"u": points (box units, in order), "values",
+        "kinds" (per point, from its nonzero eigenvalues), "closed"}; none if X0 is isolated.
+        """
+        box, cell = self.box, self.box.cell
+        u0 = box.u(X0)
+        _, directions = self.null_directions(H0, u0)
+        fronts = [{"curve": k, "sign": sign, "u": u0, "dir": sign * d, "path": []}
+                  for k, d in enumerate(directions) for sign in (1, -1)]
+        live = list(fronts)
+        closed = set()
+        for _ in range(TRACE_STEPS * box.per_side):
+            for f in live:  # the next probe, onto the box's edge at the last
+                f["probe"] = np.clip(f["u"] + cell * f["dir"], 0.0, 1.0)
+            probes = [f for f in live if np.max(np.abs(f["probe"] - f["u"])) >= 0.5 * cell]
+            if not probes:
+                break
+            held = np.array([np.argmax(np.abs(f["dir"])) for f in probes])
+            out = self.polish(box.X(np.array([f["probe"] for f in probes])), np.arange(len(box.axes)) != held[:, None])
+            live = []
+            for f, q, ok, v, H in zip(probes, out["u"], out["accepted"], out["v"], out["H"]):
+                if not ok or not 0.5 * cell <= np.max(np.abs(q - f["u"])) <= 2 * cell:
+                    continue  # not critical there, or back to where it came from, or off to another set
+                others = [p[0] for g in fronts if g["curve"] == f["curve"] and g is not f for p in g["path"]] \
+                    + [p[0] for p in f["path"][:-2]] + ([u0] if len(f["path"]) >= 2 else [])
+                if others and np.min(np.max(np.abs(np.array(others) - q), axis=1)) <= 0.5 * cell:
+                    closed.add(f["curve"])  # round a loop, back to its own start
+                    continue
+                lam, following = self.null_directions(H, q)
+                if np.max(np.abs(lam)) <= DEGENERATE_TOL * self.F:
+                    continue  # numerically flat: no curve to follow (exp(-100 r^2) where it underflows)
+                f["path"].append((q, float(v), lam))
+                if not len(following):
+                    continue
+                turn = following @ f["dir"]
+                best = int(np.argmax(np.abs(turn)))
+                if abs(turn[best]) >= 0.5:
+                    f["u"], f["dir"] = q, np.sign(turn[best]) * following[best]
+                    live.append(f)
+        curves = []
+        lam0, _ = self.null_directions(H0, u0)
+        for k in range(len(directions)):
+            back, ahead = (next(f["path"] for f in fronts if f["curve"] == k and f["sign"] == s) for s in (-1, 1))
+            path = back[::-1] + [(u0, v0, lam0)] + ahead
+            if len(back) + len(ahead) < 2:
+                continue  # isolated along this direction
+            curves.append({"u": np.array([p[0] for p in path]), "values": [p[1] for p in path],
+                           "kinds": [_kind_beside(p[2], self.local(p[0][None], self.curvature)[0]) for p in path],
+                           "closed": k in closed})
+        return curves
+
+    def curves(self, points: list[dict], best: np.ndarray, run: dict) -> tuple[list[dict], set]:
+        """Trace curves from the degenerate points (at most MAX_CURVE_STARTS, each one not already on a
+        curve or next to a point found isolated); returns the curves and the indices (into ``points``)
+        of the points they cover."""
+        box, cell = self.box, self.box.cell
+        curves, isolated, covered = [], [], set()
+        degenerate = [k for k, p in enumerate(points) if p["type"] == "degenerate"]
+        u = box.u(run["X"][best])
+        for k in degenerate:
+            near = [c["u"] for c in curves] + [np.array(isolated).reshape(-1, len(box.axes))]
+            if any(len(a) and np.min(np.max(np.abs(a - u[k]), axis=1)) <= cell for a in near):
+                continue
+            if len(curves) + len(isolated) >= MAX_CURVE_STARTS:
+                break
+            found = self.trace(run["X"][best[k]], float(run["v"][best[k]]), run["H"][best[k]])
+            curves.extend(found)
+            if not found:
+                isolated.append(u[k])
+        for k in degenerate:
+            if any(np.min(np.max(np.abs(c["u"] - u[k]), axis=1)) <= 0.75 * cell for c in curves):
+                covered.add(k)
+        return curves, covered
+
+
+def _kind_beside(lam: np.ndarray, local_scale: float) -> str | None:
+    """min / max / saddle from the eigenvalues that are not zero (None if all are)."""
+    rest = lam[~_null(lam, local_scale)]
+    if not rest.size:
+        return None
+    return "min" if np.all(rest > 0) else "max" if np.all(rest < 0) else "saddle"
+
+
+def _describe(box: _Box, u: np.ndarray, closed: bool) -> str:
+    """'x = 0', 'the line through (..) and (..)', or 'a (closed) curve from (..) to (..)'."""
+    X = box.X(u)
+    constant = [k for k in range(u.shape[1]) if np.ptp(u[:, k]) <= 1e-7]
+    if len(constant) == u.shape[1] - 1:
+        return ", ".join(f"{box.axes[k]} = {_fmt(float(np.median(X[:, k])))}" for k in constant)
+    centred = u - u.mean(axis=0)
+    straight = np.linalg.svd(centred, compute_uv=False)[1:].max(initial=0.0) <= 1e-6 * np.sqrt(len(u))
+    ends = [_where(box.named(X[i])) for i in (0, -1)]
+    if straight:
+        return f"the line through {ends[0]} and {ends[1]}"
+    if closed:
+        return f"a closed curve through {ends[0]}"
+    return f"a curve from {ends[0]} to {ends[1]}"
+
+
+def _curve_result(box: _Box, curve: dict) -> dict:
+    kinds = {k for k in curve["kinds"] if k is not None}
+    kind = "degenerate/" + kinds.pop() if len(kinds) == 1 else "degenerate"
+    X = box.X(curve["u"])
+    values = [float(v) for v in curve["values"]]
+    return {"type": kind, "description": _describe(box, curve["u"], curve["closed"]),
+            "closed": bool(curve["closed"]),
+            "points": [{"point": box.named(x), "value": v} for x, v in zip(X, values)],
+            "global_min": False, "global_max": False}
+
+
+def _extreme(box: _Box, u: np.ndarray, values: np.ndarray, k: int | None) -> dict | None:
+    if k is None:
+        return None
+    return {"value": float(values[k]), "point": box.named(box.X(u[k])), "where": box.where(u[k])}
+
+
+def find_critical_points(newton: NewtonFunction, axes: Sequence[str], ranges: Sequence[Sequence[float]],
+                         seeds_per_side: int | None = None,
+                         progress: Callable[[float], None] | None = None) -> dict:
+    """The whole search with a given Newton iteration (see NewtonFunction). Adds "seconds".
+
+    1. Newton from a per_side^n grid of seeds over the box, and from the grid's seeds on the box's
+       boundary along their faces (see boundary_seeds).
+    2. Finer grids where the first may have missed something (_Search.refine).
+    3. Accept, de-duplicate, classify, trace curves, find the box's extremes, report (``summarize``).
+    """
+    t0 = time.perf_counter()
+    per_side = check_search(axes, ranges, seeds_per_side)
+    box = _Box(list(axes), np.array([float(r[0]) for r in ranges]),
+               np.array([float(r[1]) - float(r[0]) for r in ranges]), per_side)
+    grid = seed_grid(ranges, per_side)
+    edge, edge_free = boundary_seeds(grid, per_side)
+    search = _Search(newton, box, len(grid) + len(edge), progress)  # one batch: grid and faces together
+    run = search.run(np.vstack([grid, edge]), np.vstack([np.ones(grid.shape, bool), edge_free]),
+                     np.r_[np.zeros(len(grid)), np.ones(len(edge))], progress=lambda f: search.report(0.8 * f))
+    search.scales(run)
+    run.update(search.judge(run))
+    run, refined = search.refine(run)
+    search.report(0.9)
+    result = summarize(search, run, refined)
+    search.report(1.0)
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def summarize(search: _Search, run: dict, refined: dict) -> dict:
+    """Accept (as judged: the run holds _Search.judge's arrays), de-duplicate, classify, trace curves,
+    find the box's extremes and report."""
+    box = search.box
+    n, B = len(box.axes), box.per_side ** len(box.axes)
     X, v, g, H = run["X"], run["v"], run["g"], run["H"]
-    B = len(seeds)
-    F = spread(run)
-    j = judge(run, lo, width, F)
-    u, gs, accepted = j["u"], j["gs"], j["accepted"]
-    wandering = run["slow"] & j["inside"] & ~accepted
+    F = search.F
+    u, gs = run["u"], run["gs"]
+    interior = run["origin"] != 1  # a seed on a face finds the face's critical points, not f's
+    accepted = run["accepted"] & interior
+    wandering = run["slow"] & run["inside"] & ~accepted & interior
 
     # Numerically flat: no curvature next to the function's overall variation (scaled Hessian
-    # eigenvalues below DEGENERATE_TOL), and the place was reached by one seed alone: the seed just
-    # stopped there. One such place is a point (a seed right on x^4 + y^4's origin); several are a
+    # eigenvalues below DEGENERATE_TOL), and no seed came there from elsewhere: the seeds just
+    # stopped where they started. One such place is a point (a seed right on x^4 + y^4's origin); several are a
     # region where f is constant to round-off (a constant, or exp(-100 (x^2 + y^2)) where it
     # underflows), and are not listed. (A genuine point is reached from all around it: the minima of
     # sin(5x) on top of exp(x^2 + y^2), whose curvature is 1e-19 of F, are kept.)
-    D = np.diag(width)
+    D = np.diag(box.width)
     idx = np.flatnonzero(accepted)
     groups = [idx[grp] for grp in cluster(u[idx], np.argsort(gs[idx], kind="stable"))]
-    lone = np.array([grp[0] for grp in groups if len(grp) == 1], dtype=np.int64)
+    stayed = np.all(X == run["seed_X"], axis=1)
+    lone = np.array([grp[0] for grp in groups if len(grp) == 1 or stayed[grp].all()], dtype=np.int64)
     scaled = np.linalg.eigvalsh(_sym(D @ H[lone] @ D) / F) if lone.size else np.zeros((0, n))
     flat = set(lone[np.all(np.abs(scaled) <= DEGENERATE_TOL, axis=1)].tolist())
     flat_region = len(flat) >= FLAT_PLACES
     if flat_region:
-        groups = [grp for grp in groups if not (len(grp) == 1 and int(grp[0]) in flat)]
+        groups = [grp for grp in groups if int(grp[0]) not in flat]
 
     best = np.array([grp[0] for grp in groups], dtype=np.int64)  # the best polished seed of each point
     h = _sym(H[best])
-    local = local_curvature(u[best], run["seed_curvature"][:B], per_side)
+    local = search.local(u[best], search.curvature) if best.size else np.zeros(0)
     kinds = classify(np.linalg.eigvalsh(_sym(D @ h @ D)), local) if best.size else []
     eigenvalues = np.linalg.eigvalsh(h) if best.size else np.zeros((0, n))
     grad_norms = np.linalg.norm(g[best], axis=1)
     points = [{
-        "point": {a: float(c) for a, c in zip(axes, X[k])},
+        "point": box.named(X[k]),
         "value": float(v[k]),
         "type": str(kind),
         "eigenvalues": [float(e) for e in lam],
@@ -386,17 +799,55 @@ def summarize(axes: Sequence[str], ranges: Sequence[Sequence[float]], per_side: 
         "global_min": False,
         "global_max": False,
     } for k, kind, lam, gn in zip(best, kinds, eigenvalues, grad_norms)]
-    points.sort(key=lambda p: (p["value"], tuple(p["point"].values())))
 
-    # Global flags: the lowest minimum and the highest maximum in the box, and every one tied with
-    # it to round-off (Himmelblau's four minima are all 0: all four are global minima).
-    tie = 1e-10 * F
-    minima = [p for p in points if p["type"] == "min"]
-    maxima = [p for p in points if p["type"] == "max"]
-    for p in minima:
-        p["global_min"] = p["value"] <= minima[0]["value"] + tie
-    for p in maxima:
-        p["global_max"] = p["value"] >= maxima[-1]["value"] - tie
+    # Curves of critical points: reported as sets; the points on them leave the list.
+    traced, covered = search.curves(points, best, run) if n > 1 else ([], set())
+    curves = [_curve_result(box, c) for c in traced]
+    keep = [k for k in range(len(points)) if k not in covered]
+    points, best = [points[k] for k in keep], best[keep]
+    order = sorted(range(len(points)), key=lambda k: (points[k]["value"], tuple(points[k]["point"].values())))
+    points, best = [points[k] for k in order], best[order]
+
+    # The box's extremes: the lowest and highest values met anywhere in the closed box (critical points,
+    # curves, seeds, where seeds ended), which include every critical point of f and of each face of
+    # the box. Critical points and curves come first: an extreme they tie to round-off is named by
+    # them (their value polished, not a seed's beside it).
+    cu = np.vstack([c["u"] for c in traced]) if traced else np.zeros((0, n))
+    cv = np.concatenate([np.array(c["values"], float) for c in traced]) if traced else np.zeros(0)
+    P = np.vstack([u[best], cu, box.u(run["seed_X"]), u])
+    V = np.concatenate([v[best], cv, run["seed_values"], v])
+    named = len(best) + len(cu)
+    with np.errstate(invalid="ignore"):
+        met = ~np.isnan(V) & np.isfinite(P).all(axis=1) & np.all((P >= -EDGE_TOL) & (P <= 1 + EDGE_TOL), axis=1)
+    candidates = np.flatnonzero(met)
+    tie = {}  # extreme -> how close counts as equal to it (round-off)
+
+    def extreme(sign: float) -> int | None:
+        if not candidates.size:
+            return None
+        k = int(candidates[np.argmin(sign * V[candidates])])
+        if not math.isfinite(V[k]):
+            return k
+        tolerance = search.tie(float(V[k]), P[k])
+        k = next((i for i in candidates[candidates < named] if abs(V[i] - V[k]) <= tolerance), k)
+        tie[k] = tolerance
+        return k
+
+    low, high = extreme(1.0), extreme(-1.0)
+    box_min, box_max = _extreme(box, P, V, low), _extreme(box, P, V, high)
+
+    # Global flags: a minimum (maximum) is global only when it ties the box's min (max) to round-off
+    # (Himmelblau's four minima are all 0: all four are global minima).
+    def ties(value: float, k: int | None) -> bool:
+        return k in tie and abs(value - V[k]) <= tie[k]
+
+    for p in points:
+        p["global_min"] = bool(p["type"] == "min" and ties(p["value"], low))
+        p["global_max"] = bool(p["type"] == "max" and ties(p["value"], high))
+    for c in curves:
+        values = [q["value"] for q in c["points"]]
+        c["global_min"] = bool(c["type"] == "degenerate/min" and ties(min(values), low))
+        c["global_max"] = bool(c["type"] == "degenerate/max" and ties(max(values), high))
 
     # Honesty: why the list may be incomplete, and what else the reader should know.
     reasons, remarks = [], []
@@ -411,72 +862,75 @@ def summarize(axes: Sequence[str], ranges: Sequence[Sequence[float]], per_side: 
     if wandering.any():
         reasons.append(f"{int(wandering.sum())} seeds were still converging slowly inside the box after "
                        f"{MAX_ITERATIONS} Newton steps (neither converged nor left it)")
+    if curves:
+        listed = "; ".join(f"{c['type']} along {c['description']}" for c in curves[:3])
+        more = f"; and {len(curves) - 3} more" if len(curves) > 3 else ""
+        reasons.append(f"the critical points are not isolated: they form {len(curves)} "
+                       f"curve{'s' if len(curves) != 1 else ''} ({listed}{more}), listed as sets sampled a seed "
+                       f"spacing apart")
     degenerate = [p for p in points if p["type"] == "degenerate"]
     if len(degenerate) > CURVE:
         reasons.append(f"{len(degenerate)} of the points are degenerate: the critical points are probably "
                        f"not isolated (a curve or region of them), so the list only samples them")
+    seeds = int(np.count_nonzero(interior))
     if len(points) * DENSE > B:
         reasons.append(f"that is many points for {B} seeds (fewer than {DENSE} seeds per point): "
                        f"the seed grid may be too coarse, try more seeds")
+    left = len(refined["left"])
+    if left:
+        where = _where(box.named(box.X(refined["left"][0])))
+        reasons.append(f"f changes faster than the finest seeds (spacing {box.spacing(refined['finest'])}) "
+                       f"can follow at {left} place{'s' if left != 1 else ''}, e.g. near {where} (a narrow "
+                       f"well or peak, a kink or a pole): critical points there can be missed")
+    explained = np.vstack([u[best], cu])
+    for kind, k, word in (("min", low, "lower"), ("max", high, "larger")):
+        if k is None or k < named or box.where(P[k]) != "interior":
+            continue
+        if len(explained) and np.min(np.max(np.abs(explained - P[k]), axis=1)) <= box.cell:
+            continue
+        extreme = (box_min, box_max)[kind == "max"]
+        if search.local(P[k][None], search.undefined.astype(float))[0] > 0:
+            remarks.append(f"f is {word} next to where it is undefined ({extreme['value']:.6g} at "
+                           f"{_at(extreme['point'])}) than at any critical point: it has no {kind}imum there.")
+        else:
+            reasons.append(f"f is {word} at {_at(extreme['point'])} (f = {extreme['value']:.6g}) than at any "
+                           f"critical point found, away from the box's edge: a {kind}imum there was missed, "
+                           f"or f is not differentiable there")
     if degenerate and len(degenerate) <= CURVE:
         where = ", ".join(_where(p["point"]) for p in degenerate)
         remarks.append(f"At {where} the Hessian has a zero eigenvalue: the second-derivative test is "
                        f"inconclusive there (degenerate critical point).")
-    if run["undefined_seeds"]:
-        remarks.append(f"f or its derivatives are undefined at {run['undefined_seeds']} of {B} seeds; "
+    undefined = int(np.count_nonzero(search.undefined))
+    if undefined:
+        remarks.append(f"f or its derivatives are undefined at {undefined} of {B} seeds; "
                        f"those parts of the box were skipped.")
-    finite_seeds = run["seed_values"][np.isfinite(run["seed_values"])]
-    if minima and finite_seeds.size and finite_seeds.min() < minima[0]["value"] - tie:
-        remarks.append("f is lower at the edge of the box than at any minimum inside: the marked global "
-                       "minimum is the lowest local minimum, not the smallest value in the box.")
+    for kind, extreme, word in (("min", box_min, "lower"), ("max", box_max, "larger")):
+        local_ones = [p for p in points if p["type"] == kind]
+        if local_ones and extreme and not any(p[f"global_{kind}"] for p in points) \
+                and extreme["where"] != "interior":
+            place = {"edge": "on the edge", "corner": "at a corner"}[extreme["where"]]
+            remarks.append(f"f is {word} {place}: {extreme['value']:.6g} at {_at(extreme['point'])}, so no "
+                           f"{kind}imum found is the global one.")
+    finer = ""
+    if refined["levels"]:
+        places = refined["levels"][0]
+        finer = (f"; {places} place{'s' if places != 1 else ''} where the seeds may have missed something "
+                 f"({'were' if places != 1 else 'was'} searched down to {box.spacing(refined['finest'])})")
+    remarks.append(f"Features narrower than the seed spacing ({box.spacing(box.cell)}) can be missed{finer}.")
     found = f"{len(points)} critical point{'s' if len(points) != 1 else ''} found"
     note = [f"{found}; the search may be incomplete because " + "; ".join(reasons) + "."] if reasons else []
     return {
-        "axes": list(axes),
+        "axes": list(box.axes),
+        "ranges": [[float(lo), float(lo + w)] for lo, w in zip(box.lo, box.width)],
         "critical_points": points,
+        "curves": curves,
+        "box_min": box_min,
+        "box_max": box_max,
         "complete": not reasons,
         "note": " ".join(note + remarks),
-        "seeds": int(len(run["X"])),
+        "resolution": {a: float(w * box.cell) for a, w in zip(box.axes, box.width)},
+        "seeds": seeds,
     }
-
-
-def find_critical_points(newton: NewtonFunction, axes: Sequence[str], ranges: Sequence[Sequence[float]],
-                         seeds_per_side: int | None = None,
-                         progress: Callable[[float], None] | None = None) -> dict:
-    """The whole search with a given Newton iteration (see NewtonFunction). Adds "seconds".
-
-    1. Newton from a per_side^n grid of seeds over the box.
-    2. Where the sampled values have a local min or max that no accepted point explains (a
-       peak narrower than the seed spacing: exp(-100 (x^2 + y^2)) on [-5, 5]^2), Newton again from
-       a finer grid around it.
-    3. Accept, de-duplicate, classify, report (``summarize``).
-    """
-    t0 = time.perf_counter()
-    per_side = check_search(axes, ranges, seeds_per_side)
-    n = len(axes)
-    seeds = seed_grid(ranges, per_side)
-    lo = np.array([float(r[0]) for r in ranges])
-    width = np.array([float(r[1]) - float(r[0]) for r in ranges])
-    cell = 1.0 / (per_side - 1)
-
-    def report(fraction):
-        if progress is not None:
-            progress(fraction)
-
-    run = run_newton(newton, seeds, lo, width, cell, lambda f: report(0.9 * f))
-    mins, maxs = sampled_extrema(run["seed_values"], per_side, n)
-    hints = np.concatenate([mins, maxs])
-    j = judge(run, lo, width, spread(run))
-    todo = unresolved(hints, per_side, j["u"][j["accepted"]])[:MAX_REFINED]
-    if todo.size:
-        # Not every such hint is a missed point: a valley narrower than the cells (Rosenbrock's) also
-        # samples as a chain of local minima. What the finer grid does not resolve is not reported.
-        extra = refinement_seeds(seeds[todo], lo, width, cell)
-        run = _merge(run, run_newton(newton, extra, lo, width, cell, batch=len(seeds)))
-    result = summarize(axes, ranges, per_side, seeds, run)
-    report(1.0)
-    result["seconds"] = time.perf_counter() - t0
-    return result
 
 
 def trust_radius(per_side: int) -> float:

@@ -1,17 +1,8 @@
 """Gradient descent and its adaptations, several runs advancing together.
 
-Optimizers (update rules as tf.keras.optimizers, default hyperparameters as there):
-
-    gd        x <- x - lr g                                        (SGD)
-    momentum  m <- mu m - lr g;  x <- x + m                        (SGD(momentum=mu))
-    nesterov  m <- mu m - lr g;  x <- x + mu m - lr g              (SGD(momentum=mu, nesterov=True))
-    adagrad   a <- a + g^2 (a starts at 0.1);  x <- x - lr g / sqrt(a + eps)
-    rmsprop   a <- rho a + (1 - rho) g^2;      x <- x - lr g / sqrt(a + eps)
-    adam      m <- m + (g - m)(1 - b1);  v <- v + (g^2 - v)(1 - b2);
-              x <- x - m alpha / (sqrt(v) + eps),  alpha = lr sqrt(1 - b2^t) / (1 - b1^t)
-              (the b^t of alpha from b rounded to float32, as keras computes them)
-    newton    x <- x - damping H^-1 g where H is positive definite; elsewhere the step falls back to
-              x - lr g, and the run records (and its message says) that it did.
+Optimizers: gd, momentum, nesterov, adagrad, rmsprop, adam (update rules as tf.keras.optimizers,
+default hyperparameters as there) and damped Newton; OPTIMIZER_FORMS says which published form each
+follows, with its update rule (for ``calcviz descend --help`` and the window's tooltips).
 
 Learning-rate schedules as keras' (evaluated at the optimizer's iteration count, 0 on the first step):
 constant; exponential  lr decay_rate^(step / decay_steps); cosine  lr ((1 - alpha) c + alpha) with
@@ -24,7 +15,10 @@ namespace the engine fills with TensorFlow's functions, so it exists once; the r
 (``plan``) and the result (``report``) are numpy. A run stops when |grad f| < tol (converged), after
 ``steps`` updates (max_steps), or when its value, gradient or point stops being finite or the point
 leaves the box scaled DIVERGE_FACTOR times about its centre (diverged); the step where it happened is
-recorded. ``label_basins`` names the minimum each of many runs reached (basins of attraction).
+recorded. A converged run also says what it reached, from the Hessian there (``reached``): a minimum, or
+a saddle, a maximum or a degenerate point, where the gradient vanishes but a nudge would leave (or the
+second-derivative test cannot tell). ``label_basins`` names the minimum each of many runs reached
+(basins of attraction).
 
 No Qt, no TensorFlow imported here.
 """
@@ -43,6 +37,27 @@ from . import approximation, critical
 OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton")
 OPTIMIZER_LABELS = {"gd": "Gradient descent", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
                     "rmsprop": "RMSProp", "adam": "Adam", "newton": "Newton"}
+# The published form each optimizer follows (checked against ``updates`` below and keras 3's optimizers).
+OPTIMIZER_FORMS = {
+    "gd": "Plain gradient descent as keras SGD: x <- x - lr g.",
+    "momentum": "Polyak's heavy ball in keras' form, SGD(momentum=mu): m <- mu m - lr g; x <- x + m (the "
+                "velocity m holds the step itself, lr included).",
+    "nesterov": "Nesterov's accelerated gradient in keras' form, SGD(momentum=mu, nesterov=True): "
+                "m <- mu m - lr g; x <- x + mu m - lr g, the look-ahead rewritten so that g is taken at x "
+                "itself, not at x + mu m.",
+    "adagrad": "AdaGrad (Duchi, Hazan and Singer 2011) as keras Adagrad: a <- a + g^2 with a starting at 0.1 "
+               "(keras' initial_accumulator_value, not 0); x <- x - lr g / sqrt(a + eps), eps = 1e-7 inside the "
+               "root.",
+    "rmsprop": "RMSProp (Hinton's lecture 6e) as keras RMSprop, without momentum and not centred: "
+               "a <- rho a + (1 - rho) g^2 from a = 0; x <- x - lr g / sqrt(a + eps), eps = 1e-7 inside the root.",
+    "adam": "Adam (Kingma and Ba 2015), Algorithm 1 with the bias corrections folded into the rate, as keras "
+            "Adam: m <- m + (1 - b1)(g - m); v <- v + (1 - b2)(g^2 - v); x <- x - alpha m / (sqrt(v) + eps), "
+            "alpha = lr sqrt(1 - b2^t) / (1 - b1^t) (b^t from b rounded to float32, as keras); eps = 1e-7 "
+            "outside the root (the paper's 1e-8).",
+    "newton": "Damped Newton: x <- x - damping H^-1 g where the Hessian H is positive definite; elsewhere a "
+              "gradient step x <- x - lr g, which the run counts and its message reports (calcviz's safeguard, "
+              "not a published variant).",
+}
 HYPERPARAMETERS = {
     "gd": {},
     "momentum": {"momentum": 0.9},
@@ -361,11 +376,14 @@ def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts
             lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
             schedule="constant", box=None, path: bool = True) -> dict:
     """Run the optimizers: ``loop(plan, path) -> arrays`` (the engine's compiled loop, see ``report``),
-    ``hessians(points (B, n)) -> (B, n, n)`` (for diverged runs' stable learning rates).
+    ``hessians(points (B, n)) -> (B, n, n)`` (for diverged runs' stable learning rates and what the
+    converged runs reached).
 
     Returns {"variables", "box", "runs": [...]}: per run its optimizer, hyperparameters, start, status,
     steps (the step where it stopped), message, final point/value/grad_norm, stable_learning_rate (for
-    a diverged run whose start has a positive definite Hessian) and, with ``path``, one record per step.
+    a diverged run whose start has a positive definite Hessian), reached, reached_eigenvalues and
+    escape_direction (see ``reached``; None unless the run converged) and, with ``path``, one record
+    per step.
     """
     p = plan(variables, starts, optimizers, lr, steps, tol, hyperparameters, schedule, box)
     out = loop(p, path)
@@ -375,7 +393,48 @@ def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts
     if len(diverged):
         H0 = hessians(p.starts[diverged])
         stable = {int(r): approximation.stable_learning_rate(H0[j]) for j, r in enumerate(diverged)}
-    return report(p, out, stable)
+    converged = np.flatnonzero(out["code"] == CONVERGED)
+    ends = {}
+    if len(converged):
+        ends = dict(zip(converged.tolist(), reached(hessians, out["X"][converged], out["gradient"][converged])))
+    return report(p, out, stable, ends)
+
+
+REACHED = {"min": "minimum", "max": "maximum", "saddle": "saddle", "degenerate": "degenerate"}
+HESSIAN_DRIFT = 0.25  # eigenvalues changing by more than this fraction on the way to the critical point: degenerate
+
+
+def reached(hessians: Callable, X: np.ndarray, g: np.ndarray) -> list[tuple[str, list, list | None]]:
+    """What each converged run reached, from the Hessian at its end point X (gradient g there).
+
+    The run stopped where |g| < tol, near but not at a critical point: Newton's step d = -H^+ g
+    points the rest of the way. When the Hessian's eigenvalues at X and at X + d have the same signs
+    and differ by less than HESSIAN_DRIFT, the second-derivative test holds there: "minimum", "saddle"
+    or "maximum". Otherwise (x^3 or x^4 at 0, whose Hessian vanishes as the run closes in) it is
+    "degenerate": the test cannot tell. Returns per run (reached, Hessian eigenvalues at X, and for a
+    saddle or maximum the unit direction of steepest descent of the curvature: a nudge along it
+    leaves, else None).
+    """
+    H = hessians(X)
+    S = 0.5 * (H + np.swapaxes(H, -1, -2))
+    finite = np.isfinite(S).all(axis=(1, 2))
+    S = np.where(finite[:, None, None], S, 0.0)
+    lam, V = np.linalg.eigh(S)
+    keep = np.abs(lam) > 1e-12 * np.abs(lam).max(axis=1, keepdims=True)
+    inverse = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+    d = -np.einsum("bij,bj->bi", V, inverse * np.einsum("bji,bj->bi", V, g))  # -H^+ g
+    lam_next = np.linalg.eigvalsh(0.5 * (lambda A: A + np.swapaxes(A, -1, -2))(hessians(X + d)))
+    kind, kind_next = critical.classify(lam), critical.classify(lam_next)
+    with np.errstate(invalid="ignore"):
+        drift = np.any(np.abs(lam_next - lam) > HESSIAN_DRIFT * np.abs(lam), axis=1)
+    out = []
+    for r in range(len(X)):
+        if not finite[r] or kind[r] != kind_next[r] or drift[r]:
+            out.append(("degenerate", lam[r].tolist() if finite[r] else None, None))
+            continue
+        escape = V[r][:, 0].tolist() if kind[r] in ("saddle", "max") else None
+        out.append((REACHED[str(kind[r])], lam[r].tolist(), escape))
+    return out
 
 
 def _collector_paused(build: Callable) -> Callable:
@@ -396,13 +455,14 @@ def _collector_paused(build: Callable) -> Callable:
 
 
 @_collector_paused
-def report(p: Plan, out: Mapping, stable: Mapping[int, float | None]) -> dict:
+def report(p: Plan, out: Mapping, stable: Mapping[int, float | None], ends: Mapping[int, tuple] | None = None) -> dict:
     """The result of ``descend`` from the loop's arrays, as plain Python numbers.
 
     ``out`` holds per run the final "X" (R, n), "value", "gradient", "grad_norm", the stop "code" and
     "stop" step and Newton's "fallbacks"; with a path, "path" holds per step k (first axis) "X",
     "value", "gradient", "grad_norm" at the point and the "update", "velocity", "accumulator" and
-    "fallback" made there (meaningful for k below the run's stop step).
+    "fallback" made there (meaningful for k below the run's stop step). ``ends`` maps a converged run to
+    what it reached (see ``reached``).
     """
     variables, names = p.variables, p.names
     # Whole arrays to Python numbers at once, then comprehensions: with many runs the per-run Python
@@ -412,9 +472,10 @@ def report(p: Plan, out: Mapping, stable: Mapping[int, float | None]) -> dict:
     fallbacks = [f if name == "newton" else 0 for f, name in zip(fallbacks, names)]
     stable = [stable.get(r) for r in range(len(names))]
     statuses = [STATUS.get(code, "diverged") for code in codes]
-    messages = [_message(status, code, stop, value, norm, p.tol, rate, fell_back, p.lr) for
-                status, code, stop, value, norm, rate, fell_back in
-                zip(statuses, codes, stops, values, norms, stable, fallbacks)]
+    ends = [(ends or {}).get(r, (None, None, None)) for r in range(len(names))]
+    messages = [_message(status, code, stop, value, norm, p.tol, rate, fell_back, p.lr, end, variables) for
+                status, code, stop, value, norm, rate, fell_back, end in
+                zip(statuses, codes, stops, values, norms, stable, fallbacks, ends)]
     runs = [{"optimizer": name, "hyperparameters": dict(p.hyperparameters[name]), "learning_rate": p.lr,
              "schedule": dict(p.schedule), "start": start, "status": status, "steps": stop, "message": message,
              "point": point, "value": value, "grad_norm": norm, "stable_learning_rate": rate}
@@ -423,6 +484,9 @@ def report(p: Plan, out: Mapping, stable: Mapping[int, float | None]) -> dict:
                 _named(variables, points), values, norms, stable)]
     rates = p.rates.tolist() if "path" in out else None
     for r, run in enumerate(runs):
+        kind, eigenvalues, escape = ends[r]
+        run.update(reached=kind, reached_eigenvalues=eigenvalues,
+                   escape_direction=None if escape is None else dict(zip(variables, escape)))
         if names[r] == "newton":
             run["newton_fallbacks"] = fallbacks[r]
         if rates is not None:
@@ -457,15 +521,32 @@ def _path(rec: Mapping, r: int, stop: int, rates: list, variables: list, name: s
              **{key: values[k] for key, values in moved.items()}} for k, x, v, g, norm, rate in steps]
 
 
+def _reached_text(kind: str, eigenvalues: list | None, escape: list | None, step: int) -> str:
+    lam = "" if eigenvalues is None else f" (Hessian eigenvalues {', '.join(f'{e:.4g}' for e in eigenvalues)})"
+    where = "it started at" if step == 0 else "it reached"
+    if kind == "minimum":
+        return f"{where} a minimum{lam}"
+    if kind == "degenerate":
+        return (f"{where} a degenerate critical point{lam}: the Hessian there is singular (or changes too fast "
+                f"to tell), so the second-derivative test cannot say whether it is a minimum")
+    along = "in every direction" if kind == "maximum" else \
+        "along (" + ", ".join(f"{c + 0.0:.4g}" for c in escape) + ")"
+    return (f"{where} a {'saddle point' if kind == 'saddle' else 'maximum'}{lam}, not a minimum: the gradient "
+            f"vanishes there, but f decreases {along}, so a nudge would leave it")
+
+
 _WHY = {POINT_NOT_FINITE: "the point is no longer finite",  # (VALUE_NOT_FINITE's names the value)
         LEFT_BOX: f"the point left the box {DIVERGE_FACTOR:g} times enlarged about its centre",
         GRADIENT_NOT_FINITE: "the gradient is not defined there"}
 
 
 def _message(status: str, code: int, step: int, value: float, grad_norm: float, tol: float, stable: float | None,
-             fallbacks: int, lr: float) -> str:
+             fallbacks: int, lr: float, end: tuple = (None, None, None), variables: Sequence[str] = ()) -> str:
     if status == "converged":
         text = f"converged at step {step}: |grad f| = {grad_norm:.3g} < {tol:g}"
+        kind, eigenvalues, escape = end
+        if kind is not None:
+            text += "; " + _reached_text(kind, eigenvalues, escape, step)
     elif status == "max_steps":
         text = f"stopped after {step} steps without converging: |grad f| = {grad_norm:.3g} (tolerance {tol:g})"
     else:

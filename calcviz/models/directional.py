@@ -102,3 +102,38 @@ def directional_profile(gradient: Sequence[float], angle_degrees: float, samples
         "max_angle": max_angle, "max_value": norm, "min_angle": min_angle, "min_value": -norm,
         "zero": zero, "defined": True, "note": note,
     }
+
+
+def along(gradient: Sequence[float], names: Sequence[str], direction: Sequence[float]) -> dict:
+    """The directional derivative at a point along ``direction`` (``calcviz eval --direction``).
+
+    With two variables a single number is an angle in degrees, counter-clockwise from the first
+    axis; otherwise ``direction`` is a vector, one number per variable. Either way it is normalised:
+    the result is D_u f = grad f . u with u = v / |v|, the rate of change of f per unit distance along
+    v (a vector's length does not scale it). Returns {"angle" (degrees, two variables only, else None),
+    "vector" (as given, by name), "unit" (u, by name), "value", "normalised": True}; "value" is NaN
+    where the gradient is undefined. ValueError (worded for the user) for a direction that does not fit.
+    """
+    names = list(names)
+    given = [float(c) for c in direction]
+    if not all(math.isfinite(c) for c in given):
+        raise ValueError("--direction: the values must be finite")
+    if len(names) == 2 and len(given) == 1:
+        (c,), (s,) = _cos_sin_degrees(np.array([given[0] % 360.0]))
+        v = np.array([c, s])
+    elif len(given) == len(names):
+        v = np.array(given)
+    else:
+        angle = "an angle in degrees or " if len(names) == 2 else ""
+        raise ValueError(f"--direction takes {angle}{len(names)} number{'s' if len(names) != 1 else ''}, "
+                         f"one per variable ({', '.join(names)}); got {len(given)}")
+    norm = float(np.linalg.norm(v))
+    if not norm > 0:
+        raise ValueError("--direction: the direction must not be the zero vector")
+    u = v / norm
+    g = np.asarray(gradient, np.float64).reshape(-1)
+    angle = None
+    if len(names) == 2:
+        angle = given[0] % 360.0 if len(given) == 1 else math.degrees(math.atan2(u[1], u[0])) % 360.0
+    return {"angle": angle, "vector": dict(zip(names, map(float, v))), "unit": dict(zip(names, map(float, u))),
+            "value": float(g @ u) if np.all(np.isfinite(g)) else math.nan, "normalised": True}

@@ -65,6 +65,39 @@ def check_box(ranges: Sequence[tuple[float, float]], n: int) -> None:
             raise EngineError(f"a range must go from a smaller to a larger finite number (got {lo} to {hi})")
 
 
+def definedness(value: float, gradient: np.ndarray, hessian: np.ndarray, names: Sequence[str],
+                output: str = "f") -> tuple[dict, str]:
+    """Which of f, its gradient and its Hessian are defined at a point, and a sentence saying why not.
+
+    Autodiff differentiates the formula, not the function: at x = -1, log(x) is nan but its tape still
+    gives d/dx = 1/x = -1. So where f is not finite its derivatives are undefined whatever the tape
+    says, and where the tape gives nan or inf (sqrt(x^2 + y^2) at its tip) f is not differentiable.
+    """
+    def first_bad(a):
+        bad = [(k, c) for k, c in np.ndenumerate(np.asarray(a)) if not np.isfinite(c)]
+        return bad[0] if bad else None
+
+    defined = {"value": bool(np.isfinite(value)), "gradient": False, "hessian": False}
+    if not defined["value"]:
+        why = ("infinite here (log(0), 1/0 or an overflow)" if np.isinf(value) else
+               "not defined here (nan: outside the domain of a function in it, such as log or sqrt of a "
+               "negative number)")
+        return defined, f"{output} is {why}, so its gradient and Hessian are undefined."
+    bad = first_bad(gradient)
+    if bad is not None:
+        (k,), c = bad
+        return defined, (f"{output} is not differentiable here: d{output}/d{names[k]} comes out {c}, so its "
+                         f"gradient and Hessian are undefined.")
+    defined["gradient"] = True
+    bad = first_bad(hessian)
+    if bad is not None:
+        (i, j), c = bad
+        return defined, (f"{output} has no second derivatives here: d2{output}/d{names[i]}d{names[j]} comes out "
+                         f"{c}, so its Hessian is undefined (its gradient is defined).")
+    defined["hessian"] = True
+    return defined, ""
+
+
 class Engine:
     """Serves requests by expression text; keeps only the current expression compiled."""
 
@@ -83,26 +116,37 @@ class Engine:
 
     # Each request method returns plain numbers and numpy arrays, so results pickle across processes.
     def evaluate_point(self, text: str, at: Mapping[str, float], params: Mapping[str, float] | None = None) -> dict:
-        """Value, gradient, Hessian and its eigen-decomposition at one point."""
+        """Value, gradient, Hessian and its eigen-decomposition at one point.
+
+        Where f is not finite or not differentiable the gradient and Hessian are NaN (undefined), and
+        "defined" ({"value", "gradient", "hessian"} -> bool) and "note" (a sentence; "" when all are
+        defined) say which and why (see ``definedness``).
+        """
         expression = parse(text)
         split = split_inputs(expression, list(at), params or {})
         compiled = self.compile(text, split.variables, split.params)
         t0 = time.perf_counter()
         with tf.device(self.device):
             v, g, h = compiled.at(np.array([[float(at[n]) for n in split.variables]]), split.param_values)
-        hess = h[0]
-        finite = np.all(np.isfinite(hess))
-        eigenvalues, eigenvectors = np.linalg.eigh((hess + hess.T) / 2) if finite else (
+        grad, hess = g[0], h[0]
+        defined, note = definedness(float(v[0]), grad, hess, split.variables, expression.output)
+        if not defined["gradient"]:
+            grad = np.full_like(grad, np.nan)
+        if not defined["hessian"]:
+            hess = np.full_like(hess, np.nan)
+        eigenvalues, eigenvectors = np.linalg.eigh((hess + hess.T) / 2) if defined["hessian"] else (
             np.full(len(hess), np.nan), np.full_like(hess, np.nan))
         return {
             "variables": list(split.variables),
             "point": {n: float(at[n]) for n in split.variables},
             "params": dict(zip(split.params, map(float, split.param_values))),
             "value": float(v[0]),
-            "gradient": dict(zip(split.variables, map(float, g[0]))),
+            "gradient": dict(zip(split.variables, map(float, grad))),
             "hessian": hess.tolist(),
             "eigenvalues": eigenvalues.tolist(),
             "eigenvectors": eigenvectors.T.tolist(),  # one row per eigenvalue
+            "defined": defined,
+            "note": note,
             "device": self.device_name,
             "seconds": time.perf_counter() - t0,
         }
@@ -139,10 +183,13 @@ class Engine:
     def find_critical_points(self, text: str, axes: Sequence[str], ranges: Sequence[tuple[float, float]],
                              params: Mapping[str, float] | None = None, seeds_per_side: int | None = None,
                              progress=None) -> dict:
-        """Critical points of f over the box ``ranges`` of one or two axes (see models/critical.py).
+        """Critical points of f over the box ``ranges`` of any number of axes (see models/critical.py).
 
+        Every other input of the formula is held at its value in ``params``: a 2-D slice of a function
+        of more variables is the search over two axes with the rest as parameters.
         ``progress`` (optional) is called with the fraction done between chunks of Newton steps.
-        Returns {"axes", "critical_points", "complete", "note", "seeds", "device", "seconds"}.
+        Returns {"axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max",
+        "complete", "note", "resolution", "seeds", "device", "seconds"}.
         """
         try:
             per_side = critical.check_search(axes, ranges, seeds_per_side)
@@ -156,11 +203,12 @@ class Engine:
 
         lo = np.array([float(lo) for lo, _ in ranges])
 
-        def newton(points, steps):
-            return compiled.newton(points, split.param_values, lo, width, radius, steps)
+        def newton(points, steps, free):
+            return compiled.newton(points, split.param_values, lo, width, radius, steps, free)
 
         with tf.device(self.device):
             result = critical.find_critical_points(newton, list(axes), ranges, per_side, progress)
+        result["params"] = dict(zip(split.params, map(float, split.param_values)))
         result["device"] = self.device_name
         return result
 

@@ -27,7 +27,9 @@ def eval_json(capsys, *argv):
 # ----------------------------------------------------------------------------- --json
 def test_seed_linear_approximation_json(capsys):
     data = eval_json(capsys, LINEAR_APPROX["formula"], "--at", "x=0", f"y={math.log(2)!r}")
-    assert set(data) == {"variables", "point", "params", "value", "gradient", "hessian", "eigenvalues", "device"}
+    assert set(data) == {"variables", "point", "params", "value", "gradient", "hessian", "eigenvalues", "defined",
+                         "note", "device"}
+    assert data["defined"] == {"value": True, "gradient": True, "hessian": True} and data["note"] == ""
     assert data["variables"] == ["x", "y"]
     assert data["value"] == pytest.approx(math.log(3), abs=1e-12)
     assert data["gradient"]["x"] == pytest.approx(1 / 3, abs=1e-12)
@@ -79,10 +81,70 @@ def test_without_at_every_input_is_zero(capsys):
 
 
 def test_nan_is_written_as_null(capsys):
-    data = eval_json(capsys, "sqrt(x^2+y^2)", "--at", "x=0", "y=0")
+    code, out, err = run(capsys, "eval", "sqrt(x^2+y^2)", "--at", "x=0", "y=0", "--json")
+    data = strict_json(out)
+    assert code == 1 and err == ""  # not differentiable at the tip: exit 1, the output in full
     assert data["value"] == 0.0
     assert data["gradient"] == {"x": None, "y": None}
     assert data["eigenvalues"] == [None, None]
+    assert data["defined"] == {"value": True, "gradient": False, "hessian": False}
+    assert data["note"] == "f is not differentiable here: df/dx comes out nan, so its gradient and Hessian are undefined."
+
+
+@pytest.mark.parametrize("at, note", [
+    (["x=-1", "y=0"], "f is not defined here (nan: outside the domain of a function in it, such as log or sqrt of a "
+                      "negative number), so its gradient and Hessian are undefined."),
+    (["x=0", "y=0"], "f is infinite here (log(0), 1/0 or an overflow), so its gradient and Hessian are undefined."),
+])
+def test_no_derivatives_where_f_is_undefined(capsys, at, note):
+    # TensorFlow's tape gives d/dx log(x) = 1/x = -1 at x = -1, though log(-1) is not a real number
+    code, out, err = run(capsys, "eval", "log(x)+y", "--at", *at)
+    assert code == 1 and err == ""
+    lines = out.splitlines()
+    assert "gradient   undefined" in lines and "hessian    undefined" in lines
+    assert f"note       {note}" in lines and "df/dx" not in out
+    code, out, _ = run(capsys, "eval", "log(x)+y", "--at", *at, "--json")
+    data = strict_json(out)
+    assert code == 1 and data["gradient"] == {"x": None, "y": None} and data["hessian"] == [[None, None]] * 2
+    assert data["defined"] == {"value": False, "gradient": False, "hessian": False} and data["note"] == note
+
+
+def test_undefined_second_derivatives_only(capsys):
+    # |x|^1.5 at 0: f' = 1.5 |x|^0.5 sign(x) = 0, f'' = 0.75 |x|^-0.5 is infinite
+    code, out, _ = run(capsys, "eval", "abs(x)^1.5", "--at", "x=0", "--json")
+    data = strict_json(out)
+    assert code == 1 and data["gradient"] == {"x": 0.0} and data["hessian"] == [[None]]
+    assert data["defined"] == {"value": True, "gradient": True, "hessian": False}
+    assert data["note"].startswith("f has no second derivatives here: d2f/dxdx comes out")
+
+
+def test_directional_derivative_by_angle_and_by_vector(capsys):
+    # grad (x^2 + 3y) at (1, 2) = (2, 3): along 90 degrees 3; along (1, 1) (2 + 3)/sqrt 2; along (3, 4) 18/5
+    data = eval_json(capsys, "x^2 + 3y", "--at", "x=1", "y=2", "--direction", "90")
+    assert data["directional"] == {"angle": 90.0, "vector": {"x": 0.0, "y": 1.0}, "unit": {"x": 0.0, "y": 1.0},
+                                   "value": 3.0, "normalised": True}
+    data = eval_json(capsys, "x^2 + 3y", "--at", "x=1", "y=2", "--direction", "3", "4")
+    assert data["directional"]["unit"] == {"x": pytest.approx(0.6), "y": pytest.approx(0.8)}
+    assert data["directional"]["value"] == pytest.approx(18 / 5, abs=1e-15)
+    assert data["directional"]["angle"] == pytest.approx(math.degrees(math.atan2(4, 3)))
+    data = eval_json(capsys, "x^2 + 3y + z", "--at", "x=1", "y=2", "z=0", "--direction", "1", "1", "1")
+    assert data["directional"]["value"] == pytest.approx(6 / math.sqrt(3), abs=1e-15)
+    assert data["directional"]["angle"] is None
+    code, out, _ = run(capsys, "eval", "x^2 + 3y", "--at", "x=1", "y=2", "--direction", "45")
+    assert code == 0
+    assert "along u    u = (0.7071067812, 0.7071067812) at 45 degrees (normalised): D_u f = grad f . u = " \
+           "3.535533906" in out.splitlines()
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["x^2 + 3y", "--at", "x=1", "y=2", "--direction", "0", "0"], "must not be the zero vector"),
+    (["x^2 + 3y", "--at", "x=1", "y=2", "--direction", "1", "2", "3"],
+     "--direction takes an angle in degrees or 2 numbers, one per variable (x, y); got 3"),
+    (["x^2 + 3y + z", "--direction", "45"], "--direction takes 3 numbers, one per variable (x, y, z); got 1"),
+])
+def test_direction_errors(capsys, argv, phrase):
+    code, out, err = run(capsys, "eval", *argv)
+    assert code == 2 and out == "" and phrase in err
 
 
 def test_constant_formula(capsys):

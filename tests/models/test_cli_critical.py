@@ -30,8 +30,13 @@ def test_commands_are_registered():
 # ----------------------------------------------------------------------------- critical
 def test_critical_json_himmelblau(capsys):
     data = as_json(capsys, "critical", HIMMELBLAU.formula, "--device", "cpu")  # default box [-5, 5]^2
-    assert set(data) == {"axes", "critical_points", "complete", "note"}
-    assert data["axes"] == ["x", "y"] and data["complete"] is True and data["note"] == ""
+    assert set(data) == {"axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max", "complete",
+                         "note", "resolution"}
+    assert data["axes"] == ["x", "y"] and data["complete"] is True and data["curves"] == []
+    # the maximum (f = 181.6) is local: f(5, 5) = 890
+    assert data["box_max"] == {"value": 890.0, "point": {"x": 5.0, "y": 5.0}, "where": "corner"}
+    assert data["note"].startswith("f is larger at a corner: 890 at (x, y) = (5, 5)")
+    assert data["resolution"] == {"x": pytest.approx(10 / 47), "y": pytest.approx(10 / 47)}
     points = data["critical_points"]
     assert len(points) == 9
     for ref in HIMMELBLAU.critical_points:
@@ -130,6 +135,22 @@ def test_approx_human_readable(capsys):
     code, out, _ = run(capsys, "approx", QUADRATIC_APPROX["formula"], "--at", "x=-1", "y=0")
     assert "newton step  (0.5, 0) to (-0.5, 0)" in out
     assert "2/lambda_max = 2.718281828" in out
+
+
+def test_approx_prints_the_models_as_formulas(capsys):
+    code, out, _ = run(capsys, "approx", LINEAR_APPROX["formula"], "--at", "x=0", f"y={math.log(2)!r}")
+    assert code == 0
+    lines = out.splitlines()
+    # f = log 3, grad = (1/3, 2/3), H = [[2/9, -2/9], [-2/9, 2/9]]: 1/2 H_xx = 1/9, H_xy = -2/9
+    assert "tangent      f ≈ 1.0986 + 0.33333(x - 0) + 0.66667(y - 0.69315)" in lines
+    assert ("2nd order    f ≈ 1.0986 + 0.33333(x - 0) + 0.66667(y - 0.69315) + 0.11111(x - 0)^2 "
+            "- 0.22222(x - 0)(y - 0.69315) + 0.11111(y - 0.69315)^2") in lines
+    # the seed's quadratic model e^-1 (-1 - (x+1) + (x+1)^2 + y^2), not the book's 2(x+1)^2 + 2y^2
+    data = as_json(capsys, "approx", QUADRATIC_APPROX["formula"], "--at", "x=-1", "y=0")
+    assert data["linear_formula"] == "f ≈ -0.36788 - 0.36788(x + 1)"
+    assert data["quadratic_formula"] == "f ≈ -0.36788 - 0.36788(x + 1) + 0.36788(x + 1)^2 + 0.36788(y - 0)^2"
+    data = as_json(capsys, "approx", "log(x)", "--at", "x=-1")
+    assert data["linear_formula"] is None and data["quadratic_formula"] is None
 
 
 # ----------------------------------------------------------------------------- errors

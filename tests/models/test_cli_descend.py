@@ -114,3 +114,25 @@ def test_argument_errors_exit_2(capsys, argv):
         cli.main(["descend", *argv])
     assert info.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_the_table_says_what_a_run_reached(capsys):
+    code, out, _ = run(capsys, "descend", "x^2 - y^2", "--from", "x=1", "y=0", "--lr", "0.1", "--device", "cpu")
+    assert code == 0
+    (row,) = [line for line in out.splitlines() if line.startswith("0 ")]
+    assert row.split()[2:4] == ["converged", "(saddle)"]
+    assert "run 0 (gd): converged at step 86" in out and "a nudge would leave it" in out
+    data = as_json(capsys, "x^2 - y^2", "--from", "x=1", "y=0", "--lr", "0.1")
+    (r,) = data["runs"]
+    assert r["reached"] == "saddle" and r["status"] == "converged" and r["reached_eigenvalues"] == [-2.0, 2.0]
+
+
+def test_help_names_each_optimizers_published_form(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["descend", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton"):
+        assert f" {name} " in text
+    assert "a starting at 0.1 (keras' initial_accumulator_value, not 0)" in text
+    assert "Nesterov's accelerated gradient in keras' form" in text

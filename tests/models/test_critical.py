@@ -17,7 +17,8 @@ from reference import (
     ROSENBROCK_EIGENVALUE_TOL, SADDLE, TEST_FUNCTIONS, UNDERFLOW_FLAT, LINEAR_APPROX, RASTRIGIN,
 )
 
-KEYS = {"axes", "critical_points", "complete", "note", "seeds", "device", "seconds"}
+KEYS = {"axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max", "complete", "note",
+        "resolution", "seeds", "device", "seconds"}
 POINT_KEYS = {"point", "value", "type", "eigenvalues", "grad_norm", "global_min", "global_max"}
 
 
@@ -53,16 +54,17 @@ def check_shape(result, axes=("x", "y")):
     if len(pts) > 1:
         gaps = np.abs(pts[:, None, :] - pts[None, :, :]).max(axis=2) + np.eye(len(pts))
         assert gaps.min() > 1e-4
-    # the lowest minimum (and any tied with it) is global; likewise the highest maximum
-    for kind, flag, best in (("min", "global_min", min), ("max", "global_max", max)):
-        of_kind = only(result["critical_points"], kind)
-        flagged = [p for p in result["critical_points"] if p[flag]]
-        assert bool(flagged) == bool(of_kind)
-        assert all(p["type"] == kind for p in flagged)
-        if of_kind:
-            extreme = best(p["value"] for p in of_kind)
-            assert all(p["value"] == pytest.approx(extreme, abs=1e-9 * (1 + abs(extreme))) for p in flagged)
-            assert any(p["value"] == extreme for p in flagged)
+    # A minimum (maximum) is global exactly when it ties the box's min (max), which no value of f at
+    # a critical point undercuts (overcuts); the box's extremes lie in the closed box.
+    for kind, flag, extreme, sign in (("min", "global_min", "box_min", 1), ("max", "global_max", "box_max", -1)):
+        box = result[extreme]
+        assert set(box) == {"value", "point", "where"} and box["where"] in ("interior", "edge", "corner")
+        for a, (lo, hi) in zip(axes, result["ranges"]):
+            assert lo <= box["point"][a] <= hi
+        tol = 1e-9 * (1 + abs(box["value"]))
+        for p in result["critical_points"]:
+            assert sign * (p["value"] - box["value"]) >= -tol
+            assert p[flag] == (p["type"] == kind and abs(p["value"] - box["value"]) <= tol)
 
 
 def match(points, x, y):
@@ -84,11 +86,13 @@ def test_himmelblau_nine_points_types_and_values(engine):
         assert p["grad_norm"] < 1e-9
         lo, hi = p["eigenvalues"]
         assert lo <= hi and {MIN: lo > 0, MAX: hi < 0, SADDLE: lo < 0 < hi}[ref.kind]
-    assert result["complete"] is True and result["note"] == ""
+    assert result["complete"] is True
     assert result["seeds"] == critical.DEFAULT_SEEDS_PER_SIDE[2] ** 2
-    (top,) = [p for p in points if p["global_max"]]
-    assert (top["point"]["x"], top["point"]["y"]) == (pytest.approx(-0.270845, abs=COORD_TOL),
-                                                      pytest.approx(-0.923039, abs=COORD_TOL))
+    # The maximum (f = 181.6) is local only: f(5, 5) = 19^2 + 23^2 = 890 at a corner of the box.
+    assert not any(p["global_max"] for p in points)
+    assert result["box_max"] == {"value": 890.0, "point": {"x": 5.0, "y": 5.0}, "where": "corner"}
+    assert result["note"].startswith("f is larger at a corner: 890 at (x, y) = (5, 5), so no maximum found is "
+                                     "the global one.")
     # All four minima are 0: each is a global minimum of the box.
     lows = [p for p in points if p["global_min"]]
     assert len(lows) == 4 and all(p["type"] == MIN and p["value"] == pytest.approx(0.0, abs=1e-12) for p in lows)
@@ -177,8 +181,11 @@ def test_seed_one_variable_quartic(engine):
         key=lambda t: t[2].expected)
     (best,) = [p for p in points if p["global_min"]]
     assert (best["point"]["x"], best["value"]) == (pytest.approx(ex["global_min"][0], abs=1e-12), -32.0)
-    (top,) = [p for p in points if p["global_max"]]
-    assert top["point"]["x"] == pytest.approx(0.0, abs=1e-12)
+    # x = 0 is a local maximum only: f(-2) = 32 (and f(3) = 27) on the edge (REFERENCE.md)
+    assert not any(p["global_max"] for p in points)
+    assert result["box_max"] == {"value": 32.0, "point": {"x": -2.0}, "where": "edge"}
+    assert result["box_min"] == {"value": -32.0, "point": {"x": 2.0}, "where": "interior"}
+    assert "f is larger on the edge: 32 at x = -2" in result["note"]
     # f'' = 36x^2 - 24x - 24: 36 at -1, -24 at 0, 72 at 2
     assert {round(p["point"]["x"]): p["eigenvalues"][0] for p in points} == {
         -1: pytest.approx(36.0), 0: pytest.approx(-24.0), 2: pytest.approx(72.0)}
@@ -282,9 +289,13 @@ def test_constant_function(engine):
 
 def test_a_line_of_critical_points_is_not_called_complete(engine):
     result = search(engine, "x^2", ((-1.0, 1.0), (-1.0, 1.0)))  # every (0, y) is critical
-    points = result["critical_points"]
-    assert len(points) > critical.CURVE and all(p["type"] == "degenerate" for p in points)
-    assert all(abs(p["point"]["x"]) < 1e-12 for p in points)
+    assert result["critical_points"] == []  # a set, not a pile of points
+    (line,) = result["curves"]
+    assert line["type"] == "degenerate/min" and line["description"] == "x = 0" and line["global_min"]
+    ys = sorted(q["point"]["y"] for q in line["points"])
+    assert all(q["point"]["x"] == 0.0 and q["value"] == 0.0 for q in line["points"])
+    assert ys[0] == pytest.approx(-1.0, abs=0.05) and ys[-1] == pytest.approx(1.0, abs=0.05)  # end to end
+    assert max(np.diff(ys)) <= 1.01 * result["resolution"]["y"]
     assert result["complete"] is False and "not isolated" in result["note"]
 
 
@@ -302,8 +313,10 @@ def test_the_edge_is_lower_than_the_lowest_minimum(engine):
     low, high = result["critical_points"]
     assert (low["type"], low["point"]["x"], low["value"]) == (MIN, pytest.approx(1.0), pytest.approx(-2.0))
     assert (high["type"], high["point"]["x"], high["value"]) == (MAX, pytest.approx(-1.0), pytest.approx(2.0))
-    assert low["global_min"] and result["complete"]
-    assert "lower at the edge of the box" in result["note"]
+    assert not low["global_min"] and not high["global_max"] and result["complete"]  # f(3) = 18 too
+    assert result["box_min"] == {"value": -18.0, "point": {"x": -3.0}, "where": "edge"}
+    assert result["box_max"] == {"value": 18.0, "point": {"x": 3.0}, "where": "edge"}
+    assert "f is lower on the edge: -18 at x = -3, so no minimum found is the global one." in result["note"]
 
 
 # ----------------------------------------------------------------------------- request handling
@@ -335,8 +348,8 @@ def test_results_are_plain_python(engine):
 
 
 @pytest.mark.parametrize("axes, ranges, seeds, phrase", [
-    (["x", "y"], [(-1, 1)], None, "one or two axes, each with a range"),
-    (["x", "y", "z"], [(-1, 1)] * 3, None, "one or two axes"),
+    (["x", "y"], [(-1, 1)], None, "one to 6 axes, each with a range"),
+    (list("xyzuvwt"), [(-1, 1)] * 7, None, "one to 6 axes"),
     (["x", "y"], [(1, -1), (-1, 1)], None, "smaller to a larger finite number"),
     (["x", "y"], [(-1, float("inf")), (-1, 1)], None, "smaller to a larger finite number"),
     (["x", "y"], [(-1, 1), (-1, 1)], 1, "seeds per side must be a whole number from 2 to 1000"),
@@ -383,9 +396,9 @@ def test_classify():
     assert critical.classify(np.array([[4.0], [-4.0], [0.0]])).tolist() == ["min", "max", "degenerate"]
 
 
-def test_local_curvature_takes_the_largest_of_the_nearby_seeds():
+def test_local_max_takes_the_largest_of_the_nearby_seeds():
     curvature = np.arange(25.0)  # a 5 x 5 grid, seed (i, j) -> 5 i + j
-    got = critical.local_curvature(np.array([[0.5, 0.5], [0.0, 0.0], [0.52, 0.26]]), curvature, 5)
+    got = critical.local_max(np.array([[0.5, 0.5], [0.0, 0.0], [0.52, 0.26]]), curvature, 5)
     assert got.tolist() == [18.0, 6.0, 17.0]  # nearest seeds (2, 2), (0, 0), (2, 1)
 
 

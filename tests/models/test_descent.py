@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -318,3 +319,58 @@ def test_a_start_outside_the_domain_is_named_as_such(engine):
     (run,) = engine.descend("log(x) + y^2", {"x": -1.0, "y": 1.0})["runs"]
     assert run["status"] == "diverged" and run["steps"] == 0
     assert run["message"] == ("cannot start there: f is nan at the start point; pick a start where both are defined")
+
+
+# ----------------------------------------------------------------------------- where a run ended (issue 13)
+def test_converging_to_a_saddle_says_so(engine):
+    # x^2 - y^2 from (1, 0): y stays 0, x shrinks by 0.8 a step to the saddle at the origin
+    (run,) = engine.descend(SADDLE_FN.formula, {"x": 1.0, "y": 0.0}, lr=0.1)["runs"]
+    assert run["status"] == "converged" and run["steps"] == 86  # 2 (0.8)^k < 1e-8 first at k = 86
+    assert run["reached"] == "saddle" and run["reached_eigenvalues"] == [-2.0, 2.0]
+    assert run["escape_direction"] == {"x": 0.0, "y": pytest.approx(1.0)} or \
+        run["escape_direction"] == {"x": 0.0, "y": pytest.approx(-1.0)}
+    assert run["message"] == ("converged at step 86: |grad f| = 9.26e-09 < 1e-08; it reached a saddle point (Hessian "
+                              "eigenvalues -2, 2), not a minimum: the gradient vanishes there, but f decreases along "
+                              f"(0, {run['escape_direction']['y']:.4g}), so a nudge would leave it")
+
+
+def test_starting_on_a_maximum_does_not_converge_silently(engine):
+    (run,) = engine.descend("0 - x^2 - y^2", {"x": 0.0, "y": 0.0})["runs"]
+    assert (run["status"], run["steps"], run["reached"]) == ("converged", 0, "maximum")
+    assert run["reached_eigenvalues"] == [-2.0, -2.0] and run["escape_direction"] is not None
+    assert "it started at a maximum (Hessian eigenvalues -2, -2), not a minimum" in run["message"]
+    assert "f decreases in every direction, so a nudge would leave it" in run["message"]
+
+
+def test_a_minimum_and_a_degenerate_end(engine):
+    runs = engine.descend(HIMMELBLAU.formula, [{"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 1.0}], optimizers="newton")["runs"]
+    for run in runs:  # Newton from (0, 0) and (1, 1) both reach the minimum (3, 2)
+        assert run["reached"] == "minimum" and run["escape_direction"] is None
+        assert run["point"] == {"x": pytest.approx(3.0), "y": pytest.approx(2.0)}
+        lam = np.linalg.eigvalsh([[74.0, 20.0], [20.0, 34.0]])  # the Hessian of Himmelblau at (3, 2)
+        np.testing.assert_allclose(run["reached_eigenvalues"], lam, rtol=1e-6)
+    # x^4 + y^4: the Hessian 12 x^2 vanishes at the minimum; Newton closes in by 2/3 a step
+    (run,) = engine.descend("x^4 + y^4", {"x": 1.0, "y": 1.0}, optimizers="newton", steps=200)["runs"]
+    assert run["status"] == "converged" and run["reached"] == "degenerate"
+    assert "second-derivative test cannot say whether it is a minimum" in run["message"]
+    # an inflection: x^3 + y^2 from x = 0.01, gd creeps to 0 (x' = 3x^2 > 0) and stops when 3x^2 < tol
+    (run,) = engine.descend("x^3 + y^2", {"x": 0.01, "y": 0.0}, lr=0.1, steps=100000, tol=1e-6)["runs"]
+    assert run["status"] == "converged" and run["reached"] == "degenerate"
+
+
+def test_runs_that_did_not_converge_reached_nothing(engine):
+    result = engine.descend(ROSENBROCK.formula, {"x": -1.5, "y": 2.0}, optimizers=["gd", "adam"], lr=0.01, steps=50)
+    for run in result["runs"]:
+        assert run["status"] in ("diverged", "max_steps")
+        assert run["reached"] is run["reached_eigenvalues"] is run["escape_direction"] is None
+
+
+def test_each_optimizer_names_the_form_it_follows():
+    assert set(descent.OPTIMIZER_FORMS) == set(descent.OPTIMIZERS)
+    forms = descent.OPTIMIZER_FORMS
+    assert f"a starting at {descent.HYPERPARAMETERS['adagrad']['initial_accumulator_value']:g}" in forms["adagrad"]
+    for name in ("adagrad", "rmsprop", "adam"):
+        stated = re.search(r"eps = ([0-9.e-]+)", forms[name]).group(1)
+        assert float(stated) == descent.HYPERPARAMETERS[name]["epsilon"]
+    assert "keras' form" in forms["nesterov"] and "x + mu m - lr g" in forms["nesterov"]
+    assert "sqrt(1 - b2^t) / (1 - b1^t)" in forms["adam"]
