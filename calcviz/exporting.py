@@ -102,20 +102,33 @@ class _LaidOut:
     plot and somewhat larger text, never text smaller than on screen."""
 
     def __init__(self, widget: pg.GraphicsView, size: tuple[int, int] | None):
-        self.item, self.size = widget.centralWidget, size
+        self.widget, self.item, self.size = widget, widget.centralWidget, size
         self.old = self.item.geometry()
+        # An aspect-locked plot widens its range to the export's shape: its range on screen is put back too.
+        self.boxes = [(vb, vb.viewRange()) for vb in widget.scene().items() if isinstance(vb, pg.ViewBox)]
 
     def __enter__(self) -> pg.GraphicsObject:
         if self.size is not None:
             w, h = self.size
             scale = max(1.0, min(w / max(self.old.width(), BASE_SIZE[0]), h / max(self.old.height(), BASE_SIZE[1])))
             self.item.setGeometry(QtCore.QRectF(0, 0, w / scale, h / scale))
+            self._show_ranges()  # the same ranges at the export's shape: the same picture every time
             _settle(self.item)
         return self.item
+
+    def _show_ranges(self) -> None:
+        if hasattr(self.widget, "fit_view"):  # the map: its box, tight at this shape
+            self.widget.fit_view()
+            return
+        for vb, (x_range, y_range) in self.boxes:
+            vb.setRange(xRange=x_range, yRange=y_range, padding=0)
 
     def __exit__(self, *exc) -> None:
         if self.size is not None:
             self.item.setGeometry(self.old)
+            _settle(self.item)  # back at its size on screen before its ranges are set for that size
+            for vb, (x_range, y_range) in self.boxes:  # the view on screen as it was
+                vb.setRange(xRange=x_range, yRange=y_range, padding=0)
 
 
 def _settle(item) -> None:

@@ -129,6 +129,10 @@ class MainWindow(QtWidgets.QMainWindow):
             "log_scale": self._action("&Log colour scale", "Ctrl+L", checkable=True, short="Log scale",
                                       tip="Colour and height by sign(f)·log10(1+|f|); switched on by itself "
                                           "when f spans many orders of magnitude"),
+            "equal_aspect": self._action("Equal &aspect (1:1)", checkable=True, checked=True,
+                                         tip="One unit of x as long as one unit of y on the map, so circles are round "
+                                             "and the gradient is drawn perpendicular to the level sets (off: the map "
+                                             "fills its panel; always off for a box over 10 times longer one way)"),
             "reset_view": self._action("&Reset 3D view", "Ctrl+0", tip="Fit the 3D camera to the box again", short="Reset 3D"),
             "descent_step": self._action("&Step", "Space", tip="Take one step (or the steps per click) of every run"),
             "descent_run": self._action("&Run / Pause", "Ctrl+R", checkable=True, tip="Animate the race; again to pause"),
@@ -160,7 +164,7 @@ class MainWindow(QtWidgets.QMainWindow):
         edit.addAction(a["cancel"])
         view = menus.addMenu("&View")
         view.addActions([a["field"], a["surface_isolines"], a["log_scale"], a["critical_markers"], a["tangent_plane"],
-                         a["quadratic_model"], a["second_derivative"], a["reset_view"]])
+                         a["quadratic_model"], a["second_derivative"], a["equal_aspect"], a["reset_view"]])
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())

@@ -21,16 +21,6 @@ ISO_MAX_SIDE = 300  # iso-lines are traced on at most this many points per side 
 MODEL_PATCH = 0.15  # the local models are drawn over this fraction of the box around the point
 
 
-def nice_range(lo: float, hi: float) -> tuple[float, float]:
-    """A view's range rounded outwards to a step of 1, 2 or 5 times a power of ten (about a 50th of it)."""
-    span = hi - lo
-    if not np.isfinite(span) or span <= 0:
-        return lo, hi
-    step = 10.0 ** np.floor(np.log10(span / 50))
-    step *= next(m for m in (1, 2, 5, 10) if span / (step * m) <= 50)
-    return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step)
-
-
 class DocumentController(QtCore.QObject):
     def __init__(self, session: Session, window, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -51,9 +41,11 @@ class DocumentController(QtCore.QObject):
         w.contour.pointPicked.connect(s.select)
         w.contour.nudged.connect(s.nudge)
         w.contour.viewRangeChanged.connect(self._remember_range)
+        w.contour.boxRequested.connect(s.zoom_to)
         w.curve.viewRangeChanged.connect(self._remember_range)
         w.curve.pointPicked.connect(lambda x, _y: s.select(x))
         w.inspector.angleChanged.connect(s.set_angle)
+        w.inspector.pointTyped.connect(self.type_point)
         w.contour.directionDragged.connect(s.set_angle)
         w.approximation.epsChanged.connect(s.set_eps)
         w.surface.cameraMoved.connect(s.set_camera)
@@ -75,7 +67,11 @@ class DocumentController(QtCore.QObject):
     # ------------------------------------------------------------------ intents
     def load_preset(self, preset: dict) -> None:
         self.session.load(preset["text"], preset.get("x"), preset.get("y"), preset.get("params"),
-                          description=f"preset {preset.get('name', '')}".strip())
+                          description=f"preset {preset.get('name', '')}".strip(), point=preset.get("point"),
+                          eps=preset.get("eps"), toggles=preset.get("toggles"))
+
+    def type_point(self, texts: dict) -> None:
+        self.window.inspector.set_entry_error(self.session.type_point(texts))
 
     def _remember_range(self, ranges) -> None:
         self._view_range = ranges
@@ -86,9 +82,9 @@ class DocumentController(QtCore.QObject):
             return
         (x0, x1), (y0, y1) = self._view_range
         if len(self.session.axes) == 1:
-            self.session.set_box(nice_range(x0, x1))
+            self.session.set_box(gridlib.nice_range(x0, x1))
         else:
-            self.session.set_box(nice_range(x0, x1), nice_range(y0, y1))
+            self.session.set_box(gridlib.nice_range(x0, x1), gridlib.nice_range(y0, y1))
 
     # ------------------------------------------------------------------ settings -> views
     def show_settings(self, before: Settings, after: Settings) -> None:
@@ -107,6 +103,7 @@ class DocumentController(QtCore.QObject):
         w.approximation.set_dimension(len(doc.axes))
         w.approximation.set_eps(s.eps)
         w.inspector.set_angle(after.view.angle)
+        w.inspector.set_entry(list(doc.axes), after.selected)
         toggles = after.view.toggles
         for name in TOGGLES:
             if name in w.actions:
@@ -115,6 +112,7 @@ class DocumentController(QtCore.QObject):
         w.surface.set_isolines_visible(toggles.surface_isolines)
         w.curve.set_second_derivative_visible(toggles.second_derivative)
         w.contour.set_field_visible(toggles.field)
+        w.contour.set_aspect_locked(s.equal_aspect)
         if after.view.camera != before.view.camera or before is after:
             w.surface.set_camera(after.view.camera)
         if not doc.axes:

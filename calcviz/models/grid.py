@@ -168,3 +168,14 @@ def _isoline(xs, ys, corners, ok, level: float) -> np.ndarray:
         for pairs in (pairs_a, pairs_b):
             segments.append(np.stack([points[r, pairs[:, 0]], points[r, pairs[:, 1]]], axis=1))
     return np.concatenate(segments)
+
+
+def nice_range(lo: float, hi: float) -> tuple[float, float]:
+    """A view's range rounded outwards to a step of 1, 2 or 5 times a power of ten (about a 50th of it)."""
+    span = hi - lo
+    if not np.isfinite(span) or span <= 0:
+        return lo, hi
+    step = 10.0 ** np.floor(np.log10(span / 50))
+    step *= next(m for m in (1, 2, 5, 10) if span / (step * m) <= 50)
+    digits = max(0, int(-np.floor(np.log10(step))))  # -0.7000000000000001 prints as -0.7
+    return round(float(np.floor(lo / step) * step), digits), round(float(np.ceil(hi / step) * step), digits)

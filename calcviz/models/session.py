@@ -18,6 +18,7 @@ Session alone.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -25,9 +26,10 @@ from psygnal import Signal
 
 from . import grid as gridlib
 from .expression import Expression, ParseError, parse
+from .lowering import constant_value
 from .race import Race
 from .settings import (  # noqa: F401 - re-exported: the session's vocabulary
-    DEFAULT_EXPRESSION, MAX_GRID, TOGGLES, VALUE_LIMIT, Camera, Descent, DescentSetup, Document, Param, SessionError,
+    DEFAULT_EXPRESSION, MAX_ASPECT, MAX_GRID, TOGGLES, VALUE_LIMIT, Camera, Descent, DescentSetup, Document, Param, SessionError,
     SessionFile, Settings, View, file_of, settings_of,
 )
 
@@ -207,6 +209,13 @@ class Session:
         if chosen is not None:
             return chosen and len(self.axes) == 2
         return grid is not None and len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"])
+
+    @property
+    def equal_aspect(self) -> bool:
+        """The map to scale (1:1), as the user asks, unless the box is too long on one side for it."""
+        (x0, x1), (y0, y1) = self.document.x_range, self.document.y_range
+        ratio = (x1 - x0) / (y1 - y0)
+        return self.settings.view.toggles.equal_aspect and 1 / MAX_ASPECT <= ratio <= MAX_ASPECT
 
     @property
     def eps(self) -> tuple[float, ...]:
@@ -424,19 +433,40 @@ class Session:
         self.apply(self._with_document(self.document.with_expression(expression)), "edit formula")
 
     def load(self, text: str, x_range=None, y_range=None, params: Mapping[str, float] | None = None,
-             description: str = "preset") -> None:
-        """A new formula with its box and parameter values (a preset)."""
+             description: str = "preset", point: Sequence[str] | None = None, eps: Sequence[float] | None = None,
+             toggles: Mapping[str, bool] | None = None) -> None:
+        """A new formula with its box and parameter values; a preset may also carry the chapter's point
+        (numbers or formulas of numbers: "log(2)"), its epsilon and the overlays to show there."""
         doc = self.document
         base = doc.model_copy(update={"x_range": tuple(map(float, x_range or doc.x_range)),
                                       "y_range": tuple(map(float, y_range or doc.y_range)), "params": {}, "axes": ()})
-        self.apply(self._with_document(base.with_expression(parse(text), values=params)), description)
+        after = self._with_document(base.with_expression(parse(text), values=params))
+        view = after.view
+        if toggles:
+            view = view.model_copy(update={"toggles": view.toggles.model_copy(update=dict(toggles))})
+        if eps is not None:
+            view = view.model_copy(update={"eps": tuple(map(float, eps))})
+        selected = tuple(constant_value(str(c)) for c in point) if point is not None else None
+        after = after.model_copy(update={"view": view, "selected": selected})
+        self.apply(after, description)
 
-    def set_box(self, x_range=None, y_range=None, n: int | None = None) -> None:
+    def set_box(self, x_range=None, y_range=None, n: int | None = None, merge: str | None = None) -> None:
+        """A new box (and resolution); ``merge`` makes a burst of zooms one undo step."""
         doc = self.document
         update = {k: tuple(map(float, v)) for k, v in (("x_range", x_range), ("y_range", y_range)) if v is not None}
+        for key in ("x_range", "y_range"):
+            lo, hi = update.get(key, getattr(doc, key))
+            if not (abs(lo) <= VALUE_LIMIT and abs(hi) <= VALUE_LIMIT and lo < hi):
+                self.note("status", f"That box is beyond what calcviz draws (±{VALUE_LIMIT:g}); it stays as it was.",
+                          error=True)
+                return
         if n is not None:
             update["n"] = int(n)
-        self.apply(self._with_document(doc.model_copy(update=update)), "change box")
+        self.apply(self._with_document(doc.model_copy(update=update)), "zoom" if merge else "change box", merge=merge)
+
+    def zoom_to(self, x_range, y_range) -> None:
+        """The box the user panned or zoomed the map to, rounded to round numbers."""
+        self.set_box(gridlib.nice_range(*x_range), gridlib.nice_range(*y_range), merge="zoom")
 
     def set_axes(self, axes: Sequence[str]) -> None:
         doc = self.document
@@ -481,6 +511,24 @@ class Session:
         if point is not None and len(point) != len(axes):
             return
         self.apply(self.settings.model_copy(update={"selected": point}))
+
+    def type_point(self, texts: Mapping[str, str]) -> str | None:
+        """A point typed as numbers or formulas of numbers (log(2), -1/sqrt(2), pi/4), by axis: selected,
+        or the reason it cannot be (which field, what is wrong) returned and nothing changed."""
+        values = []
+        for axis in self.axes:
+            text = (texts.get(axis) or "").strip()
+            if not text:
+                return f"{axis}: type a number or a formula of numbers, such as log(2) or pi/4"
+            try:
+                value = constant_value(text)
+            except ParseError as exc:
+                return f"{axis}: {exc}"
+            if not math.isfinite(value) or abs(value) > VALUE_LIMIT:
+                return f"{axis}: {text} is {value:g}; a point needs finite coordinates within ±{VALUE_LIMIT:g}"
+            values.append(value)
+        self.select(*values)
+        return None
 
     def nudge(self, steps_x: int, steps_y: int) -> None:
         """Move the selected point by steps of 1% of the box."""

@@ -50,7 +50,9 @@ MAX_CRITICAL = 1_000_000             # critical points: no search has more seeds
 START_MODES = ("shared", "each")
 # The view's switches (menu actions): name -> on in a new window.
 TOGGLES = {"field": False, "surface_isolines": False, "critical_markers": True, "tangent_plane": False,
-           "quadratic_model": False, "second_derivative": False, "explain_step": False, "basins": False}
+           "quadratic_model": False, "second_derivative": False, "explain_step": False, "basins": False,
+           "equal_aspect": True}
+MAX_ASPECT = 10.0  # a box longer than this on one side is drawn filling the map, not to scale
 
 
 class SessionError(ValueError):
@@ -299,6 +301,7 @@ class Toggles(Model):
     second_derivative: Flag = TOGGLES["second_derivative"]
     explain_step: Flag = TOGGLES["explain_step"]
     basins: Flag = TOGGLES["basins"]
+    equal_aspect: Flag = TOGGLES["equal_aspect"]
 
 
 class View(Model):

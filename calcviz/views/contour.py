@@ -44,6 +44,9 @@ class ContourView(pg.GraphicsLayoutWidget):
     startPicked = QtCore.pyqtSignal(float, float)  # Shift+click, or a click in "set start" mode
     startDragged = QtCore.pyqtSignal(int, float, float)  # a start marker dragged: its index and new place
     viewRangeChanged = QtCore.pyqtSignal(object)  # ((x0, x1), (y0, y1)) shown now (after a pan, a zoom, a new box)
+    boxRequested = QtCore.pyqtSignal(object, object)  # (x_range, y_range): the box the user panned or zoomed to
+
+    BOX_DELAY_MS = 300  # a burst of wheel notches (or a drag) becomes one new box once it pauses
 
     _ARROWS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
                QtCore.Qt.Key.Key_Up: (0, 1), QtCore.Qt.Key.Key_Down: (0, -1)}
@@ -105,6 +108,16 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.plot.vb.sigRangeChanged.connect(lambda *_: self.viewRangeChanged.emit(self.view_box()))
+        # Pan and zoom move the box itself: what the view does to its range is done to the box, and the
+        # function is computed anew there (the picture never shrinks into white space).
+        self._range = None           # the view's range before the user's last move
+        self._asked = None           # the box the moves so far lead to
+        self._box_timer = QtCore.QTimer(self)
+        self._box_timer.setSingleShot(True)
+        self._box_timer.setInterval(self.BOX_DELAY_MS)
+        self._box_timer.timeout.connect(self._ask_box)
+        self.plot.vb.sigRangeChangedManually.connect(self._user_moved)
+        self.plot.vb.sigRangeChanged.connect(self._remember_range)
 
     # ------------------------------------------------------------------ input
     def keyPressEvent(self, event) -> None:
@@ -139,6 +152,45 @@ class ContourView(pg.GraphicsLayoutWidget):
                 self.startPicked.emit(p.x(), p.y())
             else:
                 self.pointPicked.emit(p.x(), p.y())
+
+    def _remember_range(self, *_) -> None:
+        if not self._box_timer.isActive():
+            self._range = self.view_box()
+
+    def _user_moved(self, *_) -> None:
+        """The view moved by x -> a x + b per axis (a pan: a = 1; a zoom about the mouse: b keeps it still):
+        the box makes the same move."""
+        if self._box is None or self._range is None:
+            return
+        x0, x1, y0, y1 = self._asked or self._box
+        moved = []
+        for (old0, old1), (new0, new1), (lo, hi) in zip(self._range, self.view_box(), ((x0, x1), (y0, y1))):
+            a = (new1 - new0) / (old1 - old0)
+            b = new0 - a * old0
+            moved += [a * lo + b, a * hi + b]
+        self._asked = tuple(moved)
+        self._range = self.view_box()
+        self._box_timer.start()
+
+    def _ask_box(self) -> None:
+        if self._asked is not None:
+            x0, x1, y0, y1 = self._asked
+            self._asked = None
+            self.boxRequested.emit((x0, x1), (y0, y1))
+
+    def fit_view(self) -> None:
+        """Show the whole box (and no more than the aspect lock needs)."""
+        if self._box is not None:
+            x0, x1, y0, y1 = self._box
+            self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+    def set_aspect_locked(self, on: bool) -> None:
+        """One unit of x as long on screen as one unit of y (circles round, gradients perpendicular to
+        level sets as they are), or the map filling its panel."""
+        if bool(self.plot.vb.state["aspectLocked"]) == bool(on):
+            return
+        self.plot.setAspectLocked(bool(on), ratio=1.0)
+        self.fit_view()
 
     def set_start_mode(self, on: bool) -> None:
         """In "set start" mode a plain click places the descent's start point instead of selecting."""

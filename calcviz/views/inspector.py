@@ -16,10 +16,10 @@ from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import (
     QAbstractItemView, QDial, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-    QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QLabel, QLineEdit, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from .common import UNDEFINED, format_number, format_vector  # noqa: F401 - format_number: tests use it from here
+from .common import ERROR_COLOR, UNDEFINED, format_number, format_vector  # noqa: F401 - format_number: tests use it
 
 PLACEHOLDER = "Click the contour map to pick a point"
 
@@ -45,6 +45,7 @@ class PointInspector(QWidget):
     """Shows one point's numbers; ``angleChanged(degrees)`` when the user turns the direction v."""
 
     angleChanged = pyqtSignal(float)
+    pointTyped = pyqtSignal(object)  # {axis: text}: a point typed as numbers or formulas of numbers (Enter)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,6 +54,33 @@ class PointInspector(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+
+        # --- the point, typed: log(2), -1/sqrt(2) and pi/4 are points too --------------------------------
+        self.entry = QWidget(self)
+        entry = QHBoxLayout(self.entry)
+        entry.setContentsMargins(0, 0, 0, 0)
+        entry.addWidget(QLabel("at", self.entry))
+        self.entry_captions: list[QLabel] = []
+        self.entry_fields: list[QLineEdit] = []
+        for _ in range(2):
+            caption = QLabel(self.entry)
+            field = QLineEdit(self.entry)
+            field.setPlaceholderText("log(2)")
+            field.setToolTip("A coordinate of the point: a number or a formula of numbers (log(2), -1/sqrt(2), "
+                             "pi/4); Enter selects the point")
+            field.returnPressed.connect(self._entry_committed)
+            entry.addWidget(caption)
+            entry.addWidget(field, 1)
+            self.entry_captions.append(caption)
+            self.entry_fields.append(field)
+        self.entry_error = QLabel(self)
+        self.entry_error.setWordWrap(True)
+        self.entry_error.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.entry_error.hide()
+        self._entry_axes: list[str] = []
+        self._typed: dict[str, tuple[str, float | None]] = {}  # axis -> (text typed, the value it gave)
+        layout.addWidget(self.entry)
+        layout.addWidget(self.entry_error)
 
         self.placeholder = _muted(QLabel(PLACEHOLDER, self))
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -229,6 +257,46 @@ class PointInspector(QWidget):
         self.set_directional(None)
 
     # --- public interface ------------------------------------------------------------------------
+    # --- the typed point ------------------------------------------------------------------------------
+    def set_entry(self, axes: Sequence[str], point: Sequence[float] | None) -> None:
+        """One field per axis, showing the selected point; a formula typed for it (log(2)) stays as typed."""
+        axes = list(axes)
+        if axes != self._entry_axes:
+            self._entry_axes = axes
+            self._typed = {}
+            for k, (caption, field) in enumerate(zip(self.entry_captions, self.entry_fields)):
+                shown = k < len(axes)
+                caption.setText(f"{axes[k]} =" if shown else "")
+                caption.setVisible(shown)
+                field.setVisible(shown)
+        for k, axis in enumerate(axes[:2]):
+            field = self.entry_fields[k]
+            if point is None:
+                field.clear()
+                continue
+            if axis in self._typed:
+                text, value = self._typed[axis]
+                if value is None:  # the point the text just typed selected: keep the text
+                    self._typed[axis] = (text, point[k])
+                    continue
+                if value == point[k]:
+                    continue
+                del self._typed[axis]  # moved since (a click, a nudge): show the number
+            field.setText(format_number(point[k], 10))
+        self.entry.setVisible(bool(axes))
+
+    def set_entry_error(self, message: str | None) -> None:
+        """Why the typed point was not taken (None: it was)."""
+        self.entry_error.setText(message or "")
+        self.entry_error.setVisible(bool(message))
+        if message:
+            self._typed = {}
+
+    def _entry_committed(self) -> None:
+        texts = {axis: self.entry_fields[k].text() for k, axis in enumerate(self._entry_axes[:2])}
+        self._typed = {axis: (text, None) for axis, text in texts.items()}
+        self.pointTyped.emit(texts)
+
     def set_point(self, info: dict | None) -> None:
         """Show an engine point result (see Engine.evaluate_point), or None for the placeholder."""
         self._info = info

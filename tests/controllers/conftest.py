@@ -170,7 +170,7 @@ class FakeClient:
 # ----------------------------------------------------------------------------- a window of mocks
 ACTIONS = ("undo", "redo", "quit", "open", "save", "save_as", "export", "cancel", "field", "surface_isolines",
            "second_derivative", "critical_markers", "tangent_plane", "quadratic_model", "log_scale", "reset_view",
-           "descent_step", "descent_run", "descent_reset", "explain_step", "basins")
+           "descent_step", "descent_run", "descent_reset", "explain_step", "basins", "equal_aspect")
 
 
 def fake_window() -> MagicMock:

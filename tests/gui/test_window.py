@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
 from ui import TIMEOUT, open_window  # noqa: E402
 
@@ -244,6 +244,7 @@ def test_refit_evaluates_the_zoomed_box(win, qtbot):
     window, app = win
     type_formula(qtbot, window, "x^2 + y^2")
     wait_for_text(qtbot, app, "x^2 + y^2")
+    window.actions["equal_aspect"].trigger()  # the map fills its panel: the view is exactly the range set below
     window.contour.plot.vb.setRange(xRange=(0.0, 1.0), yRange=(-0.5, 0.5), padding=0)
     qtbot.mouseClick(window.domain.refit_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: app.idle and app.session.grid["coords"][0][0] == pytest.approx(0.0, abs=1e-6)
@@ -254,6 +255,7 @@ def test_refit_evaluates_the_zoomed_box(win, qtbot):
     window.actions["undo"].trigger()
     qtbot.waitUntil(lambda: app.idle and app.session.grid["coords"][0][0] != pytest.approx(0.0),
                     timeout=TIMEOUT)
+    window.actions["equal_aspect"].trigger()
 
 
 def test_three_variables_pick_axes_others_are_sliders(win, qtbot):
@@ -343,3 +345,76 @@ def test_a_chain_of_forty_definitions_keeps_the_window_its_size(win, qtbot):
     assert window.size() == size
     assert window.minimumSizeHint().height() < 900
     assert window.contour.height() > 200 and window.surface.height() > 200
+
+
+def screen_extent(window, xs, ys) -> tuple[float, float]:
+    """Width and height in screen pixels of data points on the contour map."""
+    vb = window.contour.plot.vb
+    points = [vb.mapViewToScene(QtCore.QPointF(float(x), float(y))) for x, y in zip(xs, ys)]
+    px, py = [p.x() for p in points], [p.y() for p in points]
+    return max(px) - min(px), max(py) - min(py)
+
+
+def test_a_circle_is_round_on_the_map(win, qtbot):
+    """The chapter is about the gradient being perpendicular to level sets: the map keeps x and y to scale."""
+    window, app = win
+    app.start("x^2 + y^2", x_range=(-2.0, 2.0), y_range=(-2.0, 2.0))
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    qtbot.wait(50)
+    assert window.contour.width() / window.contour.height() > 1.05 or window.contour.height() / window.contour.width() > 1.05
+    xs, ys = window.contour.isolines.getData()
+    r = np.hypot(xs, ys)
+    level = np.median(r)  # one iso-line: the circle of that radius
+    keep = np.abs(r - level) < 0.02
+    w, h = screen_extent(window, xs[keep], ys[keep])
+    assert abs(w / h - 1) < 0.02, f"the circle is {w:.0f} x {h:.0f} px on screen"
+    window.actions["equal_aspect"].trigger()  # fill the panel instead
+    qtbot.wait(50)
+    w, h = screen_extent(window, xs[keep], ys[keep])
+    assert abs(w / h - 1) > 0.05
+    window.actions["equal_aspect"].trigger()
+
+
+def test_the_wheel_zooms_the_box_and_the_function_is_computed_there(win, qtbot):
+    window, app = win
+    app.start("x^2 + y^2", x_range=(-2.0, 2.0), y_range=(-2.0, 2.0))
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    contour = window.contour
+    centre = contour.mapFromScene(contour.plot.vb.mapViewToScene(QtCore.QPointF(1.0, 1.0)))
+    for _ in range(3):  # three notches in, around (1, 1)
+        event = QtGui.QWheelEvent(QtCore.QPointF(centre), QtCore.QPointF(contour.mapToGlobal(centre)),
+                                  QtCore.QPoint(0, 0), QtCore.QPoint(0, 120), QtCore.Qt.MouseButton.NoButton,
+                                  QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.ScrollPhase.NoScrollPhase, False)
+        QtWidgets.QApplication.sendEvent(contour.viewport(), event)
+    qtbot.waitUntil(lambda: app.session.document.x_range != (-2.0, 2.0), timeout=5000)
+    (x0, x1), (y0, y1) = app.session.document.x_range, app.session.document.y_range
+    assert x1 - x0 < 4.0 and y1 - y0 < 4.0           # zoomed in...
+    assert x0 < 1.0 < x1 and y0 < 1.0 < y1             # ...around the mouse
+    assert x0 == round(x0, 6) and x1 == round(x1, 6)   # to round numbers
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    xs, ys = app.session.grid["coords"]
+    assert (xs[0], xs[-1], ys[0], ys[-1]) == (x0, x1, y0, y1)  # the function was computed on the new box
+    app.session.undo()  # the burst of notches is one undo step
+    assert app.session.document.x_range == (-2.0, 2.0)
+
+
+def test_a_point_typed_in_the_inspector_is_the_chapters_exact_point(win, qtbot):
+    window, app = win
+    app.start("log(exp(x) + exp(y))")
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    x_field, y_field = window.inspector.entry_fields
+    x_field.setText("0")
+    y_field.setFocus()
+    y_field.selectAll()
+    qtbot.keyClicks(y_field, "log(2)")
+    qtbot.keyClick(y_field, QtCore.Qt.Key.Key_Return)
+    assert app.session.selected == (0.0, float(np.log(2)))
+    qtbot.waitUntil(lambda: app.idle and app.session.point is not None, timeout=TIMEOUT)
+    assert app.session.point["value"] == pytest.approx(np.log(3), rel=1e-12)  # log 3 = 1.0986123
+    assert window.inspector.shown()["value"] == "1.09861"
+    assert y_field.text() == "log(2)"  # the formula typed stays
+    y_field.selectAll()
+    qtbot.keyClicks(y_field, "log(y)")
+    qtbot.keyClick(y_field, QtCore.Qt.Key.Key_Return)
+    assert "'y' has no value here" in window.inspector.entry_error.text() and window.inspector.entry_error.isVisible()
+    assert app.session.selected == (0.0, float(np.log(2)))
