@@ -19,6 +19,18 @@ from .views.surface import SurfaceView
 
 
 PREFERRED_SIZE = (1500, 950)  # the first window, where the screen has room
+# Side panels whose content may be taller than a laptop's column: they scroll rather than make the
+# window taller than the screen.
+SCROLLING = ("domain", "parameters", "inspector", "approximation", "critical")
+
+
+def _scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    area = QtWidgets.QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -75,7 +87,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                          ("critical", "Critical points", self.critical, right)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
-            dock.setWidget(widget)
+            dock.setWidget(_scrolling(widget) if key in SCROLLING else widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
         # The loss curves and the chain-rule graph appear when there is something to show (a race, a chain
@@ -238,6 +250,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resizeDocks([self.docks["domain"], self.docks["inspector"]], [left, right], Qt.Horizontal)
         self.resizeDocks([self.docks["inspector"], self.docks["critical"]],
                          [int(self.height() * 0.55), int(self.height() * 0.3)], Qt.Vertical)
+        # The box and the parameters as tall as they need; the descent panel has the rest of the column.
+        heights = [self.domain.sizeHint().height() + 30, self.parameters.sizeHint().height() + 30]
+        self.resizeDocks([self.docks["domain"], self.docks["parameters"], self.docks["descent"]],
+                         [*heights, max(200, self.height() - sum(heights))], Qt.Vertical)
 
     def show_dock(self, key: str) -> None:
         """Bring a dock on screen (the loss curves when a race starts, the chain rule for a chain)."""

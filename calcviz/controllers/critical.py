@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PyQt6 import QtCore
 
+from ..models import grid as gridlib
 from ..models.session import Session
 
 
@@ -30,7 +31,7 @@ class CriticalController(QtCore.QObject):
         s, panel = self.session, self.window.critical
         result, error = s.critical, s.error("critical")
         if result is not None:
-            panel.set_points(result)
+            panel.set_points(result, gridlib.scales(s.grid, s.document.ranges))
         elif error is not None:
             panel.set_error(error)
         elif s.request("critical") is not None:

@@ -198,7 +198,7 @@ class DocumentController(QtCore.QObject):
             if s.selected is None:
                 w.approximation.set_result(None)
             return
-        w.inspector.set_point(info)
+        w.inspector.set_point(info, gridlib.scales(s.grid, s.document.ranges))
         grad = [info["gradient"][n] for n in info["variables"]]
         coords = [info["point"][n] for n in info["variables"]]
         self._draw_models(info)

@@ -179,3 +179,16 @@ def nice_range(lo: float, hi: float) -> tuple[float, float]:
     step *= next(m for m in (1, 2, 5, 10) if span / (step * m) <= 50)
     digits = max(0, int(-np.floor(np.log10(step))))  # -0.7000000000000001 prints as -0.7
     return round(float(np.floor(lo / step) * step), digits), round(float(np.ceil(hi / step) * step), digits)
+
+
+ROUND_OFF = 1e-12  # below this fraction of its quantity's scale, a number is round-off: shown as 0
+
+
+def scales(grid: dict | None, ranges) -> dict[str, float]:
+    """The size of f, its gradient and its Hessian over the box, from the grid on screen: what a number
+    must be compared with to tell a real value from round-off (an eigenvalue of -4e-17 beside f ~ 1)."""
+    span = max((hi - lo for lo, hi in ranges), default=1.0) or 1.0
+    values = np.asarray(grid["value"], float) if grid is not None else np.zeros(0)
+    finite = np.abs(values[np.isfinite(values)])
+    f = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    return {"point": span, "value": f, "gradient": f / span, "hessian": f / span ** 2}

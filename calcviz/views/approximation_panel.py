@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from .common import format_number, format_vector
+from .common import format_number, format_vector, plain_axes
 
 LINEAR_COLOR = "#ff7f0e"
 QUADRATIC_COLOR = "#9467bd"
@@ -49,6 +49,7 @@ class ApproximationPanel(QtWidgets.QWidget):
         self.plot = pg.PlotWidget(self, background="w")
         self.plot.setMinimumHeight(170)
         self.plot.setLogMode(x=True, y=True)
+        plain_axes(self.plot.getPlotItem())
         self.plot.setLabel("bottom", "distance t along v", color="k")
         self.plot.setLabel("left", "|error|", color="k")
         for side in ("left", "bottom"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QIcon, QPixmap, QValidator
 from PyQt6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QLabel, QSizePolicy, QWidget
@@ -45,8 +46,12 @@ DIVERGED_COLOR = "#b00020"
 UNCONVERGED_COLOR = "#7f7f7f"
 
 
-def format_number(value: Any, digits: int = 6) -> str:
-    """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"."""
+ROUND_OFF = 1e-12  # models.grid.ROUND_OFF: below this fraction of its scale a number is round-off
+
+
+def format_number(value: Any, digits: int = 6, scale: float | None = None) -> str:
+    """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"; with ``scale``
+    (the size of such numbers here), round-off below ROUND_OFF of it as 0."""
     if value is None:
         return "—"
     try:
@@ -57,12 +62,14 @@ def format_number(value: Any, digits: int = 6) -> str:
         return UNDEFINED
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
+    if scale and abs(x) < ROUND_OFF * abs(scale):
+        return "0"
     text = f"{x:.{digits}g}"
     return "0" if text == "-0" else text
 
 
-def format_vector(values: Sequence[Any]) -> str:
-    return "(" + ", ".join(format_number(v) for v in values) + ")"
+def format_vector(values: Sequence[Any], scale: float | None = None) -> str:
+    return "(" + ", ".join(format_number(v, scale=scale) for v in values) + ")"
 
 
 def run_color(run) -> str:
@@ -175,3 +182,19 @@ class ElidedLabel(QLabel):
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 1))
         super().setText(shown)
         self.setToolTip(self._full if shown != self._full else "")
+
+
+class StepAxis(pg.AxisItem):
+    """An axis of whole numbers (descent steps): ticks at integers only, never 0.5 or "(x0.001)"."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph override
+        levels = [(max(1.0, round(spacing)), offset) for spacing, offset in super().tickSpacing(minVal, maxVal, size)]
+        return [level for k, level in enumerate(levels) if k == 0 or level[0] < levels[0][0]]
+
+
+def plain_axes(plot: pg.PlotItem) -> None:
+    """Tick labels as the numbers they are: no SI-prefix multiplier like "(x1e+21)" beside an axis."""
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        if axis is not None:
+            axis.enableAutoSIPrefix(False)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .common import (BASIN_COLORS, DIVERGED_COLOR, OPTIMIZER_COLORS, START_COLOR, UNCONVERGED_COLOR, critical_spots,
-                     run_color)
+                     plain_axes, run_color)
 
 COLORMAP = "viridis"
 POINT_COLOR = "#d62728"
@@ -60,6 +60,7 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.plot = self.addPlot()
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=False, y=False)
+        plain_axes(self.plot)
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setPen("k")
             self.plot.getAxis(side).setTextPen("k")
@@ -68,6 +69,7 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLORMAP), interactive=False, width=16, pen="k")
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.setTextPen("k")
+        self.colorbar.axis.enableAutoSIPrefix(False)
         pen = pg.mkPen((20, 20, 20, 170), width=1)
         self.isolines = pg.PlotCurveItem(pen=pen, connect="pairs", antialias=True)
         self.field = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 220), width=1.2), connect="pairs", antialias=True)
@@ -93,9 +95,9 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.field.setVisible(False)
         self._box = None
         # Descent: one line + step markers + arrow heads per run, draggable start markers, "explain" arrows.
-        self.legend = pg.LegendItem(offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 200),
-                                    pen=pg.mkPen((0, 0, 0, 60)))
-        self.legend.setParentItem(self.plot.vb)
+        # The runs' legend goes under the map, never over its data, and only while runs are drawn.
+        self.legend = pg.LegendItem(labelTextColor="k", colCount=2)
+        self.legend.setVisible(False)
         self._paths: dict[str, tuple[pg.PlotDataItem, pg.PlotCurveItem]] = {}
         self._starts: list[pg.TargetItem] = []
         self.explain_arrows: dict[str, pg.PlotCurveItem] = {}
@@ -309,7 +311,17 @@ class ContourView(pg.GraphicsLayoutWidget):
             line.setSymbol("o" if len(x) <= 400 else None)
             line.setData(x, y)
             heads.setData(*_segments_xy(self._heads(x, y)))
-        self.legend.setVisible(bool(paths))
+        self._show_legend(bool(paths))
+
+    def _show_legend(self, on: bool) -> None:
+        """In the layout's second row while there are runs; out of it (no blank band) otherwise."""
+        if on == self.legend.isVisible():
+            return
+        if on:
+            self.ci.addItem(self.legend, row=1, col=0)
+        else:
+            self.ci.removeItem(self.legend)
+        self.legend.setVisible(on)
 
     def _heads(self, x: np.ndarray, y: np.ndarray, last: int = 3) -> np.ndarray:
         """Arrow heads on the last few steps (those long enough to see), sized to the view."""

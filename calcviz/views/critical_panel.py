@@ -6,10 +6,11 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from .common import GLOBAL_MIN_SYMBOL, TYPE_STYLE, format_number, swatch  # noqa: F401
 
 class _NumberItem(QtWidgets.QTableWidgetItem):
-    """Sorts by the number, not the text."""
+    """Sorts by the number, not the text; round-off next to ``scale`` shows as 0 (the tooltip has the number)."""
 
-    def __init__(self, value: float):
-        super().__init__(format_number(value))
+    def __init__(self, value: float, scale: float | None = None):
+        super().__init__(format_number(value, scale=scale))
+        self.setToolTip(repr(float(value)))
         self.setData(QtCore.Qt.ItemDataRole.UserRole, float(value))
         self.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
 
@@ -41,8 +42,14 @@ class CriticalPointsPanel(QtWidgets.QWidget):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #8a5a00;")
         self.note.hide()
+        # The box's own lowest and highest values, and where: "global" is only said when a point is one.
+        self.extremes = QtWidgets.QLabel(self)
+        self.extremes.setWordWrap(True)
+        self.extremes.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.extremes.hide()
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.extremes)
         layout.addWidget(self.note)
         self._axes: list[str] = []
 
@@ -51,6 +58,7 @@ class CriticalPointsPanel(QtWidgets.QWidget):
         if self.table.rowCount():
             self.table.setRowCount(0)
             self.note.hide()
+            self.extremes.hide()
         done = f" {fraction:.0%}" if fraction is not None else ""
         self.summary.setText(f"Searching for critical points…{done} (Esc cancels)")
 
@@ -59,7 +67,9 @@ class CriticalPointsPanel(QtWidgets.QWidget):
         self.summary.setText(f"No search: {message}")
         self.note.hide()
 
-    def set_points(self, result: dict) -> None:
+    def set_points(self, result: dict, scales: dict | None = None) -> None:
+        """The search's result; ``scales`` (models.grid.scales) turns round-off into 0 on screen."""
+        scales = scales or {}
         """Fill the table from the engine's critical-point result."""
         self._axes = list(result["axes"])
         points = result["critical_points"]
@@ -87,13 +97,13 @@ class CriticalPointsPanel(QtWidgets.QWidget):
                 for col, a in enumerate(self._axes, start=1):
                     c = p["point"][a]
                     # Round-off around an exact zero (4.6e-17) reads as noise: show 0, keep it in the tooltip.
-                    item = _NumberItem(0.0 if abs(c) < 1e-12 else c)
-                    item.setToolTip(repr(c))
-                    self.table.setItem(row, col, item)
-                self.table.setItem(row, len(self._axes) + 1, _NumberItem(p["value"]))
-                eig = QtWidgets.QTableWidgetItem(", ".join(format_number(e) for e in p["eigenvalues"]))
+                    self.table.setItem(row, col, _NumberItem(c, scales.get("point", 1.0)))
+                self.table.setItem(row, len(self._axes) + 1, _NumberItem(p["value"], scales.get("value")))
+                eig = QtWidgets.QTableWidgetItem(", ".join(format_number(e, scale=scales.get("hessian"))
+                                                           for e in p["eigenvalues"]))
+                eig.setToolTip(", ".join(repr(float(e)) for e in p["eigenvalues"]))
                 self.table.setItem(row, len(self._axes) + 2, eig)
-                self.table.setItem(row, len(self._axes) + 3, _NumberItem(p["grad_norm"]))
+                self.table.setItem(row, len(self._axes) + 3, _NumberItem(p["grad_norm"], scales.get("gradient")))
             self.table.setSortingEnabled(True)
             self.table.resizeColumnsToContents()
         counts = {}
@@ -103,6 +113,21 @@ class CriticalPointsPanel(QtWidgets.QWidget):
                  for t in TYPE_STYLE if t in counts]
         self.summary.setText(f"{len(points)} critical point{'s' if len(points) != 1 else ''} in the box"
                              + (": " + ", ".join(parts) if parts else "") + ".")
+        curves = result.get("curves") or []
+        if curves:
+            self.summary.setText(self.summary.text() + " Curves of critical points (not isolated): "
+                                 + "; ".join(f"{c.get('description', '?')} ({c.get('type', '?')})" for c in curves) + ".")
+        lines = []
+        for key, word in (("box_min", "lowest"), ("box_max", "highest")):
+            extreme = result.get(key)
+            if extreme and extreme.get("value") is not None:
+                at = ", ".join(f"{a} = {format_number(extreme['point'].get(a), scale=scales.get('point', 1.0))}"
+                               for a in self._axes if a in extreme.get("point", {}))
+                where = extreme.get("where", "")
+                lines.append(f"{word} f on the box: <b>{format_number(extreme['value'], scale=scales.get('value'))}"
+                             f"</b> at {at}{f' ({where})' if where and where != 'interior' else ''}")
+        self.extremes.setText("<br>".join(lines))
+        self.extremes.setVisible(bool(lines))
         note = result.get("note", "")
         self.note.setText(note)
         self.note.setVisible(bool(note))

@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from .common import critical_spots, run_color
+from .common import critical_spots, plain_axes, run_color
 
 
 class CurveView(pg.PlotWidget):
@@ -18,6 +18,7 @@ class CurveView(pg.PlotWidget):
         super().__init__(parent, background="w")
         self.plot = self.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
+        plain_axes(self.plot)
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setPen("k")
             self.plot.getAxis(side).setTextPen("k")

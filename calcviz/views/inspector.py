@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
     QLabel, QLineEdit, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from .common import ERROR_COLOR, UNDEFINED, format_number, format_vector  # noqa: F401 - format_number: tests use it
+from .common import ERROR_COLOR, UNDEFINED, format_number, format_vector, plain_axes  # noqa: F401 - format_number: tests use it
 
 PLACEHOLDER = "Click the contour map to pick a point"
 
@@ -125,6 +125,11 @@ class PointInspector(QWidget):
         self.form.addRow(self.hessian_table)
 
         self.eigen_caption, self.eigen_label = row("eigenvalues of H")
+        self.undefined_label = QLabel(self.details)  # why the derivatives are undefined here, when they are
+        self.undefined_label.setWordWrap(True)
+        self.undefined_label.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.undefined_label.hide()
+        self.form.addRow(self.undefined_label)
         self.device_caption, self.device_label = row("computed on")
         _muted(self.device_label)
         layout.addWidget(self.details)
@@ -182,6 +187,7 @@ class PointInspector(QWidget):
         controls.addLayout(readout, 1)
 
         self.plot = pg.PlotWidget(parent=self.directional_box, background=self.palette().color(QPalette.ColorRole.Base))
+        plain_axes(self.plot.getPlotItem())
         self.plot.setFixedHeight(150)
         self.plot.setMinimumWidth(220)
         self.plot.setMenuEnabled(False)
@@ -297,14 +303,21 @@ class PointInspector(QWidget):
         self._typed = {axis: (text, None) for axis, text in texts.items()}
         self.pointTyped.emit(texts)
 
-    def set_point(self, info: dict | None) -> None:
-        """Show an engine point result (see Engine.evaluate_point), or None for the placeholder."""
+    def set_point(self, info: dict | None, scales: dict | None = None) -> None:
+        """Show an engine point result (see Engine.evaluate_point), or None for the placeholder. ``scales``
+        (models.grid.scales: the size of f, its gradient and Hessian over the box) turns round-off into 0."""
         self._info = info
         if info is None:
             self.placeholder.show()
             self.details.hide()
             self.directional_box.hide()
+            self.undefined_label.hide()
             return
+        scales = scales or {}
+        sp, sv, sg, sh = (scales.get(k) for k in ("point", "value", "gradient", "hessian"))
+        note = info.get("note") or ""
+        self.undefined_label.setText(note)
+        self.undefined_label.setVisible(bool(note))
         variables = list(info.get("variables") or list((info.get("point") or {}).keys()))
         point = info.get("point") or {}
         gradient = info.get("gradient") or {}
@@ -319,23 +332,25 @@ class PointInspector(QWidget):
             self.value_caption.setText(f"f({x})")
             self.gradient_caption.setText(f"f′({x})")
             self.second_caption.setText(f"f″({x})")
-            self.point_label.setText(format_number(point.get(x)))
-            self.gradient_label.setText(format_number(gradient.get(x)))
+            self.point_label.setText(format_number(point.get(x), scale=sp))
+            self.gradient_label.setText(format_number(gradient.get(x), scale=sg))
             self.gradient_label.setToolTip("")
-            self.second_label.setText(format_number(hessian[0][0] if hessian and hessian[0] else None))
+            self.second_label.setText(format_number(hessian[0][0] if hessian and hessian[0] else None, scale=sh))
         else:
             self.point_caption.setText("(" + ", ".join(variables) + ")")
             self.value_caption.setText("f")
             self.gradient_caption.setText("∇f")
-            self.point_label.setText(format_vector([point.get(v) for v in variables]))
+            self.point_label.setText(format_vector([point.get(v) for v in variables], sp))
             components = [gradient.get(v) for v in variables]
-            self.gradient_label.setText(format_vector(components))
-            self.gradient_label.setToolTip("\n".join(f"∂f/∂{v} = {format_number(c)}" for v, c in zip(variables, components)))
-            self.norm_label.setText(format_number(self._norm(components)))
-            self._fill_hessian(variables, hessian)
+            self.gradient_label.setText(format_vector(components, sg))
+            self.gradient_label.setToolTip("\n".join(f"∂f/∂{v} = {format_number(c, 17)}" for v, c in zip(variables, components)))
+            self.norm_label.setText(format_number(self._norm(components), scale=sg))
+            self._fill_hessian(variables, hessian, sh)
             eigenvalues = info.get("eigenvalues") or []
-            self.eigen_label.setText(", ".join(format_number(e) for e in eigenvalues) or "—")
-        self.value_label.setText(format_number(info.get("value")))
+            self.eigen_label.setText(", ".join(format_number(e, scale=sh) for e in eigenvalues) or "—")
+            self.eigen_label.setToolTip(", ".join(format_number(e, 17) for e in eigenvalues))
+        self.value_label.setText(format_number(info.get("value"), scale=sv))
+        self.value_label.setToolTip(format_number(info.get("value"), 17))
         device = info.get("device")
         self.device_label.setText(str(device) if device else "")
 
@@ -489,7 +504,7 @@ class PointInspector(QWidget):
             return float("nan")
         return math.hypot(*values)
 
-    def _fill_hessian(self, variables: Sequence[str], hessian: Sequence[Sequence[Any]]) -> None:
+    def _fill_hessian(self, variables: Sequence[str], hessian: Sequence[Sequence[Any]], scale: float | None = None) -> None:
         n = len(variables)
         table = self.hessian_table
         table.setRowCount(n)
@@ -502,7 +517,7 @@ class PointInspector(QWidget):
                     value = hessian[r][c]
                 except (IndexError, TypeError):
                     value = None
-                cell = QTableWidgetItem(format_number(value))
+                cell = QTableWidgetItem(format_number(value, scale=scale))
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 cell.setToolTip(f"∂²f/∂{variables[r]}∂{variables[c]} = {format_number(value, 17)}")
                 table.setItem(r, c, cell)

@@ -12,9 +12,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import QWidget
+from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from .common import run_color
+from .common import StepAxis, plain_axes, run_color
 
 LOG_FLOOR = 1e-12  # f − min f + LOG_FLOOR · (the spread of f): the minimum itself stays on a log axis
 VALUE_LABEL = "f"
@@ -28,10 +28,11 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self._length: int | None = None   # the race's length, when known (see set_steps)
         self._x_max: int | None = None
-        self.value_plot = self.addPlot(row=0, col=0)
-        self.grad_plot = self.addPlot(row=1, col=0)
+        self.value_plot = self.addPlot(row=0, col=0, axisItems={"bottom": StepAxis("bottom")})
+        self.grad_plot = self.addPlot(row=1, col=0, axisItems={"bottom": StepAxis("bottom")})
         self.grad_plot.setXLink(self.value_plot)
         for plot in (self.value_plot, self.grad_plot):
+            plain_axes(plot)
             plot.showGrid(x=True, y=True, alpha=0.25)
             for side in ("left", "bottom"):
                 plot.getAxis(side).setPen("k")
@@ -40,7 +41,10 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.value_plot.setLabel("left", VALUE_LABEL, color="k")
         self.grad_plot.setLabel("left", "|∇f|", color="k")
         self.grad_plot.setLabel("bottom", "step", color="k")
-        self.legend = self.value_plot.addLegend(offset=(-6, 6), labelTextColor="k")
+        # Beside the plots, not over the curves: every run listed, whole.
+        self.legend = pg.LegendItem(labelTextColor="k")
+        self.legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)  # rows close together
+        self.addItem(self.legend, row=0, col=1)
         self.grad_plot.setLogMode(y=True)
 
         self.value_log_action = QAction("Logarithmic f axis", self)
@@ -113,7 +117,9 @@ class LossPlot(pg.GraphicsLayoutWidget):
 
     # --- internals ---------------------------------------------------------------------------------
     def _curve(self, plot: pg.PlotItem, color: str, name: str | None = None) -> pg.PlotDataItem:
-        item = plot.plot(pen=pg.mkPen(color, width=2), name=name)
+        item = plot.plot(pen=pg.mkPen(color, width=2))
+        if name is not None:
+            self.legend.addItem(item, name)
         # Cheap per frame: the data arrive finite, and long runs are drawn decimated to the view.
         item.setSkipFiniteCheck(True)
         item.setDownsampling(auto=True, method="peak")
@@ -123,7 +129,8 @@ class LossPlot(pg.GraphicsLayoutWidget):
     def _remove(self, label: str) -> None:
         value_item, grad_item = self._curves.pop(label)
         self._colors.pop(label, None)
-        self.value_plot.removeItem(value_item)  # also takes it out of the legend
+        self.legend.removeItem(value_item)
+        self.value_plot.removeItem(value_item)
         self.grad_plot.removeItem(grad_item)
 
     def _value_log_changed(self, on: bool) -> None:

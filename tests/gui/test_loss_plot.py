@@ -147,3 +147,23 @@ def test_the_step_axis_grows_in_doublings_up_to_the_race_length(qtbot):
     assert shown(20)[1] == pytest.approx(32, rel=0.03)    # the next power of two
     assert shown(31)[1] == pytest.approx(32, rel=0.03)    # unchanged within it: no re-layout per frame
     assert shown(290)[1] == pytest.approx(300, rel=0.03)  # capped at the race's length
+
+
+def test_axes_show_plain_numbers_whole_steps_and_powers_of_ten(plot, qtbot):
+    """Seen: "(x1e+21)" beside a log |grad f| axis, steps at 0.5 and 1.5, "step (x0.001)"."""
+    steps = np.arange(3)
+    plot.set_runs([{"label": "gd", "color": "#d55e00", "steps": steps, "values": np.array([3.0, 2.0, 1.0]),
+                    "grad_norms": np.array([135.0, 120.0, 110.0])}])
+    qtbot.wait(50)
+    for item in (plot.value_plot, plot.grad_plot):
+        axis = item.getAxis("bottom")
+        (major, _), *_ = axis.tickSpacing(0, 2, 400)
+        assert major >= 1 and float(major).is_integer()
+        assert all(float(v).is_integer() for v in axis.tickValues(0, 2, 400)[0][1])
+        assert not item.getAxis("left").autoSIPrefix and not axis.autoSIPrefix
+    long = np.arange(20_001)
+    plot.set_runs([{"label": "gd", "color": "#d55e00", "steps": long, "values": 1.0 / (1 + long),
+                    "grad_norms": 1e21 / (1 + long)}])
+    qtbot.wait(50)
+    assert plot.grad_plot.getAxis("left").labelUnits == "" and "x1e" not in plot.grad_plot.getAxis("left").labelString()
+    assert "(x" not in plot.value_plot.getAxis("bottom").labelString()

@@ -418,3 +418,16 @@ def test_a_point_typed_in_the_inspector_is_the_chapters_exact_point(win, qtbot):
     qtbot.keyClick(y_field, QtCore.Qt.Key.Key_Return)
     assert "'y' has no value here" in window.inspector.entry_error.text() and window.inspector.entry_error.isVisible()
     assert app.session.selected == (0.0, float(np.log(2)))
+
+
+def test_round_off_is_shown_as_zero_and_kept_in_the_tooltip(win, qtbot):
+    """log(e^x + e^y) has a rank-one Hessian: one eigenvalue is exactly 0, computed as about 1e-17."""
+    window, app = win
+    app.start("log(exp(x) + exp(y))")
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    app.session.select(0.0, float(np.log(2)))
+    qtbot.waitUntil(lambda: app.idle and app.session.point is not None, timeout=TIMEOUT)
+    small, large = sorted(app.session.point["eigenvalues"], key=abs)
+    assert abs(small) < 1e-14 and large == pytest.approx(4 / 9)  # 2 p (1 - p) with p = 1/3
+    assert window.inspector.shown()["eigenvalues"] == "0, 0.444444"
+    assert repr(small)[:4] in window.inspector.eigen_label.toolTip() or small == 0.0
