@@ -226,8 +226,9 @@ class MainWindow(QtWidgets.QMainWindow):
         screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
         free = screen.availableGeometry()
         frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders
-        w = min(PREFERRED_SIZE[0], free.width() - frame.width())
-        h = min(PREFERRED_SIZE[1], free.height() - frame.height())
+        # The preferred size, or 90% of a larger screen (up to 1920 x 1200), or all of a smaller one.
+        w = min(max(PREFERRED_SIZE[0], int(free.width() * 0.9)), 1920, free.width() - frame.width())
+        h = min(max(PREFERRED_SIZE[1], int(free.height() * 0.9)), 1200, free.height() - frame.height())
         self.resize(w, h)
         self.move(free.left() + (free.width() - w - frame.width()) // 2, free.top() + (free.height() - h - frame.height()) // 2)
 

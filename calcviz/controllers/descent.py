@@ -303,7 +303,9 @@ class DescentController(QtCore.QObject):
             vectors.append(("velocity", [entry["velocity"][n] for n in names], "#9467bd"))
         if entry.get("update"):
             vectors.append(("update", [entry["update"][n] for n in names], "#111111"))
-        w.contour.set_explain(entry["point"][names[0]], entry["point"][names[1]], vectors)
+        facts = [(race.labels[r], f"step {entry['step']}"), ("learning rate", f"{entry['learning_rate']:.4g}"),
+                 ("f", f"{entry['value']:.6g}")]
+        w.contour.set_explain(entry["point"][names[0]], entry["point"][names[1]], vectors, facts)
 
     def shutdown(self) -> None:
         self.timer.stop()

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .common import (BASIN_COLORS, DIVERGED_COLOR, OPTIMIZER_COLORS, START_COLOR, UNCONVERGED_COLOR, critical_spots,
-                     plain_axes, run_color)
+                     format_number, plain_axes, run_color)
 
 COLORMAP = "viridis"
 POINT_COLOR = "#d62728"
@@ -371,38 +371,75 @@ class ContourView(pg.GraphicsLayoutWidget):
     def start_positions(self) -> list[tuple[float, float]]:
         return [(t.pos().x(), t.pos().y()) for t in self._starts]
 
-    def set_explain(self, x: float, y: float, vectors: list[tuple[str, tuple[float, float], str]]) -> None:
-        """Arrows from (x, y) for the step being explained: [(name, (dx, dy) in data units, colour)].
-        Each is drawn at its true length when that is visible, else stretched to a readable length
-        (the inspector gives the numbers)."""
+    def set_explain(self, x: float, y: float, vectors: list[tuple[str, tuple[float, float], str]],
+                    facts: list[tuple[str, str]] | None = None) -> None:
+        """Arrows from (x, y) for the step being explained: [(name, (dx, dy) in data units, colour)], each
+        labelled with its numbers at its tip; ``facts`` ([(name, text)]: the run, the step, the learning
+        rate...) in a box in the map's corner. An arrow is drawn at its true length when that is visible,
+        else stretched to a readable length (its numbers are the true ones)."""
         for name in list(self.explain_arrows):
             if name not in {v[0] for v in vectors}:
                 self.plot.removeItem(self.explain_arrows.pop(name))
                 self.plot.removeItem(self.explain_labels.pop(name))
         (x0, x1), (y0, y1) = self.view_box()
         scale = np.array([x1 - x0, y1 - y0])
+        placed = []  # label anchors so far, in view fractions: labels that would touch are moved apart
         for name, (dx, dy), color in vectors:
             if name not in self.explain_arrows:
-                arrow = pg.PlotCurveItem(pen=pg.mkPen(color, width=3), connect="pairs", antialias=True)
-                label = pg.TextItem(name, color=color, anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 190))
+                arrow = pg.PlotCurveItem(pen=pg.mkPen(color, width=3.5), connect="pairs", antialias=True)
+                label = pg.TextItem(color=color, fill=pg.mkBrush(255, 255, 255, 225),
+                                    border=pg.mkPen(color, width=1))
+                font = label.textItem.font()
+                font.setPointSizeF(font.pointSizeF() * 1.1)
+                font.setBold(True)
+                label.setFont(font)
                 for item in (arrow, label):
                     item.setZValue(8)
                     self.plot.addItem(item, ignoreBounds=True)
                 self.explain_arrows[name], self.explain_labels[name] = arrow, label
             d = np.array([dx, dy], float)
             relative = np.hypot(*(d / scale)) if np.all(np.isfinite(d)) else 0.0
+            label = self.explain_labels[name]
             if relative == 0:
                 self.explain_arrows[name].setData([], [])
-                self.explain_labels[name].hide()
+                label.hide()
                 continue
-            if not 0.04 <= relative <= 0.3:  # too short to see or off the view: readable length instead
-                d = d / relative * 0.12
-            self.explain_arrows[name].setData(*_segments_xy(arrow_segments(x, y, d[0], d[1], head=0.22)))
-            self.explain_labels[name].setPos(x + d[0], y + d[1])
-            self.explain_labels[name].show()
+            label.setText(f"{name} = ({format_number(dx, 3)}, {format_number(dy, 3)})")
+            shown = d if 0.04 <= relative <= 0.3 else d / relative * 0.12  # too short or too long: readable
+            self.explain_arrows[name].setData(*_segments_xy(arrow_segments(x, y, shown[0], shown[1], head=0.22)))
+            # The label beyond the tip, on the side the arrow points to; nudged down past labels it would cover.
+            tip = np.array([x + shown[0], y + shown[1]])
+            where = (tip - [x0, y0]) / scale
+            while any(abs(where[0] - a) < 0.25 and abs(where[1] - b) < 0.06 for a, b in placed):
+                where[1] -= 0.07
+            placed.append(tuple(where))
+            label.setAnchor((0.0 if where[0] < 0.5 else 1.0, 0.5))  # the text runs inward, never off the map
+            label.setPos(x0 + where[0] * scale[0], y0 + where[1] * scale[1])
+            label.show()
+        self._set_facts(facts or [])
+
+    def _set_facts(self, facts: list[tuple[str, str]]) -> None:
+        """The step's numbers in the map's top-left corner (kept off the arrows and the data's centre)."""
+        if not hasattr(self, "explain_facts"):
+            self.explain_facts = pg.TextItem(color="k", fill=pg.mkBrush(255, 255, 255, 225), border=pg.mkPen("k"),
+                                             anchor=(0, 0))
+            self.explain_facts.setParentItem(self.plot.vb)
+            self.explain_facts.setZValue(9)
+        if not facts:
+            self.explain_facts.hide()
+            return
+        self.explain_facts.setHtml("<br>".join(f"<b>{name}</b> {text}" for name, text in facts))
+        self.explain_facts.setPos(6, 6)
+        self.explain_facts.show()
 
     def clear_explain(self) -> None:
-        self.set_explain(0.0, 0.0, [])
+        self.set_explain(0.0, 0.0, [], [])
+
+    def explain_texts(self) -> list[str]:
+        """The explain labels on screen (for tests)."""
+        labels = [label.textItem.toPlainText() for label in self.explain_labels.values() if label.isVisible()]
+        facts = getattr(self, "explain_facts", None)
+        return labels + ([facts.textItem.toPlainText()] if facts is not None and facts.isVisible() else [])
 
     def set_basins(self, result: dict | None) -> None:
         """Colour the map by the minimum descent reaches from each start (Engine.basins' result): one

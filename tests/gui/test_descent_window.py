@@ -159,6 +159,13 @@ def test_explain_this_step_draws_the_vectors_and_gives_their_numbers(win, qtbot)
     direction = np.array([ax[1] - ax[0], ay[1] - ay[0]])
     cosine = direction @ -g / np.linalg.norm(direction) / np.linalg.norm(g)
     assert cosine == pytest.approx(1.0, abs=1e-6)
+    # The numbers beside the arrows, and the step's facts in the map's corner; no two labels overlap.
+    texts = window.contour.explain_texts()
+    assert f"−∇f = ({-g[0]:.3g}, {-g[1]:.3g})" in texts
+    assert any(t.startswith("update = (") for t in texts) and any(t.startswith("velocity = (") for t in texts)
+    assert any("Momentum step 2" in t and "learning rate 0.05" in t for t in texts)
+    boxes = [label.sceneBoundingRect() for label in window.contour.explain_labels.values() if label.isVisible()]
+    assert all(not a.intersects(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     window.actions["explain_step"].setChecked(False)
     assert window.inspector.shown_step() is None and not window.contour.explain_arrows
 
