@@ -194,6 +194,12 @@ class MainWindow(QtWidgets.QMainWindow):
         a["about"].triggered.connect(lambda: QtWidgets.QMessageBox.about(self, "About calcviz",
                                                                          help_text.about_html(self._device_name)))
         # The view switches sit in the menu bar's row: a toolbar row of its own costs the plots 33 px.
+        # Right-click menus: each view's own actions, then the switches that belong to it.
+        self.contour.add_context_actions([a[k] for k in ("equal_aspect", "field", "critical_markers", "tangent_plane",
+                                                         "quadratic_model", "explain_step", "basins")])
+        self.curve.add_context_actions([a[k] for k in ("second_derivative", "critical_markers", "quadratic_model")])
+        self.surface.add_context_actions([a[k] for k in ("reset_view", "surface_isolines", "critical_markers",
+                                                         "tangent_plane", "quadratic_model")])
         bar = QtWidgets.QToolBar("View", self)
         bar.setObjectName("toolbar-view")
         bar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)

@@ -63,7 +63,9 @@ class FilesController(QtCore.QObject):
         w.actions["save"].triggered.connect(self.save)
         w.actions["save_as"].triggered.connect(self.save_as)
         w.actions["open"].triggered.connect(self.open_dialog)
-        w.actions["export"].triggered.connect(self.export_dialog)
+        w.actions["export"].triggered.connect(lambda: self.export_dialog())
+        for view in (w.contour, w.curve, w.surface, w.loss):
+            view.exportRequested.connect(self.export_dialog)
         if persist:  # `calcviz export`'s hidden window never touches the user's layout or last session
             w.closing.connect(self.save_last)
         self._fill_recent()
@@ -159,10 +161,13 @@ class FilesController(QtCore.QObject):
         return True
 
     # ------------------------------------------------------------------ exports
-    def export_dialog(self) -> None:
+    def export_dialog(self, what: str | None = None) -> None:
+        """File > Export, or a view's "Export this …" (``what``: that view's choice comes first)."""
         filters = ";;".join(EXPORTS)
-        path, chosen = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export", str(self._folder() / "calcviz.png"),
-                                                             filters)
+        chosen = next((f for f, (w, _) in EXPORTS.items() if w == what), "")
+        name = f"calcviz-{what}.png" if what else "calcviz.png"
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export", str(self._folder() / name),
+                                                             filters, chosen)
         if not path:
             return
         what, suffix = EXPORTS[chosen]

@@ -47,6 +47,7 @@ class ApproximationPanel(QtWidgets.QWidget):
         layout.addWidget(self.table)
 
         self.plot = pg.PlotWidget(self, background="w")
+        self.plot.getPlotItem().setMenuEnabled(False)  # its axes and mouse modes are not the user's business
         self.plot.setMinimumHeight(170)
         self.plot.setLogMode(x=True, y=True)
         plain_axes(self.plot.getPlotItem())

@@ -198,3 +198,31 @@ def plain_axes(plot: pg.PlotItem) -> None:
         axis = plot.getAxis(name)
         if axis is not None:
             axis.enableAutoSIPrefix(False)
+
+
+class ContextMenu:
+    """A view's own right-click menu (pyqtgraph's, with its axis and mouse-mode settings and its own Export,
+    is switched off): the view's actions at the click, then the window's actions given to it, then Export.
+    Mixed into views that define ``exportRequested`` and ``VIEW`` (the name File > Export knows them by)."""
+
+    def add_context_actions(self, actions) -> None:
+        self._context_actions = list(actions)
+
+    def context_menu(self, at=None):
+        """The menu (for a click at ``at`` in data coordinates, or None), built anew each time."""
+        from PyQt6.QtWidgets import QMenu
+
+        menu = QMenu(self)
+        for text, slot in self.actions_at(at):
+            menu.addAction(text, slot)
+        shared = getattr(self, "_context_actions", [])
+        if shared:
+            menu.addSeparator()
+            menu.addActions(shared)
+        menu.addSeparator()
+        menu.addAction(f"Export this {self.VIEW_TITLE}…", lambda: self.exportRequested.emit(self.VIEW))
+        return menu
+
+    def actions_at(self, at) -> list:
+        """(text, slot) pairs for a click at ``at``: the view's own, none by default."""
+        return []

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .common import (BASIN_COLORS, DIVERGED_COLOR, OPTIMIZER_COLORS, START_COLOR, UNCONVERGED_COLOR, critical_spots,
+from .common import (BASIN_COLORS, DIVERGED_COLOR, ContextMenu, OPTIMIZER_COLORS, START_COLOR, UNCONVERGED_COLOR, critical_spots,
                      format_number, plain_axes, run_color)
 
 COLORMAP = "viridis"
@@ -33,7 +33,7 @@ def arrow_segments(x, y, dx, dy, head: float = 0.3) -> np.ndarray:
                            np.stack([tip, tip + back - side], 1)])
 
 
-class ContourView(pg.GraphicsLayoutWidget):
+class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
     """Image + iso-lines + colour bar; selected point, gradient and direction arrows; gradient field."""
 
     hovered = QtCore.pyqtSignal(float, float)
@@ -45,6 +45,8 @@ class ContourView(pg.GraphicsLayoutWidget):
     startDragged = QtCore.pyqtSignal(int, float, float)  # a start marker dragged: its index and new place
     viewRangeChanged = QtCore.pyqtSignal(object)  # ((x0, x1), (y0, y1)) shown now (after a pan, a zoom, a new box)
     boxRequested = QtCore.pyqtSignal(object, object)  # (x_range, y_range): the box the user panned or zoomed to
+    exportRequested = QtCore.pyqtSignal(str)          # "contour": File > Export for this view
+    VIEW, VIEW_TITLE = "contour", "map"
 
     BOX_DELAY_MS = 300  # a burst of wheel notches (or a drag) becomes one new box once it pauses
 
@@ -61,6 +63,7 @@ class ContourView(pg.GraphicsLayoutWidget):
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=False, y=False)
         plain_axes(self.plot)
+        self.plot.setMenuEnabled(False)  # calcviz's own menu instead (see context_menu)
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setPen("k")
             self.plot.getAxis(side).setTextPen("k")
@@ -154,6 +157,17 @@ class ContourView(pg.GraphicsLayoutWidget):
                 self.startPicked.emit(p.x(), p.y())
             else:
                 self.pointPicked.emit(p.x(), p.y())
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        p = self._to_data(self.mapToScene(event.pos()))
+        self.context_menu(None if p is None or not self._inside(p.x(), p.y()) else (p.x(), p.y())).exec(event.globalPos())
+
+    def actions_at(self, at) -> list:
+        if at is None:
+            return []
+        x, y = at
+        return [("Select this point", lambda: self.pointPicked.emit(x, y)),
+                ("Start gradient descent here", lambda: self.startPicked.emit(x, y))]
 
     def _remember_range(self, *_) -> None:
         if not self._box_timer.isActive():

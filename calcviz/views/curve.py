@@ -5,20 +5,23 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from .common import critical_spots, plain_axes, run_color
+from .common import ContextMenu, critical_spots, plain_axes, run_color
 
 
-class CurveView(pg.PlotWidget):
+class CurveView(ContextMenu, pg.PlotWidget):
     pointPicked = QtCore.pyqtSignal(float, float)
     hovered = QtCore.pyqtSignal(float, float)
     startPicked = QtCore.pyqtSignal(float)  # Shift+click, or a click in "set start" mode: descent's start x
     viewRangeChanged = QtCore.pyqtSignal(object)  # ((x0, x1), (y0, y1)) shown now
+    exportRequested = QtCore.pyqtSignal(str)      # "curve": File > Export for this view
+    VIEW, VIEW_TITLE = "curve", "curve"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent, background="w")
         self.plot = self.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         plain_axes(self.plot)
+        self.plot.setMenuEnabled(False)  # calcviz's own menu instead (see context_menu)
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setPen("k")
             self.plot.getAxis(side).setTextPen("k")
@@ -54,6 +57,18 @@ class CurveView(pg.PlotWidget):
                 self.startPicked.emit(p.x())
             else:
                 self.pointPicked.emit(p.x(), p.y())
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        p = self._data_pos(self.mapToScene(event.pos()))
+        inside = p is not None and self._range[0] <= p.x() <= self._range[1]
+        self.context_menu((p.x(), p.y()) if inside else None).exec(event.globalPos())
+
+    def actions_at(self, at) -> list:
+        if at is None:
+            return []
+        x, y = at
+        return [("Select this point", lambda: self.pointPicked.emit(x, y)),
+                ("Start gradient descent here", lambda: self.startPicked.emit(x))]
 
     def set_start_mode(self, on: bool) -> None:
         self._start_mode = bool(on)

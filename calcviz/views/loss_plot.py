@@ -11,17 +11,21 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from .common import StepAxis, plain_axes, run_color
+from .common import ContextMenu, StepAxis, plain_axes, run_color
 
 LOG_FLOOR = 1e-12  # f − min f + LOG_FLOOR · (the spread of f): the minimum itself stays on a log axis
 VALUE_LABEL = "f"
 SHIFTED_LABEL = "f − min f (f is not all positive)"
 
 
-class LossPlot(pg.GraphicsLayoutWidget):
+class LossPlot(ContextMenu, pg.GraphicsLayoutWidget):
+    exportRequested = pyqtSignal(str)  # "loss": File > Export for this view
+    VIEW, VIEW_TITLE = "loss", "plot"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         del self.clear  # GraphicsLayoutWidget binds its layout's clear() here; ours removes the runs
@@ -49,9 +53,9 @@ class LossPlot(pg.GraphicsLayoutWidget):
 
         self.value_log_action = QAction("Logarithmic f axis", self)
         self.value_log_action.setCheckable(True)
-        menu = self.value_plot.vb.menu
-        menu.insertAction(menu.actions()[0] if menu.actions() else None, self.value_log_action)
         self.value_log_action.toggled.connect(self.set_value_log)
+        for plot in (self.value_plot, self.grad_plot):
+            plot.setMenuEnabled(False)  # calcviz's own menu instead (see context_menu)
         # pyqtgraph's own "Log Y" (Plot Options) must shift the data too: follow its check box.
         self.value_plot.ctrl.logYCheck.toggled.connect(self._value_log_changed)
         self.grad_plot.ctrl.logYCheck.toggled.connect(self._redraw)
@@ -59,6 +63,17 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colors: dict[str, str] = {}
         self._runs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.context_menu().exec(event.globalPos())
+
+    def actions_at(self, at) -> list:
+        return []
+
+    def context_menu(self, at=None):
+        menu = super().context_menu(at)
+        menu.insertAction(menu.actions()[0] if menu.actions() else None, self.value_log_action)
+        return menu
 
     # --- public interface ------------------------------------------------------------------------
     def set_runs(self, runs: Sequence[Mapping]) -> None:

@@ -11,7 +11,7 @@ import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .common import TYPE_STYLE, run_color
+from .common import TYPE_STYLE, ContextMenu, run_color
 
 S = 10.0     # half-width of the box in scene units
 MESH_MAX_SIDE = 300  # level of detail: a denser mesh has more triangles than the view has pixels
@@ -92,13 +92,15 @@ def _draw_labels(view, labels: list[gl.GLTextItem], image: QtGui.QImage, scale: 
     painter.end()
 
 
-class SurfaceView(QtWidgets.QWidget):
+class SurfaceView(ContextMenu, QtWidgets.QWidget):
     """GL surface + axes + selected point and its gradient; or a message when there is no surface.
 
     ``cameraMoved(camera)`` when the user turns or zooms the view (a dict: distance, elevation,
     azimuth, center); ``set_camera`` shows one, or fits the box (None)."""
 
     cameraMoved = QtCore.pyqtSignal(object)
+    exportRequested = QtCore.pyqtSignal(str)  # "surface": File > Export for this view
+    VIEW, VIEW_TITLE = "surface", "3D view"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -156,7 +158,10 @@ class SurfaceView(QtWidgets.QWidget):
         self.gl.installEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        """The user's drag or wheel ended: say where the camera is now."""
+        """The user's drag or wheel ended: say where the camera is now. A right click: calcviz's menu."""
+        if watched is self.gl and event.type() == QtCore.QEvent.Type.ContextMenu:
+            self.context_menu().exec(event.globalPos())
+            return True
         if watched is self.gl and event.type() in (QtCore.QEvent.Type.MouseButtonRelease, QtCore.QEvent.Type.Wheel):
             QtCore.QTimer.singleShot(0, lambda: self.cameraMoved.emit(self.camera()))
         return super().eventFilter(watched, event)

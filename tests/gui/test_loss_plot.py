@@ -96,7 +96,7 @@ def test_log_values_not_all_positive_draw_f_minus_min_f(plot):
 
 def test_the_context_menu_and_pyqtgraphs_log_check_agree(plot):
     plot.set_runs([{**GD, "values": GD["values"] - 1.0}])
-    assert plot.value_log_action in plot.value_plot.vb.menu.actions()
+    assert plot.value_log_action in plot.context_menu().actions()  # calcviz's own right-click menu
     plot.value_log_action.trigger()
     assert plot.value_log() and plot.value_axis_label() == SHIFTED_LABEL
     plot.value_plot.ctrl.logYCheck.setChecked(False)  # pyqtgraph's own Plot Options > Log Y

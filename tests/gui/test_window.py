@@ -431,3 +431,24 @@ def test_round_off_is_shown_as_zero_and_kept_in_the_tooltip(win, qtbot):
     assert abs(small) < 1e-14 and large == pytest.approx(4 / 9)  # 2 p (1 - p) with p = 1/3
     assert window.inspector.shown()["eigenvalues"] == "0, 0.444444"
     assert repr(small)[:4] in window.inspector.eigen_label.toolTip() or small == 0.0
+
+
+def test_right_click_menus_are_calcvizs_own(win, qtbot, monkeypatch):
+    """pyqtgraph's raw menus (axis settings, mouse modes, their own Export) are replaced by the view's actions."""
+    window, app = win
+    app.start("x^2 + y^2")
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    assert not window.contour.plot.vb.menuEnabled() and not window.loss.value_plot.vb.menuEnabled()
+    menu = window.contour.context_menu((0.5, -0.5))
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts[:2] == ["Select this point", "Start gradient descent here"]
+    assert "Equal &aspect (1:1)" in texts and texts[-1] == "Export this map…"
+    assert not any("Mouse Mode" in t or "View All" in t for t in texts)
+    menu.actions()[0].trigger()
+    assert app.session.selected == (0.5, -0.5)
+    asked = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *args: asked.append(args) or ("", ""))
+    [a for a in menu.actions() if a.text() == "Export this map…"][0].trigger()
+    assert asked and asked[0][-1] == "Contour map (*.png *.svg)"  # File > Export, on the map's choice
+    assert "Reset 3D view" in [a.text().replace("&", "") for a in window.surface.context_menu().actions()]
+    assert "Logarithmic f axis" in [a.text() for a in window.loss.context_menu().actions()]
