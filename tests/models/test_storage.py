@@ -241,7 +241,8 @@ BROKEN = [
     ("NaN number", x_range_text("[NaN, 3.0]"), "it contains NaN, which is not a JSON number"),
     ("Infinity number", x_range_text("[-Infinity, 3.0]"), "it contains -Infinity, which is not a JSON number"),
     ("huge number", x_range_text("[-1e999, 3.0]"), "document.x_range must be two finite numbers"),
-    ("5000-digit integer", raw('{"n": 1' + "0" * 5000 + "}"), "4300 digits"),
+    ("5000-digit integer", raw('{"a": 1.5,\n "n": 1' + "0" * 5000 + "}"),
+     "it holds a whole number of 5001 digits at line 2 column 7; calcviz reads numbers of up to 4300 digits"),
     ("missing text", changed(drop("document.text")), "document.text is missing"),
     ("text not text", changed(put("document.text", 5)), "document.text must be text (got a number)"),
     ("syntax error", changed(put("document.text", "x^2 +* y")),
@@ -295,6 +296,54 @@ def test_broken_session_files_are_refused(tmp_path, make, fragment):
     with pytest.raises(SessionError) as info:
         storage.load_session(path)
     assert fragment in str(info.value)
+
+
+def test_a_long_integer_is_worded_for_a_user(tmp_path):
+    with pytest.raises(SessionError) as info:
+        storage.load_session(raw('[1.' + "0" * 6000 + ', -' + "9" * 4400 + ']')(tmp_path))
+    message = str(info.value)
+    assert "a whole number of 4400 digits at line 1 column 6007" in message  # not the long fraction
+    assert "set_int_max_str_digits" not in message
+
+
+def refused_within(seconds: float, path: Path) -> str:
+    """load_session(path)'s refusal, run in a thread so that a blocking open fails the test, not hangs it."""
+    import threading
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_refusal(path)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        with open(path, "wb"):  # a writer unblocks the reader (a FIFO), so the thread can end
+            pass
+        thread.join(seconds)
+        pytest.fail(f"load_session({path}) blocked for {seconds} s")
+    return outcome[0]
+
+
+def _refusal(path: Path) -> str:
+    try:
+        storage.load_session(path)
+    except SessionError as exc:
+        return str(exc)
+    return "loaded"
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "session.json"
+    os.mkfifo(fifo)
+    assert refused_within(10, fifo) == f"{fifo} is not a regular file (a named pipe (FIFO)), so it cannot be a session file"
+
+
+def test_devices_and_sockets_are_refused(tmp_path):
+    import socket
+    assert refused_within(10, Path("/dev/zero")) == \
+        "/dev/zero is not a regular file (a device), so it cannot be a session file"
+    path = tmp_path / "s.json"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        server.listen()
+        assert refused_within(10, path) == f"{path} is not a regular file (a socket), so it cannot be a session file"
 
 
 def test_the_base_of_the_broken_files_loads(tmp_path):
@@ -437,6 +486,49 @@ def test_permission_denied_message(tmp_path, monkeypatch):
     with pytest.raises(StorageError, match=f"cannot save a.json: permission denied in the folder {tmp_path}"):
         storage.atomic_write(tmp_path / "a.json", "{}")
     assert os.listdir(tmp_path) == []
+
+
+def test_saving_into_proc_gives_the_real_reason():
+    with pytest.raises(StorageError, match=r"^cannot save a.csv: the folder /proc does not take new files "
+                                           r"\(it belongs to the system, not to storage\)$"):
+        storage.atomic_write("/proc/a.csv", "x")
+
+
+SLOW_SAVE = """
+import os, sys, time
+from calcviz.models import storage
+with storage.atomic_writer(sys.argv[1]) as f:
+    f.write(b"x" * 2_000_000)
+    f.flush()
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_save_killed_midway_leaves_its_temporary_file_until_the_next_save(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    target = tmp_path / "big.json"
+    target.write_text("old")
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(target)], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        pid = int(writer.stdout.readline())  # it is writing now
+        # a second writer of the same target while the first is alive leaves the first one's work alone
+        storage.atomic_write(target, "second")
+        left = [name for name in os.listdir(tmp_path) if name != "big.json"]
+        assert len(left) == 1 and left[0].startswith(f".big.{pid}-") and left[0].endswith(".tmp.json")
+        assert (tmp_path / left[0]).stat().st_size == 2_000_000
+        os.kill(pid, signal.SIGKILL)  # no handler runs: the temporary file stays
+    finally:
+        writer.kill()
+        writer.wait(10)  # reaped: the process id is free
+    assert sorted(os.listdir(tmp_path)) == sorted(["big.json", left[0]]) and target.read_text() == "second"
+    storage.atomic_write(tmp_path / "other.json", "{}")  # another target's save leaves it too
+    assert left[0] in os.listdir(tmp_path)
+    storage.atomic_write(target, "third")
+    assert sorted(os.listdir(tmp_path)) == ["big.json", "other.json"] and target.read_text() == "third"
 
 
 # ----------------------------------------------------------------------------- exports
