@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import sys
@@ -38,23 +39,25 @@ def assignments(items: Sequence[str] | None, what: str) -> dict[str, float]:
     return values
 
 
-def _json_default(obj):
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(type(obj).__name__)
+def _strict(v):
+    """``v`` in JSON's types: numpy values as Python's, NaN/inf as null (so every JSON reader accepts it)."""
+    if hasattr(v, "tolist"):
+        v = v.tolist()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(x) for x in v]
+    return v
+
+
+def _json_text(data) -> str:
+    return json.dumps(_strict(data), indent=2)
 
 
 def _print_json(data: dict) -> None:
-    # NaN/inf are not JSON: write them as null so every JSON reader accepts the output.
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-    print(json.dumps(clean(json.loads(json.dumps(data, default=_json_default))), indent=2))
+    print(_json_text(data))
 
 
 def _fmt(v: float) -> str:
@@ -227,28 +230,36 @@ def cmd_descend(args) -> int:
         descent.check_optimizers(optimizers)  # before TensorFlow loads
     except descent.DescentError as exc:
         raise UsageError(str(exc)) from None
-    from .models.engine import Engine
-    result = Engine(args.device).descend(args.expr, starts[0] if len(starts) == 1 else starts, params,
-                                        optimizers=optimizers, lr=args.lr, steps=args.steps, tol=args.tol,
-                                        hyperparameters=hyper, schedule=schedule)
-    result.pop("seconds")
-    names = result["variables"]
+    from .models import storage
+
+    def compute(path):
+        from .models.engine import Engine  # (after the output file is known to be writable)
+
+        result = Engine(args.device).descend(args.expr, starts[0] if len(starts) == 1 else starts, params,
+                                            optimizers=optimizers, lr=args.lr, steps=args.steps, tol=args.tol,
+                                            hyperparameters=hyper, schedule=schedule, path=path)
+        result.pop("seconds")
+        return result
+
+    # The paths come as numpy columns and are written a step at a time: a million steps as Python
+    # dicts took gigabytes. The table prints no path, so it asks for none.
     if args.json:
-        _print_json(result)
+        _print_descent_json(compute("columns"))
+        return 0
+    if args.csv == "-":
+        _write_descent_csv(sys.stdout, compute("columns"))
         return 0
     if args.csv:
-        out = sys.stdout if args.csv == "-" else open(args.csv, "w", newline="")
-        try:
-            writer = csv.writer(out)
-            writer.writerow(["run", "optimizer", "step", *names, "value", "grad_norm"])
-            for k, run in enumerate(result["runs"]):
-                for p in run["path"]:
-                    writer.writerow([k, run["optimizer"], p["step"], *(repr(p["point"][n]) for n in names),
-                                     repr(p["value"]), repr(p["grad_norm"])])
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        # The temporary file is made first: a folder that cannot take the file is reported before the
+        # computation, and the old file is replaced only by a complete new one.
+        with storage.atomic_writer(args.csv) as file:
+            text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+            _write_descent_csv(text, compute("columns"))
+            text.flush()
+            text.detach()  # the atomic writer closes (and fsyncs) the file
         return 0
+    result = compute(False)
+    names = result["variables"]
     print(_signature(expression, names))
     if params:
         print("params     " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["params"].items()))
@@ -268,6 +279,41 @@ def cmd_descend(args) -> int:
         print(f"run {k} ({run['optimizer']}): {run['message']}")
     print(f"device     {result['device']}")
     return 0
+
+
+def _write_descent_csv(out, result: dict) -> None:
+    """One row per run and step: run, optimizer, step, the point, value, grad_norm (full precision)."""
+    writer = csv.writer(out)
+    writer.writerow(["run", "optimizer", "step", *result["variables"], "value", "grad_norm"])
+    for k, run in enumerate(result["runs"]):
+        path = run["path"]
+        for first in range(0, len(path["step"]), CHUNK):
+            rows = (path[key][first:first + CHUNK].tolist() for key in ("step", "point", "value", "grad_norm"))
+            writer.writerows([k, run["optimizer"], step, *point, value, norm] for step, point, value, norm in zip(*rows))
+
+
+def _print_descent_json(result: dict) -> None:
+    """The descend result as JSON, each run's path written a step at a time as it is made (a
+    million-step path would take gigabytes as one document in memory)."""
+    from .models.descent import path_records
+
+    paths = []
+    for k, run in enumerate(result["runs"]):
+        paths.append(run["path"])
+        run["path"] = f"\0path {k}\0"  # a marker where the path goes in the text
+    text = _json_text(result)
+    out = sys.stdout
+    for k, path in enumerate(paths):
+        before, text = text.split(json.dumps(f"\0path {k}\0"), 1)
+        indent = " " * (len(before) - before.rfind("\n") - 1 - len('"path": '))
+        out.write(before + "[")
+        for step, record in enumerate(path_records(path, result["variables"], CHUNK)):
+            out.write(("," if step else "") + "\n" + indent + "  " + _json_text(record).replace("\n", "\n  " + indent))
+        out.write("\n" + indent + "]")
+    out.write(text + "\n")
+
+
+CHUNK = 4096  # path steps written at a time
 
 
 def cmd_backprop(args) -> int:
@@ -417,6 +463,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         print(exc.caret(), file=sys.stderr)
         return 2
-    except ValueError as exc:  # UsageError, EngineError: already worded for the user
+    except ValueError as exc:  # UsageError, EngineError, StorageError: already worded for the user
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -239,19 +239,23 @@ class Compiled:
         state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
         fixed = (np.asarray(param_values, np.float64), plan.kind, plan.table, np.int32(plan.steps),
                  np.float64(plan.tol), box.mean(axis=1), 0.5 * (box[:, 1] - box[:, 0]))
-        records = []
+        if path:
+            # Room for every step the runs may take, padding rows left out; np.empty's untouched
+            # pages take no memory, so a run that stops early costs only the steps it took.
+            records = np.empty((plan.steps + 1, R, 5 * len(self.variables) + 3))
         for first in range(0, plan.steps + 1, span):
             rates = plan.rates[first:first + span]
             rates = np.pad(rates, (0, span - len(rates)), mode="edge")  # one shape per span
             *state, final, record = fn(np.int32(first), *state, rates, *fixed)
             if path:
-                records.append(record.numpy())
+                taken = min(span, plan.steps + 1 - first)
+                records[first:first + taken] = record.numpy()[:taken, :R]
             if not np.any(state[3].numpy() == descent.RUNNING):
                 break
         out = {k: t.numpy()[:R] for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
         out.update(zip(("value", "gradient", "grad_norm"), (t.numpy()[:R] for t in final)))
         if path:  # the columns the loop packed: X, g, update, velocity, accumulator (n each), v, |g|, fallback
-            n, columns = len(self.variables), np.concatenate(records)[:out["stop"].max() + 1, :R]
+            n, columns = len(self.variables), records[:out["stop"].max() + 1]
             out["path"] = {key: columns[:, :, i * n:(i + 1) * n]
                            for i, key in enumerate(("X", "gradient", "update", "velocity", "accumulator"))}
             out["path"].update(value=columns[:, :, 5 * n], grad_norm=columns[:, :, 5 * n + 1],

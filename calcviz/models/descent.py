@@ -34,7 +34,7 @@ import functools
 import gc
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -365,17 +365,18 @@ def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts
 
     Returns {"variables", "box", "runs": [...]}: per run its optimizer, hyperparameters, start, status,
     steps (the step where it stopped), message, final point/value/grad_norm, stable_learning_rate (for
-    a diverged run whose start has a positive definite Hessian) and, with ``path``, one record per step.
+    a diverged run whose start has a positive definite Hessian) and, with ``path``, one record per step
+    (with ``path="columns"`` the same as numpy columns: see ``path_columns``).
     """
     p = plan(variables, starts, optimizers, lr, steps, tol, hyperparameters, schedule, box)
-    out = loop(p, path)
+    out = loop(p, bool(path))
     # A diverged run's message offers the learning rate at which plain descent is stable near its start.
     diverged = np.flatnonzero(out["code"] >= POINT_NOT_FINITE)
     stable = {}
     if len(diverged):
         H0 = hessians(p.starts[diverged])
         stable = {int(r): approximation.stable_learning_rate(H0[j]) for j, r in enumerate(diverged)}
-    return report(p, out, stable)
+    return report(p, out, stable, columns=path == "columns")
 
 
 def _collector_paused(build: Callable) -> Callable:
@@ -396,8 +397,9 @@ def _collector_paused(build: Callable) -> Callable:
 
 
 @_collector_paused
-def report(p: Plan, out: Mapping, stable: Mapping[int, float | None]) -> dict:
-    """The result of ``descend`` from the loop's arrays, as plain Python numbers.
+def report(p: Plan, out: Mapping, stable: Mapping[int, float | None], columns: bool = False) -> dict:
+    """The result of ``descend`` from the loop's arrays, as plain Python numbers (the paths as numpy
+    columns with ``columns``: a million-step path as dicts takes gigabytes).
 
     ``out`` holds per run the final "X" (R, n), "value", "gradient", "grad_norm", the stop "code" and
     "stop" step and Newton's "fallbacks"; with a path, "path" holds per step k (first axis) "X",
@@ -421,12 +423,12 @@ def report(p: Plan, out: Mapping, stable: Mapping[int, float | None]) -> dict:
             for name, start, status, stop, message, point, value, norm, rate in
             zip(names, _named(variables, p.starts.tolist()), statuses, stops, messages,
                 _named(variables, points), values, norms, stable)]
-    rates = p.rates.tolist() if "path" in out else None
     for r, run in enumerate(runs):
         if names[r] == "newton":
             run["newton_fallbacks"] = fallbacks[r]
-        if rates is not None:
-            run["path"] = _path(out["path"], r, stops[r], rates, variables, names[r])
+        if "path" in out:
+            path = path_columns(out["path"], r, stops[r], p.rates, names[r])
+            run["path"] = path if columns else list(path_records(path, variables))
     return {"variables": variables, "box": p.box.tolist(), "runs": runs}
 
 
@@ -438,23 +440,39 @@ def _named(variables: list, rows: list) -> list[dict]:
     return [dict(zip(variables, row)) for row in rows]
 
 
-def _path(rec: Mapping, r: int, stop: int, rates: list, variables: list, name: str) -> list[dict]:
-    """Run r's records, one dict per step up to its stop step."""
-    def rows(key, count):
-        return _named(variables, rec[key][:count, r].tolist())
+def path_columns(rec: Mapping, r: int, stop: int, rates: np.ndarray, name: str) -> dict:
+    """Run r's path as numpy columns (views on the loop's records), one row per step 0..stop:
+    "step", "point" (n wide, in the variables' order), "value", "gradient", "grad_norm",
+    "learning_rate"; and one row per move (steps 0..stop-1): "update", with "velocity" and
+    "accumulator" for the optimizers that keep them and Newton's "fallback"."""
+    out = {"step": np.arange(stop + 1), "point": rec["X"][:stop + 1, r], "value": rec["value"][:stop + 1, r],
+           "gradient": rec["gradient"][:stop + 1, r], "grad_norm": rec["grad_norm"][:stop + 1, r],
+           "learning_rate": rates[:stop + 1]}
+    moved = ["update"] + (["velocity"] if name in HAS_VELOCITY else []) \
+        + (["accumulator"] if name in HAS_ACCUMULATOR else []) + (["fallback"] if name == "newton" else [])
+    out.update({key: rec[key][:stop, r] for key in moved})
+    return out
 
-    def column(key):
-        return rec[key][:stop + 1, r].tolist()
 
-    with_update = ["update"] + (["velocity"] if name in HAS_VELOCITY else []) \
-        + (["accumulator"] if name in HAS_ACCUMULATOR else [])
-    moved = {key: rows(key, stop) + [None] for key in with_update}  # none from the step where it stopped
-    if name == "newton":
-        moved["fallback"] = column("fallback")[:stop] + [False]
-    steps = zip(range(stop + 1), rows("X", stop + 1), column("value"), rows("gradient", stop + 1),
-                column("grad_norm"), rates)
-    return [{"step": k, "point": x, "value": v, "gradient": g, "grad_norm": norm, "learning_rate": rate,
-             **{key: values[k] for key, values in moved.items()}} for k, x, v, g, norm, rate in steps]
+PER_STEP = ("step", "point", "value", "gradient", "grad_norm", "learning_rate")
+
+
+def path_records(columns: Mapping, variables: list, chunk: int = 4096) -> Iterator[dict]:
+    """The path of ``path_columns`` as one dict per step (the moves' entries None at the last step),
+    made ``chunk`` steps at a time: iterating costs memory for a chunk, not for the path."""
+    last = len(columns["step"]) - 1
+    for first in range(0, last + 1, chunk):
+        end = min(first + chunk, last + 1)
+        # whole chunks to Python numbers at once, then comprehensions (per-step Python work is the cost)
+        at = {key: _named(variables, columns[key][first:end].tolist()) if key in ("point", "gradient")
+              else columns[key][first:end].tolist() for key in PER_STEP}
+        moves = {key: columns[key][first:end].tolist() for key in columns if key not in PER_STEP}
+        for key, values in moves.items():
+            if key != "fallback":
+                values = _named(variables, values)
+            moves[key] = values + [False if key == "fallback" else None] * (end - first - len(values))
+        keys = PER_STEP + tuple(moves)
+        yield from (dict(zip(keys, row)) for row in zip(*(at[key] for key in PER_STEP), *moves.values()))
 
 
 _WHY = {POINT_NOT_FINITE: "the point is no longer finite",  # (VALUE_NOT_FINITE's names the value)
