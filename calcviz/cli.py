@@ -11,9 +11,9 @@ import io
 import json
 import math
 import sys
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from .models.expression import ParseError, parse
+from .models.expression import CONSTANTS, ParseError, parse
 
 COMMANDS = ("eval", "critical", "approx", "descend", "backprop")
 
@@ -37,6 +37,20 @@ def assignments(items: Sequence[str] | None, what: str) -> dict[str, float]:
         if not math.isfinite(values[name]):
             raise UsageError(f"{what} {name}: the value must be finite")
     return values
+
+
+def check_params(expression, params: Mapping[str, float], given: Mapping[str, float] | None = None,
+                 given_by: str = "--at") -> None:
+    """What every subcommand checks of --param: each names an input of the formula (not a constant
+    such as e, not a name it does not use) that ``given`` (the point, by ``given_by``) does not give too."""
+    for name in params:
+        if name in CONSTANTS:
+            raise UsageError(f"--param {name}: {name} is a constant ({CONSTANTS[name]:.10g}), not a parameter")
+        if given is not None and name in given:
+            raise UsageError(f"{name} is given by both {given_by} and --param")
+        if name not in expression.inputs:
+            raise UsageError(f"--param {name}: the formula has no input {name} "
+                             f"(its inputs: {', '.join(expression.inputs) or 'none'})")
 
 
 def _strict(v):
@@ -68,6 +82,7 @@ def cmd_eval(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
+    check_params(expression, params, at)
     from .models.engine import Engine  # TensorFlow loads only once the input is known to be good
     if not at:
         at = {name: 0.0 for name in expression.inputs if name not in params}
@@ -117,6 +132,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 def cmd_critical(args) -> int:
     expression = parse(args.expr)
     params = assignments(args.param, "--param")
+    check_params(expression, params)
     axes = _axes_for(expression, params)
     given = [args.x, args.y]
     ranges = [tuple(given[k]) if given[k] is not None else (-5.0, 5.0) for k in range(len(axes))]
@@ -156,6 +172,7 @@ def cmd_approx(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
+    check_params(expression, params, at)
     for what, values in (("--eps", args.eps), ("--direction", args.direction)):
         if values is not None and not all(math.isfinite(v) for v in values):
             raise UsageError(f"{what}: the values must be finite")
@@ -215,6 +232,7 @@ def cmd_descend(args) -> int:
     for start in starts:
         if not start:
             raise UsageError("--from takes the start point as NAME=NUMBER pairs, e.g. --from x=-1.5 y=2")
+        check_params(expression, params, start, "--from")
     optimizers = [name.strip() for name in args.optimizer.split(",") if name.strip()]
     hyper = {key: getattr(args, option) for option, key in _HYPER_OPTIONS if getattr(args, option) is not None}
     schedule = {"name": args.schedule}
@@ -320,9 +338,7 @@ def cmd_backprop(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
-    both = [n for n in params if n in at]
-    if both:
-        raise UsageError(f"{both[0]} is given by both --at and --param")
+    check_params(expression, params, at)
     at.update(params)  # every free name is an input node of the network
     if not at:
         at = {name: 0.0 for name in expression.inputs}
