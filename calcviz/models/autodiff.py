@@ -321,7 +321,8 @@ class Compiled:
             hp = {key: table[:, i:i + 1] for i, key in enumerate(descent.HP_KEYS)}
 
             # Few loop variables: each costs several control-flow ops per pass (the record is one array).
-            def body(k, X, velocity, accumulator, code, stop, fallbacks, *record):
+            def body(i, X, velocity, accumulator, code, stop, fallbacks, *record):
+                k = first + i  # the step; i counts from 0 in each call
                 v, g, H = evaluate(X, P)
                 norm = row_norm(g)
                 active = tf.equal(code, descent.RUNNING)
@@ -329,21 +330,23 @@ class Compiled:
                 stop = tf.where(active, k, stop)  # a run's last step is the one where it stopped
                 going = tf.equal(code, descent.RUNNING)
                 update, velocity, accumulator, fallback = descent.updates(
-                    ops, used, kind, hp, tf.cast(k + 1, f64), rates[k - first], g, H, velocity, accumulator)
+                    ops, used, kind, hp, tf.cast(k + 1, f64), rates[i], g, H, velocity, accumulator)
                 fallbacks += tf.cast(fallback & going, i32)
                 if path:
                     numbers = tf.stack([v, norm, tf.cast(fallback, f64)], axis=1)
-                    record = (record[0].write(k - first, tf.concat([X, g, update, velocity, accumulator, numbers], 1)),)
+                    record = (record[0].write(i, tf.concat([X, g, update, velocity, accumulator, numbers], 1)),)
                 X = tf.where(going[:, None], X + update, X)
-                return (k + 1, X, velocity, accumulator, code, stop, fallbacks) + record
+                return (i + 1, X, velocity, accumulator, code, stop, fallbacks) + record
 
-            def going(k, X, velocity, accumulator, code, *_):
+            def going(i, X, velocity, accumulator, code, *_):
                 # (the span test inside the reduction: as `(k < end) & reduce_any(...)` XLA's loop ran 1.5x slower)
-                return tf.reduce_any(tf.equal(code, descent.RUNNING) & (k - first < tf.shape(rates)[0]))
+                return tf.reduce_any(tf.equal(code, descent.RUNNING) & (i < tf.shape(rates)[0]))
 
             span = tf.shape(rates)[0]
             record = (tf.TensorArray(f64, size=span),) if path else ()  # XLA: a static size
-            out = tf.while_loop(going, body, (first, X, velocity, accumulator, code, stop, fallbacks) + record)
+            # The loop counts from 0, not from `first`: XLA took a loop's start as a constant of the
+            # compiled program and compiled again (about 1 s, and kept it: ~2 MB) for every call.
+            out = tf.while_loop(going, body, (tf.constant(0), X, velocity, accumulator, code, stop, fallbacks) + record)
             X = out[1]
             v, g = derivatives(X, P)  # where the runs are now (where they stopped, for the stopped ones)
             return (*out[1:7], (v, g, row_norm(g)), out[7].stack() if path else ())
