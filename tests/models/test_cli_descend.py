@@ -161,13 +161,12 @@ CSV_ARGS = [SPHERE.formula, "--from", "x=1", "y=1", "--lr", "0.001", "--steps", 
             "--device", "cpu", "--csv"]
 
 
-def test_csv_on_a_full_disk_keeps_the_old_file(capsys, tmp_path):
-    from disks import small_disk
-    with small_disk(tmp_path / "disk", 64, {"d.csv": "old,content\n"}) as disk:
-        code, out, err = run(capsys, "descend", *CSV_ARGS, str(disk / "d.csv"))  # ~200 KB of rows
-        assert (code, out) == (2, "")
-        assert err == "error: cannot save d.csv: the disk is full\n"
-        assert (disk / "d.csv").read_text() == "old,content\n" and os.listdir(disk) == ["d.csv"]
+def test_csv_on_a_full_disk_keeps_the_old_file(capsys, tmp_path, small_disk):
+    disk = small_disk(tmp_path / "disk", 64, {"d.csv": "old,content\n"})
+    code, out, err = run(capsys, "descend", *CSV_ARGS, str(disk / "d.csv"))  # ~200 KB of rows
+    assert (code, out) == (2, "")
+    assert err == "error: cannot save d.csv: the disk is full\n"
+    assert (disk / "d.csv").read_text() == "old,content\n" and os.listdir(disk) == ["d.csv"]
 
 
 def test_csv_failing_at_the_end_keeps_the_old_file(capsys, tmp_path, monkeypatch):
@@ -208,11 +207,10 @@ def test_csv_to_a_place_that_cannot_take_it(capsys, tmp_path, where, message):
     assert sorted(os.listdir(tmp_path)) == ["file", "folder"] and os.listdir(tmp_path / "folder") == []
 
 
-def test_csv_on_a_read_only_disk(capsys, tmp_path):
-    from disks import small_disk
-    with small_disk(tmp_path / "ro", 64, {"old.csv": "old\n"}, read_only=True) as disk:
-        for name in ("new.csv", "old.csv"):
-            code, out, err = run(capsys, "descend", *CSV_ARGS, str(disk / name))
-            assert (code, out) == (2, "")
-            assert err == f"error: cannot save {name}: the folder {disk} is on a read-only disk\n"
-        assert os.listdir(disk) == ["old.csv"]
+def test_csv_on_a_read_only_disk(capsys, tmp_path, small_disk):
+    disk = small_disk(tmp_path / "ro", 64, {"old.csv": "old\n"}, read_only=True)
+    for name in ("new.csv", "old.csv"):
+        code, out, err = run(capsys, "descend", *CSV_ARGS, str(disk / name))
+        assert (code, out) == (2, "")
+        assert err == f"error: cannot save {name}: the folder {disk} is on a read-only disk\n"
+    assert os.listdir(disk) == ["old.csv"]
