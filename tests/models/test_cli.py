@@ -289,3 +289,14 @@ def test_head_takes_the_first_line_of_a_long_descent(output):
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, cwd=ROOT)
     first = "{" if output == ["--json"] else "run,optimizer,step,x,y,value,grad_norm"
     assert done.stdout.splitlines() == [first, "status 1"] and done.stderr == ""
+
+
+def test_the_window_refuses_a_fifo_as_its_session_without_waiting(tmp_path):
+    """`calcviz FIFO.json` is refused before any window is made (it blocked start-up forever)."""
+    fifo = tmp_path / "session.json"
+    os.mkfifo(fifo)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}  # (a "display": the session is read first)
+    done = subprocess.run([sys.executable, "-m", "calcviz", str(fifo)], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr == f"calcviz: {fifo} is not a regular file (a named pipe (FIFO)), so it cannot be a session file\n"
