@@ -306,8 +306,8 @@ def _write_descent_csv(out, result: dict) -> None:
     for k, run in enumerate(result["runs"]):
         path = run["path"]
         for first in range(0, len(path["step"]), CHUNK):
-            rows = (path[key][first:first + CHUNK].tolist() for key in ("step", "point", "value", "grad_norm"))
-            writer.writerows([k, run["optimizer"], step, *point, value, norm] for step, point, value, norm in zip(*rows))
+            rows = zip(*(path[key][first:first + CHUNK].tolist() for key in ("step", "point", "value", "grad_norm")))
+            writer.writerows([k, run["optimizer"], step, *point, value, norm] for step, point, value, norm in rows)
 
 
 def _print_descent_json(result: dict) -> None:
@@ -326,7 +326,8 @@ def _print_descent_json(result: dict) -> None:
         indent = " " * (len(before) - before.rfind("\n") - 1 - len('"path": '))
         out.write(before + "[")
         for step, record in enumerate(path_records(path, result["variables"], CHUNK)):
-            out.write(("," if step else "") + "\n" + indent + "  " + _json_text(record).replace("\n", "\n  " + indent))
+            item = _json_text(record).replace("\n", "\n  " + indent)
+            out.write(("," if step else "") + "\n  " + indent + item)
         out.write("\n" + indent + "]")
     out.write(text + "\n")
 

@@ -124,7 +124,8 @@ def _check(args) -> dict:
         check_params(expression, settings["params"])
         for name in settings["params"]:
             if name in axes:
-                raise UsageError(f"--param {name}: {name} is an axis of the plot, not a parameter (its range is --{name})")
+                raise UsageError(f"--param {name}: {name} is an axis of the plot, not a parameter "
+                                 f"(its range is --{name})")
     if args.view in ("loss", "gif") and not args.descent:
         raise UsageError(f"--view {args.view} shows a descent race: give --descent and --from")
     if args.descent:
@@ -140,15 +141,16 @@ def _check(args) -> dict:
         if not (math.isfinite(args.lr) and args.lr > 0):
             raise UsageError(f"--lr must be a positive number (got {args.lr:g})")
         if not 1 <= args.steps <= WINDOW_MAX_STEPS:  # (the window would cut a longer race short)
-            raise UsageError(f"--steps must be from 1 to {WINDOW_MAX_STEPS:,}, the window's limit (got {args.steps:,}); "
-                             f"calcviz descend --csv runs up to {descent.MAX_STEPS:,} steps")
+            raise UsageError(f"--steps must be from 1 to {WINDOW_MAX_STEPS:,}, the window's limit (got "
+                             f"{args.steps:,}); calcviz descend --csv runs up to {descent.MAX_STEPS:,} steps")
         settings["start"] = start
     elif args.start:
         raise UsageError("--from is the start of a descent: give --descent too (e.g. --descent gd)")
     if args.every is not None and args.every < 1:
         raise UsageError(f"--every must be at least 1 (got {args.every})")
     if args.view == "gif":  # the most frames the race can make: it has at most --steps steps
-        frames = exporting.MAX_GIF_FRAMES if args.every is None else len(exporting.race_steps(args.steps, args.every))
+        every = args.every
+        frames = exporting.MAX_GIF_FRAMES if every is None else len(exporting.race_steps(args.steps, every))
         exporting.check_gif_size(frames, size)
     exporting.check_folder(out)
     return settings
