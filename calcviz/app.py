@@ -31,16 +31,31 @@ def gui_arguments(argv: Sequence[str]) -> argparse.Namespace:
     return parse_arguments(parser, argv)  # --expr "-x^2" too
 
 
+def _printing(command, argv: Sequence[str]) -> int:
+    """Run a command that prints; a reader that leaves early (``calcviz critical ... | head -1``)
+    ends it quietly, with status 1, instead of with a BrokenPipeError traceback."""
+    try:
+        code = command(argv)
+        sys.stdout.flush()  # a closed pipe shows here at the latest
+    except BrokenPipeError:
+        # Python flushes stdout again at exit and would fail again: point it at /dev/null first
+        # (the recipe of Python's signal module documentation, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":  # draws with the window's views: a Qt process, TensorFlow never loaded
         from . import headless
 
-        sys.exit(headless.main(argv[1:]))
+        sys.exit(_printing(headless.main, argv[1:]))
     from . import cli
 
     if argv and argv[0] in cli.COMMANDS:
-        sys.exit(cli.main(argv))
+        sys.exit(_printing(cli.main, argv))
     args = gui_arguments(argv)
     from .gui import NO_DISPLAY, has_display, run
 

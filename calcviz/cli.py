@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import sys
 import textwrap
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from .models.expression import ParseError, parse, shorten
+from .models.expression import CONSTANTS, ParseError, parse, shorten
 
 COMMANDS = ("eval", "critical", "approx", "descend", "backprop")
 # What each subcommand does, for its own --help and for `calcviz --help` (export is in headless.py).
@@ -84,23 +85,29 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _json_default(obj):
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(type(obj).__name__)
+def check_params(expression, params: Mapping[str, float], given: Mapping[str, float] | None = None,
+                 given_by: str = "--at") -> None:
+    """What every subcommand checks of --param: each names an input of the formula (not a constant
+    such as e, not a name it does not use) that ``given`` (the point, by ``given_by``) does not give too."""
+    for name in params:
+        if name in CONSTANTS:
+            raise UsageError(f"--param {name}: {name} is a constant ({CONSTANTS[name]:.10g}), not a parameter")
+        if given is not None and name in given:
+            raise UsageError(f"{name} is given by both {given_by} and --param")
+        if name not in expression.inputs:
+            raise UsageError(f"--param {name}: the formula has no input {name} "
+                             f"(its inputs: {', '.join(expression.inputs) or 'none'})")
+
+
+def _json_text(data) -> str:
+    """Strict JSON (NaN/inf as null, so every JSON reader accepts it)."""
+    from .models.settings import strict_json
+
+    return json.dumps(strict_json(data), indent=2)
 
 
 def _print_json(data: dict) -> None:
-    # NaN/inf are not JSON: write them as null so every JSON reader accepts the output.
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-    print(json.dumps(clean(json.loads(json.dumps(data, default=_json_default))), indent=2))
+    print(_json_text(data))
 
 
 def _fmt(v: float) -> str:
@@ -111,6 +118,7 @@ def cmd_eval(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
+    check_params(expression, params, at)
     from .models.engine import Engine  # TensorFlow loads only once the input is known to be good
     if not at:
         at = {name: 0.0 for name in expression.inputs if name not in params}
@@ -241,6 +249,7 @@ CRITICAL_KEYS = ("axes", "ranges", "params", "critical_points", "curves", "box_m
 def cmd_critical(args) -> int:
     expression = parse(args.expr)
     params = assignments(args.param, "--param")
+    check_params(expression, params)
     axes, ranges = _search_box(expression, params, args)
     from .models.engine import Engine
     result = Engine(args.device).find_critical_points(args.expr, axes, ranges, params, seeds_per_side=args.seeds)
@@ -287,6 +296,7 @@ def cmd_approx(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
+    check_params(expression, params, at)
     for what, values in (("--eps", args.eps), ("--direction", args.direction)):
         if values is not None and not all(math.isfinite(v) for v in values):
             raise UsageError(f"{what}: the values must be finite")
@@ -353,6 +363,7 @@ def cmd_descend(args) -> int:
     for start in starts:
         if not start:
             raise UsageError("--from takes the start point as NAME=NUMBER pairs, e.g. --from x=-1.5 y=2")
+        check_params(expression, params, start, "--from")
     optimizers = [name.strip() for name in args.optimizer.split(",") if name.strip()]
     hyper = {key: getattr(args, option) for option, key in _HYPER_OPTIONS if getattr(args, option) is not None}
     schedule = {"name": args.schedule}
@@ -368,28 +379,36 @@ def cmd_descend(args) -> int:
         descent.check_optimizers(optimizers)  # before TensorFlow loads
     except descent.DescentError as exc:
         raise UsageError(str(exc)) from None
-    from .models.engine import Engine
-    result = Engine(args.device).descend(args.expr, starts[0] if len(starts) == 1 else starts, params,
-                                        optimizers=optimizers, lr=args.lr, steps=args.steps, tol=args.tol,
-                                        hyperparameters=hyper, schedule=schedule)
-    result.pop("seconds")
-    names = result["variables"]
+    from .models import storage
+
+    def compute(path):
+        from .models.engine import Engine  # (after the output file is known to be writable)
+
+        result = Engine(args.device).descend(args.expr, starts[0] if len(starts) == 1 else starts, params,
+                                            optimizers=optimizers, lr=args.lr, steps=args.steps, tol=args.tol,
+                                            hyperparameters=hyper, schedule=schedule, path=path)
+        result.pop("seconds")
+        return result
+
+    # The paths come as numpy columns and are written a step at a time: a million steps as Python
+    # dicts took gigabytes. The table prints no path, so it asks for none.
     if args.json:
-        _print_json(result)
+        _print_descent_json(compute("columns"))
+        return 0
+    if args.csv == "-":
+        _write_descent_csv(sys.stdout, compute("columns"))
         return 0
     if args.csv:
-        out = sys.stdout if args.csv == "-" else open(args.csv, "w", newline="")
-        try:
-            writer = csv.writer(out)
-            writer.writerow(["run", "optimizer", "step", *names, "value", "grad_norm"])
-            for k, run in enumerate(result["runs"]):
-                for p in run["path"]:
-                    writer.writerow([k, run["optimizer"], p["step"], *(repr(p["point"][n]) for n in names),
-                                     repr(p["value"]), repr(p["grad_norm"])])
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        # The temporary file is made first: a folder that cannot take the file is reported before the
+        # computation, and the old file is replaced only by a complete new one.
+        with storage.atomic_writer(args.csv) as file:
+            text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+            _write_descent_csv(text, compute("columns"))
+            text.flush()
+            text.detach()  # the atomic writer closes (and fsyncs) the file
         return 0
+    result = compute(False)
+    names = result["variables"]
     print(_signature(expression, names))
     if params:
         print("params     " + ", ".join(f"{n} = {_fmt(v)}" for n, v in result["params"].items()))
@@ -412,13 +431,47 @@ def cmd_descend(args) -> int:
     return 0
 
 
+def _write_descent_csv(out, result: dict) -> None:
+    """One row per run and step: run, optimizer, step, the point, value, grad_norm (full precision)."""
+    writer = csv.writer(out)
+    writer.writerow(["run", "optimizer", "step", *result["variables"], "value", "grad_norm"])
+    for k, run in enumerate(result["runs"]):
+        path = run["path"]
+        for first in range(0, len(path["step"]), CHUNK):
+            rows = zip(*(path[key][first:first + CHUNK].tolist() for key in ("step", "point", "value", "grad_norm")))
+            writer.writerows([k, run["optimizer"], step, *point, value, norm] for step, point, value, norm in rows)
+
+
+def _print_descent_json(result: dict) -> None:
+    """The descend result as JSON, each run's path written a step at a time as it is made (a
+    million-step path would take gigabytes as one document in memory)."""
+    from .models.descent import path_records
+
+    paths = []
+    for k, run in enumerate(result["runs"]):
+        paths.append(run["path"])
+        run["path"] = f"\0path {k}\0"  # a marker where the path goes in the text
+    text = _json_text(result)
+    out = sys.stdout
+    for k, path in enumerate(paths):
+        before, text = text.split(json.dumps(f"\0path {k}\0"), 1)
+        indent = " " * (len(before) - before.rfind("\n") - 1 - len('"path": '))
+        out.write(before + "[")
+        for step, record in enumerate(path_records(path, result["variables"], CHUNK)):
+            item = _json_text(record).replace("\n", "\n  " + indent)
+            out.write(("," if step else "") + "\n  " + indent + item)
+        out.write("\n" + indent + "]")
+    out.write(text + "\n")
+
+
+CHUNK = 4096  # path steps written at a time
+
+
 def cmd_backprop(args) -> int:
     expression = parse(args.expr)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
-    both = [n for n in params if n in at]
-    if both:
-        raise UsageError(f"{both[0]} is given by both --at and --param")
+    check_params(expression, params, at)
     at.update(params)  # every free name is an input node of the network
     if not at:
         at = {name: 0.0 for name in expression.inputs}
@@ -584,6 +637,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         print(exc.caret(), file=sys.stderr)
         return 2
-    except ValueError as exc:  # UsageError, EngineError: already worded for the user
+    except ValueError as exc:  # UsageError, EngineError, StorageError: already worded for the user
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -66,6 +66,18 @@ def check_folder(path) -> None:
             raise _Cancelled  # leaves the temporary file removed and ``path`` untouched
 
 
+def check_gif_size(frames: int, size: tuple[int, int]) -> None:
+    """Refuse, before anything is drawn, a GIF whose frames would not fit in memory: Pillow holds
+    every frame until it writes the file (measured: about 2.2 bytes a pixel a frame; 201 frames at
+    1500x1500 peaked at 1.3 GB)."""
+    w, h = size
+    pixels = frames * w * h
+    if pixels > MAX_GIF_PIXELS:
+        raise ExportError(f"a GIF of {frames} frames at {w}x{h} would hold {pixels / 1e6:,.0f} million pixels in "
+                          f"memory (frames x width x height); at most {MAX_GIF_PIXELS / 1e6:,.0f} million: make "
+                          f"the image smaller or show fewer frames")
+
+
 def _checked_size(size) -> tuple[int, int] | None:
     if size is None:
         return None
@@ -267,15 +279,26 @@ def export_view(window, view: str, path, size: tuple[int, int] | None = None, ti
     with atomic_path(path, allowed_suffixes=(path.suffix,)) as temp:
         if fmt == "svg":
             data = _plot_svg(_plot_widget(window, view), size)
-            temp.write_bytes(data)
         else:
-            image = render_view(window, view, size, title)
-            if not image.save(str(temp), fmt.upper(), PNG_QUALITY):
-                raise StorageError(f"cannot save {path.name}: Qt could not write the {fmt.upper()} image")
+            data = _encoded(render_view(window, view, size, title), fmt, path)
+        # Written by Python, not by Qt's image writer: a full disk (or any failure) comes back as an
+        # OSError that storage words ("the disk is full"), where Qt says only that it could not write.
+        temp.write_bytes(data)
     return path
 
 
+def _encoded(image: QtGui.QImage, fmt: str, path: Path) -> bytes:
+    data = QtCore.QByteArray()
+    buffer = QtCore.QBuffer(data)
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, fmt.upper(), PNG_QUALITY):
+        raise StorageError(f"cannot save {path.name}: Qt could not encode the {fmt.upper()} image")
+    buffer.close()
+    return bytes(data)
+
+
 MAX_GIF_FRAMES = 200  # without a chosen "every", steps are skipped evenly to stay under this many frames
+MAX_GIF_PIXELS = 500_000_000  # frames x width x height (200 frames of 1580x1580): about 1.1 GB held
 
 
 def default_every(length: int) -> int:
@@ -335,6 +358,11 @@ def export_race_gif(window, descent, path, every: int = 1, size: tuple[int, int]
     if view is None:
         view = "contour" if window.plane.currentWidget() is window.contour else "curve"
     steps = race_steps(race.length, every)
+    if size is None and view not in ("figure", "surface"):  # drawn at its size on screen
+        widget = _plot_widget(window, view)
+        check_gif_size(len(steps), (widget.width(), widget.height()))
+    else:
+        check_gif_size(len(steps), size or DEFAULT_SIZE)
     descent.set_running(False)  # the animation timer would move the race under us
     kept = race.shown
     frames: list[Image.Image] = []

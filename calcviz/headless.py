@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .cli import UsageError, assignments, parse_arguments
+from .cli import UsageError, assignments, check_params, parse_arguments
 from .gui import has_display
 from .models.expression import ParseError, parse
 
@@ -100,6 +100,7 @@ def _check(args) -> dict:
     from . import exporting
     from .models import descent
     from .models.storage import MAX_GRID
+    from .models.race import WINDOW_MAX_STEPS
 
     out = Path(args.out)
     formats = exporting.GIF_FORMATS if args.view == "gif" else exporting.VIEW_FORMATS[args.view]
@@ -112,7 +113,7 @@ def _check(args) -> dict:
     session = args.expr.lower().endswith(".json")
     if session and (args.x or args.y or args.n or args.param):
         raise UsageError("a session file opens as saved: --x, --y, --n and --param apply to a formula only")
-    settings = {"out": out, "size": size, "session": Path(args.expr) if session else None,
+    settings = {"out": out, "size": size, "session": _session(Path(args.expr)) if session else None,
                 "x": _range(args.x, "--x") or (-2.0, 2.0), "y": _range(args.y, "--y") or (-2.0, 2.0),
                 "params": assignments(args.param, "--param"), "optimizers": None, "start": None}
     if not session:
@@ -120,10 +121,11 @@ def _check(args) -> dict:
         if not expression.inputs:
             raise UsageError("the formula has no variables: there is nothing to draw")
         axes = expression.axes
+        check_params(expression, settings["params"])
         for name in settings["params"]:
-            if name not in expression.inputs or name in axes:
-                raise UsageError(f"--param {name}: the formula has no parameter {name} "
-                                 f"(its parameters: {', '.join(i for i in expression.inputs if i not in axes) or 'none'})")
+            if name in axes:
+                raise UsageError(f"--param {name}: {name} is an axis of the plot, not a parameter "
+                                 f"(its range is --{name})")
     if args.view in ("loss", "gif") and not args.descent:
         raise UsageError(f"--view {args.view} shows a descent race: give --descent and --from")
     if args.descent:
@@ -138,26 +140,31 @@ def _check(args) -> dict:
             raise UsageError(f"--from must give {' and '.join(axes)} (got {', '.join(start)})")
         if not (math.isfinite(args.lr) and args.lr > 0):
             raise UsageError(f"--lr must be a positive number (got {args.lr:g})")
-        if not 1 <= args.steps <= descent.MAX_STEPS:
-            raise UsageError(f"--steps must be from 1 to {descent.MAX_STEPS} (got {args.steps})")
+        if not 1 <= args.steps <= WINDOW_MAX_STEPS:  # (the window would cut a longer race short)
+            raise UsageError(f"--steps must be from 1 to {WINDOW_MAX_STEPS:,}, the window's limit (got "
+                             f"{args.steps:,}); calcviz descend --csv runs up to {descent.MAX_STEPS:,} steps")
         settings["start"] = start
     elif args.start:
         raise UsageError("--from is the start of a descent: give --descent too (e.g. --descent gd)")
     if args.every is not None and args.every < 1:
         raise UsageError(f"--every must be at least 1 (got {args.every})")
+    if args.view == "gif":  # the most frames the race can make: it has at most --steps steps
+        every = args.every
+        frames = exporting.MAX_GIF_FRAMES if every is None else len(exporting.race_steps(args.steps, every))
+        exporting.check_gif_size(frames, size)
     exporting.check_folder(out)
     return settings
 
 
-def open_session(app, path: Path) -> None:
-    """Open the session file ``path`` in the (unshown) window, as File > Open does."""
+def _session(path: Path):
+    """The session file, checked before the window starts (a FIFO or a broken file is refused at once,
+    with the window never shown)."""
     from .models import storage
 
     try:
-        checked = storage.load_session(path)
+        return storage.load_session(path)
     except storage.SessionError as exc:
         raise UsageError(str(exc)) from None
-    app.session.restore(checked)
 
 
 class Run:
@@ -210,7 +217,7 @@ def _draw(run: Run, args, settings: dict) -> str:
 
     app, window, session = run.app, run.window, run.session
     if settings["session"] is not None:
-        open_session(app, settings["session"])
+        app.session.restore(settings["session"])
     else:
         app.start(args.expr, x_range=settings["x"], y_range=settings["y"], params=settings["params"])
         if args.n is not None and args.n != session.document.n:

@@ -87,9 +87,8 @@ class ComputeBridge(QtCore.QObject):
             session.set_device(reply.payload)
             return
         if reply.kind == "crashed":
-            # What was on its way is lost with the process: asked for again (once per change) by sync().
-            self._sent.clear()
-            self._out.clear()
+            # The client sends the request in flight again to the restarted process (once: a second crash
+            # on it comes back as that request's error), so what is on its way stays on its way.
             session.note("status", reply.error, error=True)
             return
         sent = self._sent.get(reply.id)

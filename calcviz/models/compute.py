@@ -12,6 +12,12 @@ Stale work is dropped twice: the client keeps at most one request in flight and 
 newest pending request per kind (superseded ones are never computed), and a result whose id is
 not the newest issued for its kind is discarded. Cancelling restarts the process.
 
+A crash of the process (killed, out of memory) is reported as a ``crashed`` reply, and the
+process restarts. The request it was computing, if still current, is sent again once, with
+the same id; should it crash the process again, its kind gets an error reply instead (so a
+view waiting for it stops waiting). The process also ends when the window's process dies,
+even mid-computation: a thread waits on the pipe multiprocessing keeps to the parent.
+
 No Qt here: the window watches :meth:`ComputeClient.fileno` with a socket notifier and calls
 :meth:`ComputeClient.receive`.
 """
@@ -19,6 +25,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import multiprocessing.connection
+import os
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +47,25 @@ class Reply:
     progress: float | None = None  # set on an interim reply: the fraction done so far
 
 
+def _exit_with_parent() -> None:
+    """End this process as soon as its parent dies (a window killed with kill -9 leaves no one to
+    stop it). The parent holds the write end of a pipe multiprocessing gave this process
+    (parent_process().sentinel); it reads as closed once the parent is gone. A thread, because the
+    main thread may be deep in a computation and only notices the closed request pipe after it."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch():
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)  # nothing to save here; the results have no one to go to
+
+    threading.Thread(target=watch, daemon=True, name="calcviz-parent-watch").start()
+
+
 def _serve(conn, device: str) -> None:
     """The child's loop: one Engine, requests in order, every failure reported as a message."""
+    _exit_with_parent()
     try:
         import gc
 
@@ -79,7 +105,8 @@ class ComputeClient:
         self._ids = itertools.count(1)
         self.latest: dict[str, int] = {}           # kind -> newest id issued
         self._pending: dict[str, tuple[int, dict]] = {}
-        self._in_flight: tuple[int, str] | None = None
+        self._in_flight: tuple[int, str, dict] | None = None
+        self._resent: set[int] = set()            # ids sent again after a crash: a second one gives up
         self.device_name: str | None = None
         self.failed: str | None = None            # why the process could not start (then it stays down)
         self.starts = 0                           # bumps on every (re)start: the pipe is new
@@ -118,7 +145,7 @@ class ComputeClient:
             kind = next(iter(self._pending))
             request_id, kwargs = self._pending.pop(kind)
             self._conn.send((request_id, kind, kwargs))
-            self._in_flight = (request_id, kind)
+            self._in_flight = (request_id, kind, kwargs)
 
     def receive(self) -> list[Reply]:
         """Read what has arrived (call when fileno is readable); return the replies still current."""
@@ -144,16 +171,36 @@ class ComputeClient:
                 else:
                     _, request_id, kind, body = message
                     self._in_flight = None
+                    self._resent.discard(request_id)
                     if request_id == self.latest.get(kind):
                         replies.append(Reply(kind, request_id, None if tag == "error" else body,
                                              body if tag == "error" else None))
         except (EOFError, OSError):
             lost = self._in_flight
             self.restart()
-            what = f" while computing {lost[1].replace('_', ' ')}" if lost else ""
-            replies.append(Reply("crashed", 0, error=f"the compute process stopped{what}; it was restarted"))
+            replies += self._recover(lost)
         self._pump()
         return replies
+
+    def _recover(self, lost: tuple[int, str, dict] | None) -> list[Reply]:
+        """After a crash: the request it was computing goes again, first, unless superseded; a
+        request that already crashed the process once gets its error reply instead."""
+        if lost is None:
+            return [Reply("crashed", 0, error="the compute process stopped; it was restarted")]
+        request_id, kind, kwargs = lost
+        what = kind.replace("_", " ")
+        stopped = f"the compute process stopped while computing {what}; it was restarted"
+        if request_id != self.latest.get(kind) or kind in self._pending:
+            return [Reply("crashed", 0, error=stopped)]  # a newer request of its kind goes instead
+        if request_id in self._resent:
+            self._resent.discard(request_id)
+            return [Reply("crashed", 0, error=stopped),
+                    Reply(kind, request_id, error=f"the compute process stopped twice while computing {what}, "
+                                                  f"so it was not tried again (out of memory? try a smaller "
+                                                  f"grid, fewer steps or a smaller box)")]
+        self._resent.add(request_id)
+        self._pending = {kind: (request_id, kwargs), **self._pending}
+        return [Reply("crashed", 0, error=f"{stopped} and the {what} request sent again")]
 
     def wait(self, timeout: float = 60.0) -> list[Reply]:
         """Block until something arrives (for the CLI, tests and benchmarks; the GUI never blocks)."""
@@ -171,12 +218,20 @@ class ComputeClient:
             if not replies:
                 raise TimeoutError(f"no reply to {kind} within {timeout} s")
             for reply in replies:
-                if (reply.id == request_id and reply.progress is None) or reply.kind == "crashed":
+                if reply.id == request_id and reply.progress is None:
                     return reply
+                if reply.kind == "crashed" and not self._waiting(request_id):
+                    return reply
+
+    def _waiting(self, request_id: int) -> bool:
+        """The request is queued or being computed (after a crash: being sent again)."""
+        return (self._in_flight is not None and self._in_flight[0] == request_id) or any(
+            queued == request_id for queued, _ in self._pending.values())
 
     def cancel(self) -> None:
         """Drop everything queued and stop the computation under way (by restarting the process)."""
         self._pending.clear()
+        self._resent.clear()
         self.latest = {kind: next(self._ids) for kind in self.latest}
         if self._in_flight is not None:
             self.restart()

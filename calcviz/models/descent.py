@@ -28,7 +28,7 @@ import functools
 import gc
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -75,6 +75,9 @@ DEFAULT_DECAY_RATE = 0.1  # exponential: the rate falls to a tenth over decay_st
 DIVERGE_FACTOR = 100.0    # a point this many box half-widths from the box's centre has diverged
 DEFAULT_HALF_WIDTH = 5.0  # the box when none is given: [-5, 5] per variable, widened to hold the starts
 MAX_STEPS = 1_000_000
+# Newton's n x n Hessians make the compiled loop grow fast with n: measured (two cores) 2.1 GB and
+# 48 s to build at 99 variables, 5.7 GB and 3.5 min at 200, past 24 GB at 400.
+MAX_NEWTON_VARIABLES = 100
 STEPS_PER_CALL = 4096  # the engine's loop runs at most this many steps per call (a power of two) ...
 PATH_BUFFER_MB = 64    # ... and fewer when recording that many steps of all runs would take more
 
@@ -343,6 +346,9 @@ def plan(variables: Sequence[str], starts, optimizers=("gd",), lr: float = 0.01,
     if n == 0:
         raise DescentError("the formula has no variable to descend in")
     names = check_optimizers(optimizers)
+    if "newton" in names and n > MAX_NEWTON_VARIABLES:
+        raise DescentError(f"Newton's method takes at most {MAX_NEWTON_VARIABLES} variables (this formula has {n}): "
+                           f"its Hessians grow with the square of their number; the other optimizers take more")
     starts = np.asarray(starts, dtype=np.float64).reshape(-1, n)
     if len(starts) == 0:
         raise DescentError("give a start point")
@@ -383,10 +389,10 @@ def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts
     steps (the step where it stopped), message, final point/value/grad_norm, stable_learning_rate (for
     a diverged run whose start has a positive definite Hessian), reached, reached_eigenvalues and
     escape_direction (see ``reached``; None unless the run converged) and, with ``path``, one record
-    per step.
+    per step (with ``path="columns"`` the same as numpy columns: see ``path_columns``).
     """
     p = plan(variables, starts, optimizers, lr, steps, tol, hyperparameters, schedule, box)
-    out = loop(p, path)
+    out = loop(p, bool(path))
     # A diverged run's message offers the learning rate at which plain descent is stable near its start.
     diverged = np.flatnonzero(out["code"] >= POINT_NOT_FINITE)
     stable = {}
@@ -397,7 +403,7 @@ def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts
     ends = {}
     if len(converged):
         ends = dict(zip(converged.tolist(), reached(hessians, out["X"][converged], out["gradient"][converged])))
-    return report(p, out, stable, ends)
+    return report(p, out, stable, ends, columns=path == "columns")
 
 
 REACHED = {"min": "minimum", "max": "maximum", "saddle": "saddle", "degenerate": "degenerate"}
@@ -455,8 +461,10 @@ def _collector_paused(build: Callable) -> Callable:
 
 
 @_collector_paused
-def report(p: Plan, out: Mapping, stable: Mapping[int, float | None], ends: Mapping[int, tuple] | None = None) -> dict:
-    """The result of ``descend`` from the loop's arrays, as plain Python numbers.
+def report(p: Plan, out: Mapping, stable: Mapping[int, float | None], ends: Mapping[int, tuple] | None = None,
+           columns: bool = False) -> dict:
+    """The result of ``descend`` from the loop's arrays, as plain Python numbers (the paths as numpy
+    columns with ``columns``: a million-step path as dicts takes gigabytes).
 
     ``out`` holds per run the final "X" (R, n), "value", "gradient", "grad_norm", the stop "code" and
     "stop" step and Newton's "fallbacks"; with a path, "path" holds per step k (first axis) "X",
@@ -482,15 +490,15 @@ def report(p: Plan, out: Mapping, stable: Mapping[int, float | None], ends: Mapp
             for name, start, status, stop, message, point, value, norm, rate in
             zip(names, _named(variables, p.starts.tolist()), statuses, stops, messages,
                 _named(variables, points), values, norms, stable)]
-    rates = p.rates.tolist() if "path" in out else None
     for r, run in enumerate(runs):
         kind, eigenvalues, escape = ends[r]
         run.update(reached=kind, reached_eigenvalues=eigenvalues,
                    escape_direction=None if escape is None else dict(zip(variables, escape)))
         if names[r] == "newton":
             run["newton_fallbacks"] = fallbacks[r]
-        if rates is not None:
-            run["path"] = _path(out["path"], r, stops[r], rates, variables, names[r])
+        if "path" in out:
+            path = path_columns(out["path"], r, stops[r], p.rates, names[r])
+            run["path"] = path if columns else list(path_records(path, variables))
     return {"variables": variables, "box": p.box.tolist(), "runs": runs}
 
 
@@ -502,23 +510,39 @@ def _named(variables: list, rows: list) -> list[dict]:
     return [dict(zip(variables, row)) for row in rows]
 
 
-def _path(rec: Mapping, r: int, stop: int, rates: list, variables: list, name: str) -> list[dict]:
-    """Run r's records, one dict per step up to its stop step."""
-    def rows(key, count):
-        return _named(variables, rec[key][:count, r].tolist())
+def path_columns(rec: Mapping, r: int, stop: int, rates: np.ndarray, name: str) -> dict:
+    """Run r's path as numpy columns (views on the loop's records), one row per step 0..stop:
+    "step", "point" (n wide, in the variables' order), "value", "gradient", "grad_norm",
+    "learning_rate"; and one row per move (steps 0..stop-1): "update", with "velocity" and
+    "accumulator" for the optimizers that keep them and Newton's "fallback"."""
+    out = {"step": np.arange(stop + 1), "point": rec["X"][:stop + 1, r], "value": rec["value"][:stop + 1, r],
+           "gradient": rec["gradient"][:stop + 1, r], "grad_norm": rec["grad_norm"][:stop + 1, r],
+           "learning_rate": rates[:stop + 1]}
+    moved = ["update"] + (["velocity"] if name in HAS_VELOCITY else []) \
+        + (["accumulator"] if name in HAS_ACCUMULATOR else []) + (["fallback"] if name == "newton" else [])
+    out.update({key: rec[key][:stop, r] for key in moved})
+    return out
 
-    def column(key):
-        return rec[key][:stop + 1, r].tolist()
 
-    with_update = ["update"] + (["velocity"] if name in HAS_VELOCITY else []) \
-        + (["accumulator"] if name in HAS_ACCUMULATOR else [])
-    moved = {key: rows(key, stop) + [None] for key in with_update}  # none from the step where it stopped
-    if name == "newton":
-        moved["fallback"] = column("fallback")[:stop] + [False]
-    steps = zip(range(stop + 1), rows("X", stop + 1), column("value"), rows("gradient", stop + 1),
-                column("grad_norm"), rates)
-    return [{"step": k, "point": x, "value": v, "gradient": g, "grad_norm": norm, "learning_rate": rate,
-             **{key: values[k] for key, values in moved.items()}} for k, x, v, g, norm, rate in steps]
+PER_STEP = ("step", "point", "value", "gradient", "grad_norm", "learning_rate")
+
+
+def path_records(columns: Mapping, variables: list, chunk: int = 4096) -> Iterator[dict]:
+    """The path of ``path_columns`` as one dict per step (the moves' entries None at the last step),
+    made ``chunk`` steps at a time: iterating costs memory for a chunk, not for the path."""
+    last = len(columns["step"]) - 1
+    for first in range(0, last + 1, chunk):
+        end = min(first + chunk, last + 1)
+        # whole chunks to Python numbers at once, then comprehensions (per-step Python work is the cost)
+        at = {key: _named(variables, columns[key][first:end].tolist()) if key in ("point", "gradient")
+              else columns[key][first:end].tolist() for key in PER_STEP}
+        moves = {key: columns[key][first:end].tolist() for key in columns if key not in PER_STEP}
+        for key, values in moves.items():
+            if key != "fallback":
+                values = _named(variables, values)
+            moves[key] = values + [False if key == "fallback" else None] * (end - first - len(values))
+        keys = PER_STEP + tuple(moves)
+        yield from (dict(zip(keys, row)) for row in zip(*(at[key] for key in PER_STEP), *moves.values()))
 
 
 def _reached_text(kind: str, eigenvalues: list | None, escape: list | None, step: int) -> str:

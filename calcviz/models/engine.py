@@ -305,6 +305,8 @@ class Engine:
         or a dict with "name" and its parameters; ``box`` a (low, high) per variable (the divergence
         test's scale; default [-5, 5] widened to hold the starts). All runs advance together in one
         compiled loop (Compiled.descend; Hessians only when a Newton run is present). See models/descent.py.
+        Each run's "path" is a list of one dict per step, or with ``path="columns"`` numpy columns
+        (descent.path_columns; far smaller for long runs), or absent with ``path=False``.
         Returns {"variables", "params", "box", "runs": [...], "device", "seconds"}.
         """
         from collections.abc import Mapping as AnyMapping  # (isinstance with typing's Mapping is slow)

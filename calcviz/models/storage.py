@@ -6,6 +6,10 @@ Writing. Every file is written to a temporary file in the target's folder, flush
 then renamed over the target (``os.replace``, atomic on one file system). On any failure the target
 is untouched and the temporary file removed; OS errors become a :class:`StorageError` that says
 what went wrong in words (missing folder, permission denied, disk full, a folder in the way).
+A process killed with SIGKILL (or a power cut) mid-write cannot remove its temporary file: SIGKILL
+is not delivered to the process at all, so no handler, ``finally`` or atexit code runs. The file
+stays, hidden, until the next save of the same target removes it (the temporary name holds the
+writer's process id, so a file still being written by a live process is left alone).
 
 Session files are JSON (UTF-8): their schema is the session's own models (models/settings.py).
 Here they are read (bounded, strict JSON: no NaN, no hostile nesting) and written atomically.
@@ -23,8 +27,10 @@ import errno
 import io
 import json
 import os
+import re
 import secrets
 import stat
+import sys
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -63,6 +69,8 @@ def _checked_target(path, allowed_suffixes: Sequence[str] | None) -> Path:
     if not target.parent.is_dir():
         raise StorageError(f"cannot save {given.name}: {target.parent} is not a folder")
     if target.exists() and not os.access(target, os.W_OK):
+        if os.statvfs(target.parent).f_flag & os.ST_RDONLY:
+            raise StorageError(f"cannot save {given.name}: the folder {target.parent} is on a read-only disk")
         raise StorageError(f"cannot save {given.name}: permission denied (the file is read-only)")
     return target
 
@@ -80,6 +88,8 @@ _REASONS = {
 
 def _error(exc: OSError, target: Path) -> StorageError:
     reason = _REASONS.get(exc.errno)
+    if exc.errno == errno.ENOENT and target.parent.is_dir():  # /proc and other kernel file systems
+        reason = "the folder {folder} does not take new files (it belongs to the system, not to storage)"
     reason = reason.format(folder=target.parent, target=target) if reason else (exc.strerror or str(exc))
     return StorageError(f"cannot save {target.name}: {reason}")
 
@@ -92,16 +102,46 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _temporary_name(target: Path, pid: int) -> str:
+    return f".{target.stem}.{pid}-{secrets.token_hex(4)}.tmp{target.suffix}"
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # (os.kill with signal 0 would end the process on Windows)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files of earlier saves of ``target`` whose writers are gone (killed:
+    see the module's docstring); those of a writer still running are its work in progress."""
+    pattern = re.compile(re.escape(f".{target.stem}.") + r"(\d+)-[0-9a-f]{8}" + re.escape(f".tmp{target.suffix}"))
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            found = pattern.fullmatch(entry.name)
+            if found and int(found[1]) != os.getpid() and not _running(int(found[1])):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
 @contextlib.contextmanager
 def atomic_path(path, *, allowed_suffixes: Sequence[str] | None = None) -> Iterator[Path]:
     """A temporary path next to ``path`` to write to; renamed over ``path`` when the block succeeds.
 
     For writers that want a file name (numpy.savez, image exporters): the temporary name ends with
     the target's suffix, so writers that choose the format by it (or append it) behave. On failure
-    the temporary file is removed and ``path`` is untouched.
+    the temporary file is removed and ``path`` is untouched. Temporary files that killed writers
+    left beside ``path`` are removed first.
     """
     target = _checked_target(path, allowed_suffixes)
-    temp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
+    _remove_stale_temporaries(target)
+    temp = target.with_name(_temporary_name(target, os.getpid()))
     try:
         # Created here (O_EXCL: never someone else's file) with the mode a new file gets (umask).
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -180,8 +220,15 @@ def _loads(text: str):
         truncated = exc.msg.startswith("Unterminated string") or not any(c in rest for c in ' \t\n\r,:[]{}"')
         raise SessionError(f"{_NOT_SESSION}: JSON error at line {exc.lineno} column {exc.colno} ({exc.msg})"
                            + ("; the file ends too early (truncated?)" if truncated else "")) from None
-    except ValueError as exc:  # NaN/Infinity, or an integer of more than 4300 digits
-        raise SessionError(f"{_NOT_SESSION}: {exc}") from None
+    except ValueError as exc:  # NaN/Infinity (worded by _refuse_constant), or an integer too long to read
+        limit = sys.get_int_max_str_digits()
+        long = limit and re.search(r"(?<![\d.])\d{%d,}(?![\d.eE])" % (limit + 1), text)
+        if not long:
+            raise SessionError(f"{_NOT_SESSION}: {exc}") from None
+        line = text.count("\n", 0, long.start()) + 1
+        column = long.start() - (text.rfind("\n", 0, long.start()) + 1) + 1
+        raise SessionError(f"{_NOT_SESSION}: it holds a whole number of {len(long[0])} digits at line {line} "
+                           f"column {column}; calcviz reads numbers of up to {limit} digits") from None
     _check_nesting(data)
     return data
 
@@ -207,13 +254,27 @@ def parse_session(text: str) -> SessionFile:
     return check_file(_loads(text))
 
 
+def _opener_not_waiting(name, flags: int) -> int:
+    return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _not_regular(path: Path, mode: int) -> str:
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"{path} is not a regular file ({kind}), so it cannot be a session file"
+
+
 def load_session(path) -> SessionFile:
     """Read and check a session file (see :func:`parse_session`)."""
     path = Path(path)
     try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            # Refused unread when too large; the read is bounded even where the size lies (pipes, /proc).
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
+        with open(path, "rb", opener=_opener_not_waiting) as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):  # a FIFO, a device (/dev/zero), ...: never read
+                raise SessionError(_not_regular(path, info.st_mode))
+            size = info.st_size
+            # Refused unread when too large; the read is bounded even where the size lies (/proc).
             data = b"" if size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SessionError(f"there is no file {path}") from None
@@ -222,6 +283,8 @@ def load_session(path) -> SessionFile:
     except PermissionError:
         raise SessionError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket (which cannot be opened as a file)
+            raise SessionError(_not_regular(path, stat.S_IFSOCK)) from None
         raise SessionError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise SessionError(f"{path.name} is too large to be a calcviz session (over "

@@ -266,6 +266,20 @@ def test_cancelled_gif_writes_nothing(win, qtbot, tmp_path):
     assert r.shown == 3
 
 
+def test_a_gif_too_large_for_memory_is_refused_before_a_frame_is_drawn(win, qtbot, tmp_path, monkeypatch):
+    window, controller = win
+    r = race(qtbot, window, controller, shown=5)
+
+    def drawn(*args, **kwargs):
+        raise AssertionError("a frame was drawn")
+    monkeypatch.setattr(exporting, "render_view", drawn)
+    with pytest.raises(StorageError, match=r"^a GIF of 31 frames at 8000x8000 would hold 1,984 million pixels in "
+                                           r"memory \(frames x width x height\); at most 500 million: make the image "
+                                           r"smaller or show fewer frames$"):
+        exporting.export_race_gif(window, controller, tmp_path / "race.gif", every=1, size=(8000, 8000))
+    assert list(tmp_path.iterdir()) == [] and r.shown == 5
+
+
 def test_gif_needs_a_race_and_a_gif_name(win, tmp_path):
     window, app = win
     no_race(app)
@@ -291,17 +305,43 @@ def test_bad_extension_and_folder_give_messages_and_keep_the_old_file(win, tmp_p
     with pytest.raises(StorageError, match="is not a folder"):
         exporting.export_view(window, "contour", good / "plot.png")  # a file where a folder should be
 
-    # The image writer fails half-way onto the good file: it stays as it was.
-    def broken_save(self, name, *args):
-        with open(name, "wb") as f:
-            f.write(b"\x89PNG half")
+    # The image encoder fails half-way: the good file stays as it was.
+    def broken_save(self, device, *args):
+        device.write(b"\x89PNG half")
         return False
 
     monkeypatch.setattr(QtGui.QImage, "save", broken_save)
-    with pytest.raises(StorageError, match="could not write the PNG"):
+    with pytest.raises(StorageError, match="could not encode the PNG"):
         exporting.export_view(window, "contour", good)
     assert good.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]  # no temporary file left
+
+
+def test_png_on_a_full_disk_says_the_disk_is_full(win, tmp_path, small_disk):
+    """A real 64 KB disk: a 1600x1000 figure does not fit (Qt's writer only said it "could not write")."""
+    window, controller = win
+    disk = small_disk(tmp_path / "disk", 64, {"figure.png": "old"})
+    with pytest.raises(StorageError, match=r"^cannot save figure.png: the disk is full$"):
+        exporting.export_view(window, "figure", disk / "figure.png", (1600, 1000))
+    assert (disk / "figure.png").read_text() == "old" and os.listdir(disk) == ["figure.png"]
+
+
+def test_png_failing_at_the_disk_says_why(win, tmp_path, monkeypatch):
+    """The same without mount rights: the disk fills half-way through the write."""
+    import errno
+    import pathlib
+    window, controller = win
+    old = tmp_path / "contour.png"
+    old.write_bytes(b"old")
+    real = pathlib.Path.write_bytes
+
+    def half_then_full(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(pathlib.Path, "write_bytes", half_then_full)
+    with pytest.raises(StorageError, match=r"^cannot save contour.png: the disk is full$"):
+        exporting.export_view(window, "contour", old, (800, 600))
+    assert old.read_bytes() == b"old" and os.listdir(tmp_path) == ["contour.png"]
 
 
 def test_failed_gif_write_keeps_the_old_gif(win, qtbot, tmp_path, monkeypatch):
@@ -348,6 +388,37 @@ def test_headless_export_refuses_a_bad_formula_with_a_caret(tmp_path):
     lines = proc.stderr.splitlines()
     assert "error" in lines[0] and lines[1] == "x*exp(-x^2 - y^" and lines[2].rstrip() == " " * 15 + "^"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["x^2 + y^2", "--view", "gif", "--descent", "gd", "--from", "x=1", "y=1", "--size", "8000x8000"],
+     "a GIF of 200 frames at 8000x8000 would hold 12,800 million pixels in memory"),
+    (["x^2 + y^2", "--view", "gif", "--descent", "gd", "--from", "x=1", "y=1", "--steps", "5000", "--every", "1"],
+     "a GIF of 5001 frames at 800x640 would hold 2,561 million pixels in memory"),
+    (["x^2 + y^2", "--view", "contour", "--descent", "gd", "--from", "x=1", "y=1", "--steps", "20001"],
+     "--steps must be from 1 to 20,000, the window's limit (got 20,001); calcviz descend --csv runs up to "
+     "1,000,000 steps"),
+    (["e*x + y", "--view", "contour", "--param", "e=3"], "--param e: e is a constant (2.718281828), not a parameter"),
+    (["a*x + y", "--view", "contour", "--param", "q=3"], "--param q: the formula has no input q (its inputs: x, y, a)"),
+    (["a*x + y", "--view", "contour", "--param", "y=3"], "--param y: y is an axis of the plot, not a parameter"),
+])
+def test_headless_export_refuses_what_it_would_cut_or_ignore(tmp_path, args, message):
+    """Refused before the window starts (no display needed), with exit status 2."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    suffix = ".gif" if "gif" in args else ".png"
+    proc = calcviz_export(*args, "--out", str(tmp_path / f"out{suffix}"), env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"calcviz export: error: {message}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_headless_export_of_a_fifo_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "session.json"
+    os.mkfifo(fifo)
+    proc = calcviz_export(str(fifo), "--view", "contour", "--out", str(tmp_path / "c.png"))  # (240 s timeout)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"calcviz export: error: {fifo} is not a regular file (a named pipe (FIFO)), so it "
+                           f"cannot be a session file\n")
 
 
 def test_headless_export_without_a_display_says_so(tmp_path):

@@ -295,3 +295,72 @@ def test_window_without_a_display_says_how_to_run_it():
     done = subprocess.run([sys.executable, "-m", "calcviz"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 1
     assert "no display" in done.stderr and "xvfb-run" in done.stderr and "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------------------- --param, in every subcommand
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "e*x", "--at", "x=1", "--param", "e=3"], "--param e: e is a constant (2.718281828), not a parameter"),
+    (["eval", "x*y", "--at", "x=1", "y=2", "--param", "x=5"], "x is given by both --at and --param"),
+    (["eval", "x*y", "--at", "x=1", "y=2", "--param", "q=3"], "--param q: the formula has no input q (its inputs: x, y)"),
+    (["approx", "x*y", "--at", "x=1", "y=2", "--param", "y=5"], "y is given by both --at and --param"),
+    (["approx", "pi*x", "--param", "pi=3"], "--param pi: pi is a constant (3.141592654), not a parameter"),
+    (["critical", "k x^2 + y^2", "--param", "k=1", "q=2"], "--param q: the formula has no input q (its inputs: x, y, k)"),
+    (["descend", "x^2 + y^2", "--from", "x=1", "y=1", "--param", "x=2"], "x is given by both --from and --param"),
+    (["descend", "x^2 + y^2", "--from", "x=1", "y=1", "--param", "e=2"], "--param e: e is a constant"),
+    (["backprop", "a = x*y; f = a^2", "--at", "x=1", "--param", "x=2"], "x is given by both --at and --param"),
+    (["backprop", "a = x*y; f = a^2", "--param", "a=2"], "--param a: the formula has no input a (its inputs: x, y)"),
+])
+def test_params_that_would_be_ignored_are_refused(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: " + message)
+
+
+def test_a_param_may_fix_an_input_the_point_does_not_give(capsys):
+    data = eval_json(capsys, "x*y", "--param", "x=5")  # y is the variable, at 0
+    assert data["variables"] == ["y"] and data["params"] == {"x": 5.0} and data["gradient"] == {"y": 5.0}
+
+
+# ----------------------------------------------------------------------------- a reader that leaves early
+@pytest.mark.parametrize("argv", [
+    ["eval", "x^2 + y", "--at", "x=1", "y=2"],
+    ["critical", "(x^2+y-11)^2 + (x+y^2-7)^2"],
+    ["approx", "x^2 + y", "--at", "x=1", "y=2"],
+    ["descend", "x^2 + y^2", "--from", "x=1", "y=1"],
+    ["descend", "x^2 + y^2", "--from", "x=1", "y=1", "--json"],
+    ["descend", "x^2 + y^2", "--from", "x=1", "y=1", "--csv", "-"],
+    ["backprop", "a = x*y; f = a^2", "--at", "x=1", "y=2"],
+])
+def test_a_closed_output_pipe_ends_quietly(argv):
+    """`calcviz ... | head -0`: the reader is gone before the first line. Exit 1, nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    try:
+        done = subprocess.run([sys.executable, "-m", "calcviz", *argv, "--device", "cpu"], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT, env=env)
+    finally:
+        os.close(write)
+    assert done.returncode == 1 and done.stderr == ""
+
+
+@pytest.mark.parametrize("output", [["--json"], ["--csv", "-"]])
+def test_head_takes_the_first_line_of_a_long_descent(output):
+    """`calcviz descend ... --steps 200000 --json | head -1` through a real shell pipe: the first line,
+    then a quiet end long before the 200,000 steps are written."""
+    command = (f"'{sys.executable}' -m calcviz descend 'x^2 + y^2' --from x=1 y=1 --lr 1e-6 --steps 200000 "
+               f"--tol 0 --device cpu {' '.join(output)} | head -1; echo \"status ${{PIPESTATUS[0]}}\"")
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    first = "{" if output == ["--json"] else "run,optimizer,step,x,y,value,grad_norm"
+    assert done.stdout.splitlines() == [first, "status 1"] and done.stderr == ""
+
+
+def test_the_window_refuses_a_fifo_as_its_session_without_waiting(tmp_path):
+    """`calcviz FIFO.json` is refused before any window is made (it blocked start-up forever)."""
+    fifo = tmp_path / "session.json"
+    os.mkfifo(fifo)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}  # (a "display": the session is read first)
+    done = subprocess.run([sys.executable, "-m", "calcviz", str(fifo)], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr == f"calcviz: {fifo} is not a regular file (a named pipe (FIFO)), so it cannot be a session file\n"

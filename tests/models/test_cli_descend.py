@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import os
 
 import pytest
 
@@ -136,3 +138,101 @@ def test_help_names_each_optimizers_published_form(capsys):
         assert f" {name} " in text
     assert "a starting at 0.1 (keras' initial_accumulator_value, not 0)" in text
     assert "Nesterov's accelerated gradient in keras' form" in text
+
+
+# ----------------------------------------------------------------------------- long runs, files, faults
+def test_paths_are_asked_for_only_when_printed(capsys, tmp_path, monkeypatch):
+    """The table prints no path, so none is made; CSV and JSON take the path as numpy columns (one
+    dict per step of a million-step run took gigabytes)."""
+    from calcviz.models.engine import Engine
+    asked = []
+    real = Engine.descend
+
+    def spy(self, *args, **kwargs):
+        asked.append(kwargs.get("path", True))
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Engine, "descend", spy)
+    argv = ["descend", SPHERE.formula, "--from", "x=1", "y=1", "--steps", "5", "--device", "cpu"]
+    for extra in ([], ["--json"], ["--csv", "-"], ["--csv", str(tmp_path / "d.csv")]):
+        assert run(capsys, *argv, *extra)[0] == 0
+    assert asked == [False, "columns", "columns", "columns"]
+
+
+def test_long_paths_stream_the_same_records_as_the_engine_gives(capsys):
+    """10,000 steps: the JSON and CSV writers go through the path in chunks; records across a chunk's
+    end are the engine's own."""
+    from calcviz.models.engine import Engine
+    argv = [HIMMELBLAU.formula, "--from", "x=0", "y=0", "--optimizer", "adam,newton", "--lr", "1e-4",
+            "--steps", "10000", "--tol", "0"]
+    data = as_json(capsys, *argv)
+    reference = Engine("cpu").descend(HIMMELBLAU.formula, {"x": 0.0, "y": 0.0}, optimizers=["adam", "newton"],
+                                      lr=1e-4, steps=10000, tol=0.0)
+    adam, newton = data["runs"]
+    assert len(adam["path"]) == 10001 and adam["status"] == "max_steps"
+    for k in (0, 4095, 4096, 8191, 8192, 10000):
+        assert adam["path"][k] == reference["runs"][0]["path"][k]
+    assert newton["path"] == reference["runs"][1]["path"]  # converged early: a short path
+    code, out, err = run(capsys, "descend", *argv, "--device", "cpu", "--csv", "-")
+    rows = list(csv.reader(out.splitlines()))
+    assert code == 0 and len(rows) == 1 + 10001 + len(newton["path"])
+    assert rows[4097] == ["0", "adam", "4096", *(repr(adam["path"][4096]["point"][n]) for n in "xy"),
+                          repr(adam["path"][4096]["value"]), repr(adam["path"][4096]["grad_norm"])]
+
+
+CSV_ARGS = [SPHERE.formula, "--from", "x=1", "y=1", "--lr", "0.001", "--steps", "3000", "--tol", "0",
+            "--device", "cpu", "--csv"]
+
+
+def test_csv_on_a_full_disk_keeps_the_old_file(capsys, tmp_path, small_disk):
+    disk = small_disk(tmp_path / "disk", 64, {"d.csv": "old,content\n"})
+    code, out, err = run(capsys, "descend", *CSV_ARGS, str(disk / "d.csv"))  # ~200 KB of rows
+    assert (code, out) == (2, "")
+    assert err == "error: cannot save d.csv: the disk is full\n"
+    assert (disk / "d.csv").read_text() == "old,content\n" and os.listdir(disk) == ["d.csv"]
+
+
+def test_csv_failing_at_the_end_keeps_the_old_file(capsys, tmp_path, monkeypatch):
+    """The same without mount rights: the disk fills as the data is flushed to it (fsync)."""
+    from calcviz.models import storage
+    target = tmp_path / "d.csv"
+    target.write_text("old,content\n")
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(storage.os, "fsync", fsync)
+    code, out, err = run(capsys, "descend", *CSV_ARGS, str(target))
+    assert (code, out, err) == (2, "", "error: cannot save d.csv: the disk is full\n")
+    assert target.read_text() == "old,content\n" and os.listdir(tmp_path) == ["d.csv"]
+
+
+def test_csv_after_a_refused_request_keeps_the_old_file(capsys, tmp_path):
+    target = tmp_path / "d.csv"
+    target.write_text("old,content\n")
+    code, out, err = run(capsys, "descend", SPHERE.formula, "--from", "x=1", "--device", "cpu", "--csv", str(target))
+    assert (code, out) == (2, "") and "give a value for y" in err
+    assert target.read_text() == "old,content\n" and os.listdir(tmp_path) == ["d.csv"]
+
+
+@pytest.mark.parametrize("where, message", [
+    ("nope/d.csv", "error: cannot save d.csv: the folder {tmp}/nope does not exist"),
+    ("file/d.csv", "error: cannot save d.csv: {tmp}/file is not a folder"),
+    ("folder", "error: cannot save {tmp}/folder: it is a folder"),
+    ("/proc/d.csv", "error: cannot save d.csv: the folder /proc does not take new files (it belongs to the "
+                    "system, not to storage)"),
+])
+def test_csv_to_a_place_that_cannot_take_it(capsys, tmp_path, where, message):
+    (tmp_path / "file").write_text("a file")
+    (tmp_path / "folder").mkdir()
+    code, out, err = run(capsys, "descend", *CSV_ARGS, str(tmp_path / where))
+    assert (code, out) == (2, "")
+    assert err == message.format(tmp=tmp_path) + "\n"
+    assert sorted(os.listdir(tmp_path)) == ["file", "folder"] and os.listdir(tmp_path / "folder") == []
+
+
+def test_csv_on_a_read_only_disk(capsys, tmp_path, small_disk):
+    disk = small_disk(tmp_path / "ro", 64, {"old.csv": "old\n"}, read_only=True)
+    for name in ("new.csv", "old.csv"):
+        code, out, err = run(capsys, "descend", *CSV_ARGS, str(disk / name))
+        assert (code, out) == (2, "")
+        assert err == f"error: cannot save {name}: the folder {disk} is on a read-only disk\n"
+    assert os.listdir(disk) == ["old.csv"]

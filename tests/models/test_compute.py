@@ -4,6 +4,7 @@ one client is shared by the module where the tests allow it."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 
 import numpy as np
@@ -219,7 +220,7 @@ def test_cancel_during_a_long_request_restarts_and_the_next_request_works(ready)
     starts, old = ready.starts, ready._process
     heavy = ready.submit("evaluate_grid", **HEAVY_GRID)
     queued = ready.submit("evaluate_point", text="x", at={"x": 1.0})
-    assert ready.busy and ready._in_flight == (heavy, "evaluate_grid")
+    assert ready.busy and ready._in_flight[:2] == (heavy, "evaluate_grid")
     assert ready.wait(1.0) == []  # still computing after a second
     t0 = time.monotonic()
     ready.cancel()
@@ -251,7 +252,131 @@ def test_killed_during_a_request_says_what_was_lost(ready):
     replies = ready.wait(10)
     assert [r.kind for r in replies] == ["crashed"]
     assert "while computing evaluate grid" in replies[0].error
+    ready.cancel()  # (not to wait for the grid, sent again)
     assert ready.request("evaluate_point", text="x", at={"x": 5.0}).payload["value"] == 5.0
+
+
+# Long requests that report progress between their chunks (so a test knows they are under way) and
+# still have seconds to go then: a basins map (about 9 s here) and a critical-point search (10 s).
+LONG_BASINS = dict(text="(x^2 + y - 11)^2 + (x + y^2 - 7)^2", axes=["x", "y"], ranges=[(-5.0, 5.0), (-5.0, 5.0)],
+                   n=200, lr=1e-4, steps=20000, tol=0.0)
+LONG_SEARCH = dict(text="(x^2 + y - 11)^2 + (x + y^2 - 7)^2", axes=["x", "y"], ranges=[(-5.0, 5.0), (-5.0, 5.0)],
+                   seeds_per_side=1000)
+
+
+def until(client: ComputeClient, done, timeout: float = 180.0) -> list[Reply]:
+    """Every reply up to the first for which done(reply) holds, that one included."""
+    replies: list[Reply] = []
+    deadline = time.monotonic() + timeout
+    while not (replies and done(replies[-1])):
+        assert time.monotonic() < deadline, f"no such reply within {timeout} s (got {replies})"
+        for reply in client.wait(5):
+            replies.append(reply)
+            if done(reply):
+                break
+    return replies
+
+
+def kill_while_computing(client: ComputeClient, request_id: int) -> None:
+    until(client, lambda r: r.id == request_id and r.progress is not None)  # under way
+    client._process.kill()
+
+
+def test_a_request_the_process_crashed_on_is_sent_again(ready):
+    """kill -9 during a basins map: the map is computed again after the restart, once."""
+    counting = ready._conn = CountingConnection(ready._conn)
+    starts = ready.starts
+    request_id = ready.submit("basins", **LONG_BASINS)
+    kill_while_computing(ready, request_id)
+    replies = until(ready, lambda r: r.id == request_id and r.progress is None)
+    crashed = [r for r in replies if r.kind == "crashed"]
+    assert [r.error for r in crashed] == ["the compute process stopped while computing basins; it was restarted "
+                                          "and the basins request sent again"]
+    result = replies[-1]
+    assert result.kind == "basins" and result.error is None and result.payload["labels"].shape == (200, 200)
+    assert result.payload["unconverged"] == 200 * 200  # (tol 0: every start runs its 20,000 steps)
+    assert ready.starts == starts + 1 and not ready.busy
+    assert [m[:2] for m in counting.sent] == [(request_id, "basins")]  # then the new pipe: sent once more
+    assert ready._conn is not counting
+
+
+def test_a_request_that_crashes_the_process_twice_gets_an_error(ready):
+    """kill -9 during a critical-point search, and again during its second try: the search gets an
+    error reply (the window's "Searching..." ends), and the process works for what comes next."""
+    request_id = ready.submit("find_critical_points", **LONG_SEARCH)
+    kill_while_computing(ready, request_id)
+    kill_while_computing(ready, request_id)  # its second try, under way in the new process
+    replies = until(ready, lambda r: r.id == request_id and r.progress is None)
+    error = replies[-1]
+    assert error.kind == "find_critical_points" and error.payload is None
+    assert error.error.startswith("the compute process stopped twice while computing find critical points, "
+                                  "so it was not tried again")
+    assert not ready.busy
+    assert drain(ready, 1.0) == []  # not sent a third time
+    assert ready.request("evaluate_point", text="x y", at={"x": 2.0, "y": 3.0}).payload["value"] == 6.0
+
+
+def test_a_superseded_request_is_not_sent_again(ready):
+    """Killed while computing a grid that a newer grid has replaced: only the newer one is sent."""
+    old = ready.submit("evaluate_grid", **HEAVY_GRID)
+    new = ready.submit("evaluate_grid", text="x + y", axes=["x", "y"], ranges=[(0, 1), (0, 1)], n=3)
+    assert ready._in_flight[0] == old
+    time.sleep(0.3)
+    ready._process.kill()
+    replies = until(ready, lambda r: r.id == new)
+    assert [r.kind for r in replies] == ["crashed", "ready", "evaluate_grid"]
+    assert replies[0].error == "the compute process stopped while computing evaluate grid; it was restarted"
+    assert replies[2].payload["value"].shape == (3, 3) and not ready.busy
+
+
+PARENT = """
+import sys
+from calcviz.models.compute import ComputeClient
+client = ComputeClient("cpu")
+while client.device_name is None:
+    client.wait(1.0)
+# a basins map that would take hours: 90,000 starts, a million steps each
+client.submit("basins", text="x^2 + y^2", axes=["x", "y"], ranges=[(-1.0, 1.0), (-1.0, 1.0)], n=300, lr=1e-6,
+              steps=1_000_000, tol=0.0)
+while not any(r.progress is not None for r in client.wait(5)):
+    pass
+print(client._process.pid, flush=True)
+while True:
+    client.wait(5)
+"""
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie waiting for its new parent to reap it has ended too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_the_compute_process_ends_when_the_window_is_killed(tmp_path):
+    """kill -9 of the window's process (here a script using the client) while the compute process is
+    in the middle of a request: the compute process ends within seconds, not when its request does."""
+    import signal
+    import subprocess
+    import sys
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        child = int(parent.stdout.readline())  # computing now
+        assert not gone(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 30
+        while not gone(child):
+            assert time.monotonic() < deadline, "the compute process ran on after its parent was killed"
+            time.sleep(0.2)
+    finally:
+        parent.kill()
+        parent.wait(10)
+        if child is not None and not gone(child):
+            os.kill(child, signal.SIGKILL)
 
 
 def test_a_process_that_cannot_start_is_not_restarted_forever():

@@ -374,3 +374,59 @@ def test_each_optimizer_names_the_form_it_follows():
         assert float(stated) == descent.HYPERPARAMETERS[name]["epsilon"]
     assert "keras' form" in forms["nesterov"] and "x + mu m - lr g" in forms["nesterov"]
     assert "sqrt(1 - b2^t) / (1 - b1^t)" in forms["adam"]
+
+
+def test_newton_in_three_variables_solves_a_quadratic_in_one_step(engine):
+    """(The Hessians come from one vectorized backward pass: checked here beyond two variables.)"""
+    text = "(x - 1)^2 + 2(y + 2)^2 + 3(z - 0.5)^2 + x*y + y*z"
+    (run,) = engine.descend(text, {"x": 4.0, "y": -1.0, "z": 2.0}, optimizers=["newton"], steps=20, tol=1e-6)["runs"]
+    # the minimum solves H p = b: [[2, 1, 0], [1, 4, 1], [0, 1, 6]] p = [2, -8, 3]
+    hessian = [[2.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 6.0]]
+    expected = np.linalg.solve(hessian, [2.0, -8.0, 3.0])
+    assert run["status"] == "converged" and run["steps"] == 1
+    # (XLA's iterative eigh on the CPU leaves ~1e-10 where the 2 x 2 closed form leaves round-off)
+    np.testing.assert_allclose([run["point"][v] for v in "xyz"], expected, rtol=0, atol=1e-8)
+    g = np.array([run["path"][0]["gradient"][v] for v in "xyz"])
+    step = np.array([run["path"][0]["update"][v] for v in "xyz"])
+    np.testing.assert_allclose(step, -np.linalg.solve(hessian, g), rtol=1e-8)  # the step from the exact Hessian
+
+
+def grouped_sum(terms: list[str]) -> str:
+    """A sum of many terms as nested groups of ten (a flat sum that long is refused as too deep)."""
+    while len(terms) > 1:
+        terms = ["(" + " + ".join(terms[k:k + 10]) + ")" for k in range(0, len(terms), 10)]
+    return terms[0]
+
+
+def test_newton_refuses_more_variables_than_a_laptop_can_hold(engine):
+    n = descent.MAX_NEWTON_VARIABLES + 1
+    text = grouped_sum([f"(w{k} - 1)^2" for k in range(n)])
+    start = {f"w{k}": 0.0 for k in range(n)}
+    with pytest.raises(EngineError, match=f"Newton's method takes at most {n - 1} variables "
+                                          f"\\(this formula has {n}\\)"):
+        engine.descend(text, start, optimizers=["gd", "newton"], steps=5)
+    (run,) = engine.descend(text, start, optimizers=["gd"], lr=0.5, steps=5)["runs"]  # first order: fine
+    assert run["status"] == "converged" and run["point"]["w7"] == 1.0
+
+
+COMPILES = """
+from calcviz.models.engine import Engine
+Engine("cpu").descend("x^2 + y^2", {"x": 1.0, "y": 1.0}, lr=1e-6, steps=3 * %d, tol=0.0, path=False)
+"""
+
+
+def test_a_long_run_compiles_its_loop_once():
+    """Four calls of the loop (4 x STEPS_PER_CALL steps), one XLA compile: a compile per call took
+    about a second and kept its program (a million steps: 245 compiles, minutes and ~450 MB).
+    Counted from XLA's own log of its compilations."""
+    import os
+    import re
+    import subprocess
+    import sys
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_VMODULE": "device_compilation_profiler=1"}
+    done = subprocess.run([sys.executable, "-c", COMPILES % descent.STEPS_PER_CALL], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    counts = [int(c) for c in re.findall(r"Compiled __inference_run_\d+ (\d+) times", done.stderr)]
+    assert counts, "XLA's compilation log was not found (has TensorFlow's log format changed?)"
+    assert max(counts) == 1

@@ -216,7 +216,8 @@ BROKEN = [
     ("NaN number", x_range_text("[NaN, 3.0]"), "it contains NaN, which is not a JSON number"),
     ("Infinity number", x_range_text("[-Infinity, 3.0]"), "it contains -Infinity, which is not a JSON number"),
     ("huge number", x_range_text("[-1e999, 3.0]"), "document.x_range must be two finite numbers"),
-    ("5000-digit integer", raw('{"n": 1' + "0" * 5000 + "}"), "4300 digits"),
+    ("5000-digit integer", raw('{"a": 1.5,\n "n": 1' + "0" * 5000 + "}"),
+     "it holds a whole number of 5001 digits at line 2 column 7; calcviz reads numbers of up to 4300 digits"),
     ("missing text", changed(drop("document.text")), "document.text is missing"),
     ("text not text", changed(put("document.text", 5)), "document.text must be text (got a number)"),
     ("syntax error", changed(put("document.text", "x^2 +* y")),
@@ -305,3 +306,52 @@ def test_too_large_session_is_not_saved(monkeypatch):
     monkeypatch.setattr(storage, "MAX_FILE_BYTES", 1000)
     with pytest.raises(SessionError, match="too large to save"):
         storage.session_to_text(full_state())
+
+
+# ----------------------------------------------------------------------------- files that are not sessions
+def test_a_long_integer_is_worded_for_a_user(tmp_path):
+    with pytest.raises(SessionError) as info:
+        storage.load_session(raw('[1.' + "0" * 6000 + ', -' + "9" * 4400 + ']')(tmp_path))
+    message = str(info.value)
+    assert "a whole number of 4400 digits at line 1 column 6007" in message  # not the long fraction
+    assert "set_int_max_str_digits" not in message
+
+
+def _refusal(path: Path) -> str:
+    try:
+        storage.load_session(path)
+    except SessionError as exc:
+        return str(exc)
+    return "loaded"
+
+
+def refused_within(seconds: float, path: Path) -> str:
+    """load_session(path)'s refusal, run in a thread so that a blocking open fails the test, not hangs it."""
+    import threading
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_refusal(path)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        with open(path, "wb"):  # a writer unblocks the reader (a FIFO), so the thread can end
+            pass
+        thread.join(seconds)
+        pytest.fail(f"load_session({path}) blocked for {seconds} s")
+    return outcome[0]
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "session.json"
+    os.mkfifo(fifo)
+    assert refused_within(10, fifo) == f"{fifo} is not a regular file (a named pipe (FIFO)), so it cannot be a session file"
+
+
+def test_devices_and_sockets_are_refused(tmp_path):
+    import socket
+    assert refused_within(10, Path("/dev/zero")) == \
+        "/dev/zero is not a regular file (a device), so it cannot be a session file"
+    path = tmp_path / "s.json"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        server.listen()
+        assert refused_within(10, path) == f"{path} is not a regular file (a socket), so it cannot be a session file"

@@ -147,6 +147,49 @@ def test_permission_denied_message(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def test_saving_into_proc_gives_the_real_reason():
+    with pytest.raises(StorageError, match=r"^cannot save a.csv: the folder /proc does not take new files "
+                                           r"\(it belongs to the system, not to storage\)$"):
+        storage.atomic_write("/proc/a.csv", "x")
+
+
+SLOW_SAVE = """
+import os, sys, time
+from calcviz.models import storage
+with storage.atomic_writer(sys.argv[1]) as f:
+    f.write(b"x" * 2_000_000)
+    f.flush()
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_save_killed_midway_leaves_its_temporary_file_until_the_next_save(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    target = tmp_path / "big.json"
+    target.write_text("old")
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(target)], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        pid = int(writer.stdout.readline())  # it is writing now
+        # a second writer of the same target while the first is alive leaves the first one's work alone
+        storage.atomic_write(target, "second")
+        left = [name for name in os.listdir(tmp_path) if name != "big.json"]
+        assert len(left) == 1 and left[0].startswith(f".big.{pid}-") and left[0].endswith(".tmp.json")
+        assert (tmp_path / left[0]).stat().st_size == 2_000_000
+        os.kill(pid, signal.SIGKILL)  # no handler runs: the temporary file stays
+    finally:
+        writer.kill()
+        writer.wait(10)  # reaped: the process id is free
+    assert sorted(os.listdir(tmp_path)) == sorted(["big.json", left[0]]) and target.read_text() == "second"
+    storage.atomic_write(tmp_path / "other.json", "{}")  # another target's save leaves it too
+    assert left[0] in os.listdir(tmp_path)
+    storage.atomic_write(target, "third")
+    assert sorted(os.listdir(tmp_path)) == ["big.json", "other.json"] and target.read_text() == "third"
+
+
 # ----------------------------------------------------------------------------- exports
 def test_runs_csv_round_trip_to_full_precision():
     result = gd_result()
