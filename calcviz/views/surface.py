@@ -570,12 +570,24 @@ class SurfaceView(QtWidgets.QWidget):
             item.setVisible(False)
         center = QtGui.QVector3D(view.opts["center"])
         view.opts["distance"], view.opts["center"] = fitted
+        # Points and lines are sized in pixels: they grow with the labels.
+        points = [i for i in view.items if isinstance(i, gl.GLScatterPlotItem) and np.isscalar(i.size)]
+        lines = [i for i in view.items if isinstance(i, gl.GLLinePlotItem)]
+        sizes, widths = [i.size for i in points], [i.width for i in lines]
+        for item in points:
+            item.size = item.size * label_scale
+        for item in lines:
+            item.width = item.width * label_scale
         try:
             rgba = self.render_image(w, h)
             image = QtGui.QImage(rgba.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888).copy()
             _draw_labels(view, labels, image, label_scale)
         finally:
             view.opts["distance"], view.opts["center"] = distance, center
+            for item, size in zip(points, sizes):
+                item.size = size
+            for item, width in zip(lines, widths):
+                item.width = width
             for item in labels:
                 item.setVisible(True)
         return image.convertToFormat(QtGui.QImage.Format.Format_RGB32)

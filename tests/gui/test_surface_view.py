@@ -20,9 +20,11 @@ from calcviz.views.surface import FLOOR, H, S, SurfaceView
 from ui import TIMEOUT, open_window, show
 
 pytestmark = pytest.mark.gl
-
-ROSENBROCK = lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2  # noqa: E731
 SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
+def ROSENBROCK(x, y):
+    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
 
 
 @pytest.fixture
