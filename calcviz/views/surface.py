@@ -180,6 +180,7 @@ class SurfaceView(QtWidgets.QWidget):
         self._names = ("x", "y")
         self._log = False
         self._fitted = True  # the camera is the fitted one (None in the Session): refit when resized
+        self._fit_pending = True  # reset before this surface (and its labels) arrived: fit again then
         self._layout_key = None
 
         translucent = dict(GLOptions["translucent"])
@@ -300,6 +301,11 @@ class SurfaceView(QtWidgets.QWidget):
         self._draw_axes()
         if self._path_input:
             self.set_paths(self._path_input)  # clipped to the new box
+        # The fitted camera makes room for new labels (2500 is wider than 2): after a reset, or when one
+        # is cut off; not at every new grid, or the view would breathe while a parameter's slider moves.
+        if self._fit_pending or not self._labels_on_screen():
+            self._refit()
+        self._fit_pending = False
 
     def _set_isolines(self, levels, isolines) -> None:
         lifted = []
@@ -349,7 +355,6 @@ class SurfaceView(QtWidgets.QWidget):
     def _draw_axes(self) -> None:
         self._layout_key = None
         self._place_axes()
-        x0, x1, y0, y1, _, _ = self._box
         ticks = self._axis_ticks()
         grid = [((t, -S, FLOOR), (t, S, FLOOR)) for t in ticks["x"][0]]
         grid += [((-S, t, FLOOR), (S, t, FLOOR)) for t in ticks["y"][0]]
@@ -381,7 +386,13 @@ class SurfaceView(QtWidgets.QWidget):
                 at = base + (TICK + TICK_GAP) * outward
                 item.setData(pos=at, text=texts[k], alignment=self._alignment(at, outward))
         self.frame.setData(pos=np.array(lines, float))
-        titles = ((places["x"](0.0) + TITLE_GAP * out_x, out_x), (places["y"](0.0) + TITLE_GAP * out_y, out_y),
+        def gap(axis: str) -> float:  # an axis' name sits between its two middle ticks, not under one
+            p = np.asarray(ticks[axis][0])
+            mids = (p[:-1] + p[1:]) / 2 if len(p) > 1 else np.zeros(1)
+            return float(mids[np.argmin(np.abs(mids))])
+
+        titles = ((places["x"](gap("x")) + TITLE_GAP * out_x, out_x),
+                  (places["y"](gap("y")) + TITLE_GAP * out_y, out_y),
                   (places["f"](H) + np.array([0.0, 0.0, 0.9]), np.array([0.0, 0.0, 1.0])))
         for item, text, (at, outward) in zip(self.axis_labels, (*self._names, "f"), titles):
             item.setData(pos=at, text=text, alignment=self._alignment(at, outward))
@@ -513,7 +524,7 @@ class SurfaceView(QtWidgets.QWidget):
     # ------------------------------------------------------------------ camera
     def reset_view(self) -> None:
         """The fitted camera: the default angles, the box and its labels filling the view."""
-        self._fitted = True
+        self._fitted = self._fit_pending = True
         self.gl.setCameraPosition(pos=QtGui.QVector3D(0, 0, H / 2), distance=2.9 * S, **CAMERA)
         self._refit()
 
@@ -525,6 +536,10 @@ class SurfaceView(QtWidgets.QWidget):
         if w > 50 and h > 50:  # not laid out yet: the resize that follows fits it
             distance, center = _fit(self.gl, w, h, *self._content())
             self.gl.setCameraPosition(pos=center, distance=distance)
+
+    def _labels_on_screen(self) -> bool:
+        frame = QtCore.QRectF(0, 0, self.gl.width(), self.gl.height())
+        return all(frame.contains(r) for group in self.label_boxes().values() for r in group)
 
     def _content(self, on_screen: bool = False) -> tuple[np.ndarray, list[gl.GLTextItem]]:
         """What a fitted camera must show: the floor, the f axis, the surface (sampled) and the labels.

@@ -144,6 +144,23 @@ def test_f_labels_clear_of_the_x_and_y_labels_and_all_on_screen(qtbot, f, box, s
     assert all(frame.contains(r) for group in boxes.values() for r in group)
 
 
+def test_the_fitted_camera_holds_still_while_a_parameter_moves(view, qtbot):
+    """A new grid of the same formula (a slider) keeps the camera; one whose labels would be cut refits."""
+    xs = ys = np.linspace(-2, 2, 120)
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    view.reset_view()  # a new formula: the first grid after it is fitted
+    view.set_grid(xs, ys, X * Y, gridlib.display_limits(X * Y), [], [])
+    camera = view.camera()
+    for k in (1.1, 1.2, 1.3):  # no reset between: as the Session does when only a parameter changes
+        z = k * X * Y
+        view.set_grid(xs, ys, z, gridlib.display_limits(z), [], [])
+        assert view.camera() == camera
+    z = 12345.678 * X * Y  # labels like -40000: wider
+    view.set_grid(xs, ys, z, gridlib.display_limits(z), [], [])
+    frame = QtCore.QRectF(0, 0, view.gl.width(), view.gl.height())
+    assert all(frame.contains(r) for group in view.label_boxes().values() for r in group)
+
+
 def test_labels_follow_the_camera_to_the_edges_facing_it(view, qtbot):
     draw(view, ROSENBROCK, (-2, 2, -1, 3))
     before = [tuple(i.pos) for i in view._ticks["x"] if i.text]
