@@ -8,16 +8,19 @@ export leaves no partial file and never replaces a good one.
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import sys
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter and SVGExporter
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .models.expression import ParseError, parse
+from .models.pretty import to_html
 from .models.storage import StorageError, atomic_path
 
 VIEW_FORMATS: dict[str, tuple[str, ...]] = {
@@ -26,13 +29,19 @@ VIEW_FORMATS: dict[str, tuple[str, ...]] = {
     "curve": ("png", "svg"),
     "loss": ("png", "svg"),
     "figure": ("png",),
+    "chain": ("png", "svg"),
 }
 GIF_FORMATS = ("gif",)
 VIEW_NAMES = {"contour": "the contour map", "surface": "the 3D surface", "curve": "the curve",
-              "loss": "the loss curves", "figure": "the figure", "gif": "the descent animation"}
+              "loss": "the loss curves", "figure": "the figure", "gif": "the descent animation",
+              "chain": "the chain-rule graph"}
 DEFAULT_SIZE = (1600, 1000)      # surface and figure when no size is given
 MAX_SIDE = 8000                  # larger images take gigabytes to compose
 BASE_SIZE = (800.0, 500.0)       # 2D plots exported at a chosen size are laid out at least this big, then scaled
+FIGURE_BASE = (1600.0, 1000.0)   # a figure is laid out at this size (text as on screen) and scaled up to bigger ones
+TITLE_PX = 22                    # the figure's title, pixels at FIGURE_BASE
+MAP_MAX_SIDE = 2400              # the contour map's colour image is resampled to at most this many pixels a side
+SVG_DETAIL = 2                   # an SVG's colour image has this many pixels per unit (it is zoomed into)
 GIF_FRAME_MS = 50
 # Qt's PNG "quality" sets zlib's effort. Seen at 1600x1000: the default 77 ms and 221 KB, 50 46 ms and 233 KB.
 PNG_QUALITY = 50
@@ -109,12 +118,13 @@ def _has_surface(window) -> bool:
 class _LaidOut:
     """The view's central item laid out at ``size``'s aspect for the export, and put back after.
 
-    Laid out at ``size`` divided by a scale that the exporter then multiplies back: the image's size
-    over the size on screen (or BASE_SIZE when larger), never below 1. A big image gets a roomier
-    plot and somewhat larger text, never text smaller than on screen."""
+    Laid out at ``size`` divided by a scale that the exporter then multiplies back: ``scale`` when
+    given (a figure's panes share one), else the image's size over the size on screen (or BASE_SIZE
+    when larger), never below 1. A big image gets a roomier plot and somewhat larger text, never text
+    smaller than on screen."""
 
-    def __init__(self, widget: pg.GraphicsView, size: tuple[int, int] | None):
-        self.widget, self.item, self.size = widget, widget.centralWidget, size
+    def __init__(self, widget: pg.GraphicsView, size: tuple[int, int] | None, scale: float | None = None):
+        self.widget, self.item, self.size, self.scale = widget, widget.centralWidget, size, scale
         self.old = self.item.geometry()
         # An aspect-locked plot widens its range to the export's shape: its range on screen is put back too.
         self.boxes = [(vb, vb.viewRange()) for vb in widget.scene().items() if isinstance(vb, pg.ViewBox)]
@@ -122,10 +132,16 @@ class _LaidOut:
     def __enter__(self) -> pg.GraphicsObject:
         if self.size is not None:
             w, h = self.size
-            scale = max(1.0, min(w / max(self.old.width(), BASE_SIZE[0]), h / max(self.old.height(), BASE_SIZE[1])))
+            scale = self.scale or max(1.0, min(w / max(self.old.width(), BASE_SIZE[0]),
+                                               h / max(self.old.height(), BASE_SIZE[1])))
             self.item.setGeometry(QtCore.QRectF(0, 0, w / scale, h / scale))
             self._show_ranges()  # the same ranges at the export's shape: the same picture every time
-            _settle(self.item)
+        _settle(self.item)  # also when kept: a previous export's layout may not have settled back yet
+        # Legends ignore transformations (they keep their size when the view zooms): in an image drawn
+        # larger than the screen they would stay small beside everything else.
+        self.legends = [i for i in self.item.scene().items() if isinstance(i, pg.LegendItem)]
+        for legend in self.legends:
+            legend.setFlag(legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
         return self.item
 
     def _show_ranges(self) -> None:
@@ -136,9 +152,13 @@ class _LaidOut:
             vb.setRange(xRange=x_range, yRange=y_range, padding=0)
 
     def __exit__(self, *exc) -> None:
+        for legend in self.legends:
+            legend.setFlag(legend.GraphicsItemFlag.ItemIgnoresTransformations, True)
         if self.size is not None:
             self.item.setGeometry(self.old)
-            _settle(self.item)  # back at its size on screen before its ranges are set for that size
+            # Settled now: an export drawn next at the size on screen (an SVG) would otherwise take its
+            # image's place from this layout (seen: the colour map drawn off the plot, twice its size).
+            _settle(self.item)
             for vb, (x_range, y_range) in self.boxes:  # the view on screen as it was
                 vb.setRange(xRange=x_range, yRange=y_range, padding=0)
 
@@ -164,11 +184,66 @@ def _set_size(exporter, size: tuple[int, int] | None) -> None:
     params.param("height").setValue(size[1], blockSignal=exporter.heightChanged)
 
 
-def _plot_image(widget: pg.GraphicsView, size: tuple[int, int] | None = None) -> QtGui.QImage:
-    with _LaidOut(widget, size) as item:
-        exporter = pg.exporters.ImageExporter(item)
-        _set_size(exporter, size)
-        return exporter.export(toBytes=True)
+@contextlib.contextmanager
+def _without_transients(window):
+    """What follows the mouse is not part of a picture: the hover read-out is hidden while drawing."""
+    readout = window.contour.readout
+    shown = readout.isVisible()
+    readout.hide()
+    try:
+        yield
+    finally:
+        readout.setVisible(shown)
+
+
+def _resampled(z: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """z (the grid's values at pixel centres) resampled bilinearly to ``shape``, over the same extent
+    (half a cell beyond the first and last nodes, as the map draws it)."""
+    out = z.astype(np.float32)
+    for axis, m in enumerate(shape):
+        n = out.shape[axis]
+        at = np.clip((np.arange(m) + 0.5) * n / m - 0.5, 0, n - 1)
+        k = np.minimum(at.astype(int), max(n - 2, 0))
+        t = (at - k).reshape([-1 if a == axis else 1 for a in range(2)])
+        lo, hi = np.take(out, k, axis=axis), np.take(out, np.minimum(k + 1, n - 1), axis=axis)
+        out = lo + t * (hi - lo)
+    return out
+
+
+@contextlib.contextmanager
+def _smooth_map(widget, item, per_unit: float):
+    """The contour map's colour image resampled to the pixels it covers in the export (``per_unit``
+    pixels per unit of its layout), instead of its grid of about 200 cells scaled up into blocks."""
+    image = getattr(widget, "image", None)  # the contour map's (the curve and the loss plots have none)
+    if not isinstance(image, pg.ImageItem) or image.image is None:
+        yield
+        return
+    z, rect, levels = image.image, image.mapRectToScene(image.boundingRect()), image.getLevels()
+    shown = rect.intersected(widget.plot.vb.sceneBoundingRect())
+    scale = (rect.width() / max(shown.width(), 1e-9), rect.height() / max(shown.height(), 1e-9))
+    shape = tuple(int(min(MAP_MAX_SIDE, max(n, math.ceil(side * per_unit * k))))
+                  for n, side, k in zip(z.shape, (shown.width(), shown.height()), scale))
+    if shape == z.shape:
+        yield
+        return
+    data_rect = image.mapRectToParent(image.boundingRect())
+    image.setImage(_resampled(z, shape), levels=levels, autoLevels=False)
+    image.setRect(data_rect)
+    try:
+        yield
+    finally:
+        image.setImage(z, levels=levels, autoLevels=False)
+        image.setRect(data_rect)
+
+
+def _plot_image(widget: pg.GraphicsView, size: tuple[int, int] | None = None,
+                scale: float | None = None) -> QtGui.QImage:
+    with _LaidOut(widget, size, scale) as item:
+        per_unit = size[0] / item.geometry().width() if size else 1.0
+        with _smooth_map(widget, item, per_unit):
+            exporter = pg.exporters.ImageExporter(item)
+            _set_size(exporter, size)
+            return exporter.export(toBytes=True)
 
 
 def _allow_closed_svg_paths() -> None:
@@ -203,50 +278,112 @@ def _allow_closed_svg_paths() -> None:
 def _plot_svg(widget: pg.GraphicsView, size: tuple[int, int] | None = None) -> bytes:
     _allow_closed_svg_paths()
     with _LaidOut(widget, size) as item:
-        exporter = pg.exporters.SVGExporter(item)
-        _set_size(exporter, size)
-        return exporter.export(toBytes=True)
+        per_unit = SVG_DETAIL * (size[0] / item.geometry().width() if size else 1.0)
+        with _smooth_map(widget, item, per_unit):
+            exporter = pg.exporters.SVGExporter(item)
+            _set_size(exporter, size)
+            return exporter.export(toBytes=True)
+
+
+# ----------------------------------------------------------------------------- the chain-rule graph
+def _chain(window, size: tuple[int, int] | None):
+    """The chain-rule view and the image size (as its canvas on screen unless given)."""
+    view = window.chain
+    if not view.has_graph():
+        raise ExportError("the chain-rule graph is empty: type definitions such as a = x + y; f = a^2 "
+                          "(or tick Expand operations in its tab)")
+    return view, size or (max(view.canvas.width(), 1), max(view.canvas.height(), 1))
+
+
+def _chain_image(window, size: tuple[int, int] | None) -> QtGui.QImage:
+    view, (w, h) = _chain(window, size)
+    image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
+    painter = QtGui.QPainter(image)
+    painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+    view.render_graph(painter, QtCore.QRectF(0, 0, w, h))
+    painter.end()
+    return image
+
+
+def _chain_svg(window, size: tuple[int, int] | None) -> bytes:
+    from PyQt6.QtSvg import QSvgGenerator
+
+    view, (w, h) = _chain(window, size)
+    data = QtCore.QByteArray()
+    buffer = QtCore.QBuffer(data)
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    generator = QSvgGenerator()
+    generator.setOutputDevice(buffer)
+    generator.setSize(QtCore.QSize(w, h))
+    generator.setViewBox(QtCore.QRect(0, 0, w, h))
+    generator.setTitle("calcviz: the chain-rule graph")
+    painter = QtGui.QPainter(generator)
+    view.render_graph(painter, QtCore.QRectF(0, 0, w, h))
+    painter.end()
+    buffer.close()
+    return bytes(data)
 
 
 # ----------------------------------------------------------------------------- the figure
-def default_title(window) -> str:
-    """The formula in plain text, canonical form: 'f = x*exp(-x^2 - y^2)'."""
-    text = window.editor.text()
+def title_html(window) -> str:
+    """The formula typeset as the editor's preview shows it (rich text), or as typed while it does not parse."""
     try:
-        text = parse(text).to_text()
+        return to_html(parse(window.editor.text()))
     except ParseError:
-        pass  # the text on screen is being edited: show it as typed
-    return text if "=" in text else f"f = {text}"
+        return html.escape(window.editor.text())
+
+
+def _title(html_text: str, width: float, scale: float) -> QtGui.QTextDocument:
+    document = QtGui.QTextDocument()
+    font = QtGui.QFont()
+    font.setPixelSize(max(8, round(TITLE_PX * scale)))
+    document.setDefaultFont(font)
+    document.setDefaultStyleSheet(f"body {{ color: {TEXT.name()}; }}")
+    option = QtGui.QTextOption(QtCore.Qt.AlignmentFlag.AlignHCenter)
+    option.setWrapMode(QtGui.QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    document.setDefaultTextOption(option)
+    document.setDocumentMargin(0)
+    document.setHtml(html_text)
+    document.setTextWidth(width)
+    return document
 
 
 def render_figure(window, size: tuple[int, int] = DEFAULT_SIZE, title: str | None = None) -> QtGui.QImage:
-    """Surface and contour map (or the curve) side by side under the formula; the loss curves below
-    them when descent runs exist."""
+    """Surface and contour map (or the curve) side by side under the formula (typeset, or ``title``
+    as plain text); the loss curves below them when descent runs exist, nothing there otherwise.
+
+    Laid out as at FIGURE_BASE and scaled to ``size`` when larger: a print-size figure is the same
+    picture with every text as large relative to it (not tiny ticks beside a huge title)."""
     w, h = size
+    scale = max(1.0, min(w / FIGURE_BASE[0], h / FIGURE_BASE[1]))
     image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
     image.fill(QtGui.QColor("white"))
-    title_h = max(24, round(h * 0.06))
+    margin = round(10 * scale)
+    document = _title(html.escape(title) if title is not None else title_html(window), w - 2 * margin, scale)
+    while document.size().height() > 0.25 * h and document.defaultFont().pixelSize() > 8:  # a long chain
+        font = document.defaultFont()
+        font.setPixelSize(font.pixelSize() - 1)
+        document.setDefaultFont(font)
+    title_h = min(round(document.size().height()) + 2 * margin, h // 3)
     runs = bool(window.loss.curves())
     top = round((h - title_h) * (0.65 if runs else 1.0))
     plane = window.plane.currentWidget()
     panes = []  # (image, x, y)
     if _has_surface(window) and plane is window.contour:
         half = w // 2
-        panes += [(window.surface.export_image(half, top), 0, title_h), (_plot_image(plane, (w - half, top)), half, title_h)]
+        panes += [(window.surface.export_image(half, top, label_scale=scale), 0, title_h),
+                  (_plot_image(plane, (w - half, top), scale), half, title_h)]
     else:
-        panes.append((_plot_image(plane, (w, top)), 0, title_h))
+        panes.append((_plot_image(plane, (w, top), scale), 0, title_h))
     if runs and h - title_h - top > 0:
-        panes.append((_plot_image(window.loss, (w, h - title_h - top)), 0, title_h + top))
+        panes.append((_plot_image(window.loss, (w, h - title_h - top), scale), 0, title_h + top))
     painter = QtGui.QPainter(image)
     for pane, x, y in panes:
         painter.drawImage(QtCore.QPoint(x, y), pane)
-    font = QtGui.QFont()
-    font.setPixelSize(max(10, round(title_h * 0.55)))
-    painter.setFont(font)
-    painter.setPen(TEXT)
     painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-    text = QtGui.QFontMetrics(font).elidedText(title or default_title(window), QtCore.Qt.TextElideMode.ElideRight, w - 20)
-    painter.drawText(QtCore.QRect(10, 0, w - 20, title_h), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+    painter.setClipRect(0, 0, w, title_h)
+    painter.translate(margin, margin)
+    document.drawContents(painter)
     painter.end()
     return image
 
@@ -254,7 +391,11 @@ def render_figure(window, size: tuple[int, int] = DEFAULT_SIZE, title: str | Non
 # ----------------------------------------------------------------------------- public
 def render_view(window, view: str, size: tuple[int, int] | None = None, title: str | None = None) -> QtGui.QImage:
     """``view`` drawn as an image: at ``size`` (w, h), or for the 2D plots at their size on screen."""
-    size = _checked_size(size)
+    with _without_transients(window):
+        return _render_view(window, view, _checked_size(size), title)
+
+
+def _render_view(window, view: str, size: tuple[int, int] | None, title: str | None) -> QtGui.QImage:
     if view == "surface":
         if not _has_surface(window):
             raise ExportError("the 3D view shows no surface for this function (it needs two variables "
@@ -262,6 +403,8 @@ def render_view(window, view: str, size: tuple[int, int] | None = None, title: s
         return window.surface.export_image(*(size or DEFAULT_SIZE))
     if view == "figure":
         return render_figure(window, size or DEFAULT_SIZE, title)
+    if view == "chain":
+        return _chain_image(window, size)
     if view not in VIEW_FORMATS:
         raise ExportError(f"unknown view {view!r} (one of {', '.join(VIEW_FORMATS)})")
     return _plot_image(_plot_widget(window, view), size)
@@ -278,7 +421,8 @@ def export_view(window, view: str, path, size: tuple[int, int] | None = None, ti
     size = _checked_size(size)
     with atomic_path(path, allowed_suffixes=(path.suffix,)) as temp:
         if fmt == "svg":
-            data = _plot_svg(_plot_widget(window, view), size)
+            with _without_transients(window):
+                data = _chain_svg(window, size) if view == "chain" else _plot_svg(_plot_widget(window, view), size)
         else:
             data = _encoded(render_view(window, view, size, title), fmt, path)
         # Written by Python, not by Qt's image writer: a full disk (or any failure) comes back as an

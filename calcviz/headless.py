@@ -20,9 +20,9 @@ from .cli import UsageError, assignments, check_params, parse_arguments
 from .gui import has_display
 from .models.expression import ParseError, parse
 
-VIEWS = ("surface", "contour", "curve", "loss", "figure", "gif")
+VIEWS = ("surface", "contour", "curve", "loss", "figure", "gif", "chain")
 DEFAULT_SIZES = {"surface": (1600, 1000), "figure": (1600, 1000), "contour": (1000, 800), "curve": (1000, 700),
-                 "loss": (1200, 600), "gif": (800, 640)}
+                 "loss": (1200, 600), "gif": (800, 640), "chain": (1600, 1000)}
 TIMEOUT_S = 180.0      # for the compute process (TensorFlow's import included) and each result
 NEEDS_DISPLAY = "calcviz export needs a display for the 3D view: run it under xvfb-run"
 EXAMPLE = 'e.g.  xvfb-run -a calcviz export "x*exp(-x^2-y^2)" --view figure --out figure.png'
@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("expr", metavar="EXPR", help="a formula, or definitions separated by ';' (or a session .json)")
     p.add_argument("--view", choices=VIEWS, required=True,
                    help="what to draw: the 3D surface, the contour map, the curve (one variable), the loss "
-                        "curves, the figure (surface + contour + loss) or an animated GIF of the descent")
+                        "curves, the figure (surface + contour + loss), an animated GIF of the descent or the "
+                        "chain-rule graph (of a chain of definitions; of the primitive operations otherwise)")
     p.add_argument("--out", required=True, metavar="FILE", help="the file to write (.png; .svg for contour, "
-                                                                "curve and loss; .gif for gif)")
+                                                                "curve, loss and chain; .gif for gif)")
     p.add_argument("--size", metavar="WxH", help="image size in pixels (default: "
                    + ", ".join(f"{v} {w}x{h}" for v, (w, h) in DEFAULT_SIZES.items()) + ")")
     p.add_argument("--x", metavar="LO,HI", help="range of the first axis (default -2,2)")
@@ -240,6 +241,14 @@ def _draw(run: Run, args, settings: dict) -> str:
             raise UsageError(f"descent: {window.descent.message_text() or _status(run)}")
         session.race.advance(session.race.length)
         app.descent.redraw()
+    if args.view == "chain":
+        if len(session.expression.definitions) < 2:  # one formula: its graph of primitive operations
+            session.set_expand(True)
+        window.docks["chain"].raise_()  # the graph is computed while its view is on screen
+        run.wait(lambda: session.chain is not None or session.error("chain") is not None, "the chain-rule graph")
+        run.settle("the chain-rule graph")
+        if not window.chain.has_graph():
+            raise UsageError(f"chain: {session.error('chain') or window.chain.message_label.text()}")
     size, out = settings["size"], settings["out"]
     if args.view == "gif":
         length = session.race.length

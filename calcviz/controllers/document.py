@@ -18,7 +18,7 @@ from ..models.settings import TOGGLES, Settings
 
 ISO_LEVELS = 10
 ISO_MAX_SIDE = 300  # iso-lines are traced on at most this many points per side (fast enough to redraw live)
-MODEL_PATCH = 0.15  # the local models are drawn over this fraction of the box around the point
+MODEL_PATCH = 0.25  # the local models are drawn over this fraction of the box around the point
 
 
 class DocumentController(QtCore.QObject):
@@ -179,7 +179,7 @@ class DocumentController(QtCore.QObject):
             levels = gridlib.contour_levels(limits, ISO_LEVELS)
             stride = max(1, int(np.ceil(len(xs) / ISO_MAX_SIDE)))
             lines = gridlib.isolines(xs[::stride], ys[::stride], value[::stride, ::stride], levels)
-            w.surface.set_grid(xs, ys, value, limits, levels, lines, names)
+            w.surface.set_grid(xs, ys, value, limits, levels, lines, names, log=log_scale)
             w.contour.set_grid(xs, ys, value, limits, lines, names)
             if s.settings.view.toggles.field:
                 w.contour.set_field(*gridlib.gradient_field(grid))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
 from .. import exporting
 from ..models import storage
@@ -24,6 +24,7 @@ EXPORTS = {
     "3D surface (*.png)": ("surface", ".png"),
     "Curve (*.png *.svg)": ("curve", ".png"),
     "Loss curves (*.png *.svg)": ("loss", ".png"),
+    "Chain-rule graph (*.png *.svg)": ("chain", ".png"),
     "Descent race, animated (*.gif)": ("gif", ".gif"),
     "Descent paths (*.csv *.json)": ("runs", ".csv"),
     "Critical points (*.csv *.json)": ("critical", ".csv"),
@@ -69,6 +70,19 @@ class FilesController(QtCore.QObject):
         if persist:  # `calcviz export`'s hidden window never touches the user's layout or last session
             w.closing.connect(self.save_last)
         self._fill_recent()
+        QtWidgets.QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        """Ctrl+E exports wherever the focus is. A text box (a spin box's too) claims Ctrl+E as "end of
+        line" through a ShortcutOverride, and the window's shortcut then never fires: that override is
+        kept from boxes of this window, so the shortcut runs."""
+        if event.type() == QtCore.QEvent.Type.ShortcutOverride and isinstance(watched, QtWidgets.QWidget) \
+                and watched.window() is self.window:
+            keys = QtGui.QKeySequence(event.keyCombination())
+            if any(keys.matches(k) == QtGui.QKeySequence.SequenceMatch.ExactMatch
+                   for k in self.window.actions["export"].shortcuts()):
+                return True
+        return False
 
     # ------------------------------------------------------------------ sessions
     def save(self) -> bool:
@@ -183,12 +197,18 @@ class FilesController(QtCore.QObject):
     def _ask_size(self, what: str):
         """The image size: as on screen, a print size, or twice the screen (False: cancelled)."""
         view = {"figure": self.window, "surface": self.window.surface, "contour": self.window.contour,
-                "curve": self.window.curve, "loss": self.window.loss, "gif": self.window.contour}[what]
+                "curve": self.window.curve, "loss": self.window.loss, "gif": self.window.contour,
+                "chain": self.window.chain.canvas}[what]
         w, h = view.width(), view.height()
-        choices = {f"as on screen ({w} × {h})": None, f"twice the screen ({2 * w} × {2 * h})": (2 * w, 2 * h),
-                   "1600 × 1000": (1600, 1000), "3200 × 2000 (print)": (3200, 2000)}
+        offered = [(f"as on screen ({w} × {h})", None), (f"twice the screen ({2 * w} × {2 * h})", (2 * w, 2 * h)),
+                   ("1600 × 1000", (1600, 1000)), ("3200 × 2000 (print)", (3200, 2000))]
         if what in ("surface", "figure"):  # they have no on-screen twin of their own size
-            choices.pop(next(iter(choices)))
+            offered.pop(0)
+        choices, seen = {}, set()
+        for label, size in offered:  # one entry per size (twice a 1600 x 1000 view is the print size)
+            if (size or (w, h)) not in seen:
+                seen.add(size or (w, h))
+                choices[label] = size
         choice, ok = QtWidgets.QInputDialog.getItem(self.window, "Export", "Image size:", list(choices), 0, False)
         return choices[choice] if ok else False
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QIcon, QPixmap, QValidator
@@ -27,6 +28,8 @@ TYPE_STYLE = {
     "degenerate": {"color": "#7f7f7f", "symbol": "d", "label": "degenerate"},
 }
 GLOBAL_MIN_SYMBOL = "star"
+# The selected point and its gradient: magenta, apart from the maxima's red and the optimizers' colours.
+SELECTED_COLOR = "#d000d0"
 
 # Okabe–Ito (colour-blind safe) without its yellow, which vanishes on white and on viridis' top end.
 # Vermillion goes to the default run: it stands out on every part of viridis and on white.
@@ -70,6 +73,98 @@ def format_number(value: Any, digits: int = 6, scale: float | None = None) -> st
 
 def format_vector(values: Sequence[Any], scale: float | None = None) -> str:
     return "(" + ", ".join(format_number(v, scale=scale) for v in values) + ")"
+
+
+def nice_ticks(lo: float, hi: float, target: int = 5) -> np.ndarray:
+    """Round tick values in [lo, hi]: multiples of a step of 1, 2 or 5 times a power of ten, about
+    ``target`` of them. A tick within half a percent of the range outside it counts as inside (0 for a
+    minimum of 2.5e-5 on a range of thousands). Computed as integer x step, so 0 is exactly 0."""
+    span = hi - lo
+    if not (np.isfinite(lo) and np.isfinite(hi)) or span <= 0:
+        return np.array([lo]) if np.isfinite(lo) else np.zeros(0)
+    slack = 0.005 * span
+    best = None
+    power = 10.0 ** np.floor(np.log10(span / target))
+    for step in (m * power for m in (0.5, 1, 2, 5, 10, 20)):
+        k = np.arange(np.ceil((lo - slack) / step), np.floor((hi + slack) / step) + 1)
+        if best is None or abs(len(k) - target) <= abs(len(best[0]) - target):  # a tie: fewer ticks
+            best = (k, step)
+    k, step = best
+    return k * step + 0.0  # + 0.0: no -0
+
+
+def tick_texts(values: Sequence[float]) -> list[str]:
+    """One format for all of an axis' ticks (as many decimals as the step needs), 0 as "0";
+    scientific notation with a common mantissa for very large or small steps."""
+    values = np.asarray(values, float)
+    if len(values) == 0:
+        return []
+    step = float(np.min(np.diff(values))) if len(values) > 1 else abs(float(values[0])) or 1.0
+    e = int(np.floor(np.log10(step) + 1e-9))
+    big = float(np.max(np.abs(values)))
+    if e >= -4 and big < 1e6:
+        return ["0" if v == 0 else f"{v:.{max(0, -e)}f}" for v in values]
+    exps = [int(np.floor(np.log10(abs(v)) + 1e-9)) for v in values if v != 0]
+    digits = max(0, max(exps, default=e) - e)
+    out = []
+    for v in values:
+        if v == 0:
+            out.append("0")
+            continue
+        mantissa, exp = f"{v:.{digits}e}".split("e")
+        out.append(f"{mantissa}e{int(exp)}")
+    return out
+
+
+def clip_path(coords: Sequence, box: Sequence[tuple[float, float]]) -> tuple[list[np.ndarray], np.ndarray]:
+    """A polyline cut to a box: ``coords`` one array per axis (x, y; or x, y, f), ``box`` one (lo, hi)
+    per axis. Returns the coordinates of the points inside plus where a segment crosses the box's
+    edge, NaN between pieces (a path that left the box and came back), and where each point lies
+    along the input (k + t between its finite points k and k + 1): an integer at a step, NaN at a
+    break. A diverging descent path ends at the edge instead of reaching 1e10 (a line across the
+    panel, and coordinates an SVG renderer refuses)."""
+    p = np.column_stack([np.asarray(c, float) for c in coords]) if len(coords[0]) else np.zeros((0, len(coords)))
+    p = p[np.isfinite(p).all(axis=1)]
+    lo, hi = np.array([b[0] for b in box], float), np.array([b[1] for b in box], float)
+    inside = ((p >= lo) & (p <= hi)).all(axis=1)
+    if inside.all():
+        return list(p.T), np.arange(len(p), dtype=float)
+    out: list[np.ndarray] = []
+    where: list[float] = []
+
+    def add(k: int, t: float) -> None:
+        """The point at t along the segment k-1 -> k (t = 0 and 1: the steps themselves, exactly)."""
+        at = k - 1 + t
+        q = p[int(at)] if t in (0.0, 1.0) else p[k - 1] + t * (p[k] - p[k - 1])
+        if out and np.array_equal(out[-1], q):
+            if at == where[-1] or t not in (0.0, 1.0):
+                return  # already there (the end of the last segment), or a crossing at a step
+            if where[-1] != int(where[-1]):
+                out.pop(), where.pop()  # a crossing exactly at a step: the step it is
+        out.append(q)
+        where.append(at)
+
+    if len(p) and inside[0]:
+        out.append(p[0])
+        where.append(0.0)
+    for k in range(1, len(p)):
+        # Liang-Barsky: the part of the segment k-1 -> k inside the box is t0 <= t <= t1.
+        a, d = p[k - 1], p[k] - p[k - 1]
+        if np.any((d == 0) & ((a < lo) | (a > hi))):
+            continue  # runs along an edge outside the box
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t_lo, t_hi = (lo - a) / d, (hi - a) / d
+        t0 = max(0.0, float(np.max(np.where(d == 0, -np.inf, np.minimum(t_lo, t_hi)))))
+        t1 = min(1.0, float(np.min(np.where(d == 0, np.inf, np.maximum(t_lo, t_hi)))))
+        if t0 > t1:
+            continue
+        if t0 > 0 and out:  # enters the box: a new piece
+            out.append(np.full(p.shape[1], np.nan))
+            where.append(np.nan)
+        add(k, t0)
+        add(k, 1.0 if inside[k] else t1)
+    a = np.array(out, float).reshape(-1, p.shape[1])
+    return list(a.T), np.array(where, float)
 
 
 def run_color(run) -> str:

@@ -8,11 +8,11 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .common import (BASIN_COLORS, DIVERGED_COLOR, ContextMenu, OPTIMIZER_COLORS, START_COLOR, UNCONVERGED_COLOR, critical_spots,
-                     format_number, plain_axes, run_color)
+from .common import (BASIN_COLORS, DIVERGED_COLOR, OPTIMIZER_COLORS, SELECTED_COLOR, START_COLOR, UNCONVERGED_COLOR,
+                     ContextMenu, clip_path, critical_spots, format_number, plain_axes, run_color)
 
 COLORMAP = "viridis"
-POINT_COLOR = "#d62728"
+POINT_COLOR = SELECTED_COLOR
 DIRECTION_COLOR = "#ff7f0e"
 
 
@@ -102,6 +102,7 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.legend = pg.LegendItem(labelTextColor="k", colCount=2)
         self.legend.setVisible(False)
         self._paths: dict[str, tuple[pg.PlotDataItem, pg.PlotCurveItem]] = {}
+        self._path_input: list[dict] = []  # as last given: drawn again, clipped anew, when the box changes
         self._starts: list[pg.TargetItem] = []
         self.explain_arrows: dict[str, pg.PlotCurveItem] = {}
         self.explain_labels: dict[str, pg.TextItem] = {}
@@ -243,6 +244,8 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.plot.setLabel("left", names[1], color="k")
         if box_changed and reset_range:
             self.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        if box_changed and self._path_input:
+            self.set_paths(self._path_input)  # clipped to the new box
 
     def set_field(self, x, y, gx, gy) -> None:
         """Gradient arrows on a coarse grid, scaled so the longest is about one cell."""
@@ -299,6 +302,7 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
     def set_paths(self, paths: list[dict]) -> None:
         """paths: [{"label", "optimizer", "x", "y"}], one per run, in the optimizer's colour (or "color").
         Items are kept per label and updated."""
+        self._path_input = paths
         wanted = {p["label"] for p in paths}
         for label in list(self._paths):
             if label not in wanted:
@@ -309,6 +313,9 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
             x, y = np.asarray(p["x"], float), np.asarray(p["y"], float)
             keep = np.isfinite(x) & np.isfinite(y)
             x, y = x[keep], y[keep]
+            at = np.arange(len(x), dtype=float)
+            if self._box is not None:  # a path leaving the box ends at its edge
+                (x, y), at = clip_path((x, y), (self._box[:2], self._box[2:]))
             if p["label"] not in self._paths:
                 color = run_color(p)
                 line = pg.PlotDataItem(pen=pg.mkPen(color, width=2.2), symbol="o", symbolSize=5,
@@ -322,9 +329,10 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
                 self._paths[p["label"]] = (line, heads)
             line, heads = self._paths[p["label"]]
             # Step markers while they can be told apart; a long path is a line.
-            line.setSymbol("o" if len(x) <= 400 else None)
-            line.setData(x, y)
-            heads.setData(*_segments_xy(self._heads(x, y)))
+            # No marker where the path crosses the box's edge (it is no step).
+            line.setData(x, y, symbol="o" if len(x) <= 400 else None, symbolSize=np.where(at == np.floor(at), 5, 0))
+            finite = np.isfinite(x)
+            heads.setData(*_segments_xy(self._heads(x[finite], y[finite])))
         self._show_legend(bool(paths))
 
     def _show_legend(self, on: bool) -> None:

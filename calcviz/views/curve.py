@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from .common import ContextMenu, critical_spots, plain_axes, run_color
+from .common import SELECTED_COLOR, ContextMenu, critical_spots, plain_axes, run_color
 
 
 class CurveView(ContextMenu, pg.PlotWidget):
@@ -29,10 +29,10 @@ class CurveView(ContextMenu, pg.PlotWidget):
         self.f = self.plot.plot(pen=pg.mkPen("#1f77b4", width=2.5), name="f")
         self.d1 = self.plot.plot(pen=pg.mkPen("#2ca02c", width=1.8, style=QtCore.Qt.PenStyle.DashLine), name="f′")
         self.d2 = self.plot.plot(pen=pg.mkPen("#9467bd", width=1.5, style=QtCore.Qt.PenStyle.DotLine), name="f″")
-        self.tangent = self.plot.plot(pen=pg.mkPen("#d62728", width=1.8))
+        self.tangent = self.plot.plot(pen=pg.mkPen(SELECTED_COLOR, width=1.8))
         self.quadratic = self.plot.plot(pen=pg.mkPen("#9467bd", width=1.8, style=QtCore.Qt.PenStyle.DashDotLine))
         self.critical = pg.ScatterPlotItem(pxMode=True)
-        self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#d62728"), pen=pg.mkPen("w", width=1.5))
+        self.marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(SELECTED_COLOR), pen=pg.mkPen("w", width=1.5))
         self.plot.addItem(self.critical)
         self.plot.addItem(self.marker)
         self.d2.setVisible(False)

@@ -452,6 +452,27 @@ class ChainRuleView(QWidget):
         self.operations_label.setText("")
         self._update_controls()
 
+    def has_graph(self) -> bool:
+        return self.stack.currentWidget() is self.canvas
+
+    def render_graph(self, painter: QPainter, target: QRectF) -> None:
+        """The whole graph as shown now (its numbers, the lit paths) fitted into ``target`` on the view's
+        ground, for an export. Drawn item by item, not from cached pixmaps: an SVG gets paths and text."""
+        source = self.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        painter.fillRect(target, self.canvas.backgroundBrush())
+        scale = min(target.width() / source.width(), target.height() / source.height())
+        fitted = QRectF(0, 0, source.width() * scale, source.height() * scale)
+        fitted.moveCenter(target.center())  # centred (QGraphicsScene.render puts it in the corner)
+        cached = [item for item in self.scene.items() if item.cacheMode() != QGraphicsItem.CacheMode.NoCache]
+        modes = [item.cacheMode() for item in cached]
+        for item in cached:
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        try:
+            self.scene.render(painter, fitted, source, Qt.AspectRatioMode.IgnoreAspectRatio)
+        finally:
+            for item, mode in zip(cached, modes):
+                item.setCacheMode(mode)
+
     def set_graph(self, data: Mapping) -> None:
         """A new graph: lay it out, build its items, show every number (the last stage)."""
         self._take(data)

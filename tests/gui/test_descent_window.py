@@ -126,10 +126,12 @@ def test_a_diverging_run_says_why_where_the_user_looks(win, qtbot):
     message = window.descent.message_text()
     assert "diverged at step" in message and "2/lambda_max = 0.0009559" in message
     assert "diverged at step" in window.message.full_text()
-    # The path stays drawn up to the last finite point.
+    # The path stays drawn up to where it leaves the box (a NaN between pieces when it comes back).
     (label,) = window.contour.path_labels()
-    x, _ = window.contour.path_data(label)
-    assert 1 <= len(x) <= run["steps"] + 1 and np.all(np.isfinite(x))
+    x, y = window.contour.path_data(label)
+    drawn = np.isfinite(x)
+    assert drawn.sum() >= 2 and x[0] == -1.5
+    assert np.all((np.abs(x[drawn]) <= 2) & (y[drawn] >= -1) & (y[drawn] <= 3))
 
 
 def test_explain_this_step_draws_the_vectors_and_gives_their_numbers(win, qtbot):
