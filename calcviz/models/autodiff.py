@@ -16,15 +16,42 @@ from typing import Sequence
 
 import numpy as np
 
-from . import descent
+from . import descent, lowering
 from .expression import Expression
-from .tf_lowering import EngineError, lower, tf
+from .tf_lowering import EngineError, backend, lower, tf
 
 XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compiled.grid)
 # Newton's pseudo-inverse ignores Hessian eigenvalues below this fraction of the largest: a rank-one
 # Hessian (log(e^x+e^y)) computes its zero eigenvalue as +-1e-17 of the other, and inverting that
 # would fling the point away along the valley.
 PINV_CUTOFF = 1e-12
+
+
+def not_a_number(expression: Expression) -> str:
+    out = expression.output
+    return (f"{expression.output_shape.describe(out)}: surfaces, gradients and Hessians need a number, such as "
+            f"||{out}||^2 or sum({out})")
+
+
+def array_gradients(expression: Expression, inputs, derivatives=(), dtype=tf.float64):
+    """f, its gradient with respect to every input and the values of derivatives a user wrote
+    (expression.Derivative), on a batch: every input's value has the batch's axes in front (draws, grid
+    points; none for one set of values). Each gradient has its input's shape (one per draw), as tf.GradientTape
+    gives it for the sum of f over the batch. With f not a number: its value only (no gradients).
+    Returns numpy arrays: (value, {input: gradient}, [each derivative's value])."""
+    tensors = {name: tf.constant(np.asarray(v), dtype) for name, v in inputs.items()}
+    kept: dict = {}
+    with tf.GradientTape() as tape:
+        tape.watch(list(tensors.values()))
+        value = lower(expression, tensors, dtype, kept)
+        total = tf.reduce_sum(value)
+    grads = {}
+    if expression.output_shape.scalar:
+        found = tape.gradient(total, tensors, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = {name: g.numpy() for name, g in found.items()}
+    yours = [np.asarray(lowering.derivative_value(expression, d.node, d.shape, kept, backend(dtype)))
+             for d in derivatives]
+    return value.numpy(), grads, yours
 
 
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
@@ -34,6 +61,8 @@ class Compiled:
     """One expression with a fixed split into differentiated variables and fixed parameters."""
 
     def __init__(self, expression: Expression, variables: Sequence[str], params: Sequence[str]):
+        if not expression.output_shape.scalar:
+            raise EngineError(not_a_number(expression))
         self.expression, self.variables, self.params = expression, tuple(variables), tuple(params)
         n, m = len(self.variables), len(self.params)
 

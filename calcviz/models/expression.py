@@ -539,6 +539,7 @@ class _Scope:
     defined: frozenset = frozenset()
     sizes: frozenset = frozenset()
     tokens: tuple = ()                # the whole text's tokens (for the declarations a message offers)
+    known: str | None = None          # a derivative's text: the formula's inputs, said when another name is used
 
     def undeclared(self) -> list[str]:
         """The names of the text that are neither declared, defined, functions nor constants, in order."""
@@ -546,7 +547,10 @@ class _Scope:
         for t in self.tokens:
             if t.kind == "name" and t.text not in ARITY_NAMES and t.text not in CONSTANTS and t.text not in self.defined \
                     and t.text not in self.shapes:
-                names.update(dict.fromkeys(t.text.replace("e", "") if is_product_name(t.text) else [t.text]))
+                if is_product_name(t.text) or (t.text.isascii() and t.text.isupper() and len(t.text) <= 4):
+                    names.update(dict.fromkeys(t.text.replace("e", "")))  # xy, UV: their letters
+                else:
+                    names[t.text] = None
         return list(names)
 
 
@@ -631,6 +635,8 @@ class _Parser:
             return scope.shapes[name]
         if name in CONSTANTS or name in scope.defined:
             return SCALAR
+        if scope.known is not None:
+            raise self.error(f"'{shorten(name)}' is not in the formula (its inputs: {scope.known})", t.pos)
         if name in scope.sizes:
             raise self.error(f"'{shorten(name)}' is a size here, not a number; give the number another name", t.pos)
         kind = convention(name)
@@ -697,11 +703,12 @@ class _Parser:
         if left.cols != right.rows:
             hint = " (is a transpose missing?)" if left.rows == right.rows or left.cols == right.cols else ""
             raise self.error(f"{self.quote(node)}: {left.describe(a)} and {right.describe(b)}{hint}", node.pos)
-        if left.kind == "row" and right.kind == "vector":
-            return SCALAR
-        if right.kind == "vector":
+        one_row, one_column = left.kind == "row", right.kind == "vector"
+        if (one_row or one_column) and (left.rows, right.cols) == (1, 1):
+            return SCALAR  # x^T y, and x^T B with B n x 1: a number
+        if one_column:
             return Shape("vector", left.rows)
-        if left.kind == "row":
+        if one_row:
             return Shape("row", 1, right.cols)
         return Shape("matrix", left.rows, right.cols)
 
@@ -727,7 +734,7 @@ class _Parser:
         if f in ("tr", "det", "logdet", "inv"):
             shape = shapes[0]
             if shape.kind in ("vector", "row") or shape.rows != shape.cols:
-                raise self.error(f"{f}({self.quote(args[0])}): {shape.describe(self.quote(args[0]))}, and {f} needs a "
+                raise self.error(f"{self.quote(node)}: {shape.describe(self.quote(args[0]))}, and {f} needs a "
                                  f"square matrix", node.pos)
             return node, shape if f == "inv" else SCALAR
         if f == "dot":
@@ -1227,7 +1234,8 @@ def parse(text: str, shapes: Mapping[str, str] | None = None) -> Expression:
                              f"input, so remove one of them", target.pos, text)
         if target is not None and scope.matrix and target.text in ARITY_NAMES:
             raise ParseError(f"'{target.text}' is a built-in name; choose another name", target.pos, text)
-        parser = _Parser(_split_products(body_tokens, whole, notes), text, notes, scope)
+        letters = {n for n in whole if len(n) == 1} if scope.matrix else None
+        parser = _Parser(_split_products(body_tokens, whole, notes, letters), text, notes, scope)
         body = parser.parse_statement_body()
         if target is None and index != len(lines) - 1:
             raise ParseError("only the last line may be a bare formula; name this one, as in a = ...",
@@ -1276,7 +1284,7 @@ def parse_derivatives(expression: Expression, text: str) -> tuple[Derivative, ..
     definitions and constants, and has that input's shape (when f is a number). ParseError points into ``text``."""
     if not isinstance(text, str) or len(text) > MAX_LENGTH:
         raise ParseError(f"the derivatives must be text of at most {MAX_LENGTH} characters", 0, "")
-    statements = _split_statements(tokenize(text))
+    statements = _split_statements(tokenize(text.replace("∂", "d")))  # ∂f/∂x = ... (one character for one)
     if not statements:
         raise ParseError("type a derivative, for example d/dx = 2x", 0, text)
     out: dict[str, Derivative] = {}
@@ -1311,17 +1319,18 @@ def _derivative(expression: Expression, text: str, stmt: list[Token]) -> Derivat
     if body[0].kind == "end":
         raise ParseError(f"d/d{shorten(wrt)} = needs a formula after the '='", stmt[equals].pos, text)
     shapes = {name: declared_shape(kind) for name, kind in expression.declarations}
-    scope = _Scope({**shapes, **{name: expression.shape(name) for name in defined}}, expression.matrix,
-                   frozenset(defined), frozenset(d for s in shapes.values() for d in s.symbols), tuple(stmt))
+    inputs = ", ".join(expression.inputs) or "none"
+    scalars = {name: SCALAR for name in expression.inputs}  # undeclared inputs are numbers
+    scope = _Scope({**scalars, **shapes, **{name: expression.shape(name) for name in defined}}, expression.matrix,
+                   frozenset(defined), frozenset(d for s in shapes.values() for d in s.symbols), tuple(stmt), inputs)
     notes: list[Note] = []
-    tokens = _split_products(body, set(shapes) | defined, notes)
-    known = set(expression.inputs) | defined | set(CONSTANTS) | ARITY_NAMES
-    stranger = next((t for t in tokens if t.kind == "name" and t.text not in known), None)
-    if stranger is not None:
-        raise ParseError(f"'{shorten(stranger.text)}' is not in the formula (its inputs: "
-                         f"{', '.join(expression.inputs) or 'none'})", stranger.pos, text)
-    parser = _Parser(tokens, text, notes, scope)
+    letters = {n for n in set(shapes) | defined if len(n) == 1} if expression.matrix else None
+    parser = _Parser(_split_products(body, set(shapes) | defined, notes, letters), text, notes, scope)
     node = parser.parse_statement_body()
+    known = set(expression.inputs) | defined | set(CONSTANTS)
+    stranger = next((n for n in names_in(node) if n.id not in known), None)
+    if stranger is not None:
+        raise ParseError(f"'{shorten(stranger.id)}' is not in the formula (its inputs: {inputs})", stranger.pos, text)
     shape, need = parser.shape_of(node), expression.shape(wrt)
     if (shape.kind, shape.dims) != (need.kind, need.dims):
         raise ParseError(f"your derivative is {shape.noun}; d/d{shorten(wrt)} of a number must have "
@@ -1329,13 +1338,32 @@ def _derivative(expression: Expression, text: str, stmt: list[Token]) -> Derivat
     return Derivative(wrt, node, shape, " ".join(text[start:stmt[-1].pos].split()))
 
 
-def _split_products(tokens: list[Token], whole: set[str], notes: list[Note]) -> list[Token]:
-    """xy -> x y (one name token per letter), for every name made of x, y, z and e not in ``whole``."""
+def with_declarations(text: str, shapes: Mapping[str, str] | None) -> str:
+    """The text with ``shapes`` (--shape) as declaration lines before it: what parse(text, shapes) reads."""
+    return "".join(f"{name}: {declared_shape(kind).size}\n" for name, kind in (shapes or {}).items()) + text
+
+
+def _split_products(tokens: list[Token], whole: set[str], notes: list[Note],
+                    letters: set[str] | None = None) -> list[Token]:
+    """xy -> x y (one name token per letter), for every name made of x, y, z and e not in ``whole``.
+
+    Where vectors or matrices are declared, ``letters`` are the one-letter names declared or defined: a name
+    made of them is their product as the book writes it (UV is U V, Ax is A x), and after ^ a T followed by
+    them is a transpose (x^TAx is x^T A x)."""
     out: list[Token] = []
     for t in tokens:
-        if t.kind == "name" and is_product_name(t.text) and t.text not in whole:
-            out += [Token("name", c, t.pos + k, t.pos + k + 1) for k, c in enumerate(t.text)]
-            notes.append(Note(f"{t.text} read as {'·'.join(t.text)} (for one name, add a line {t.text}: scalar)",
+        text = t.text
+        if t.kind != "name" or text in whole or text in ARITY_NAMES:
+            out.append(t)
+        elif is_product_name(text):
+            out += [Token("name", c, t.pos + k, t.pos + k + 1) for k, c in enumerate(text)]
+            notes.append(Note(f"{text} read as {'·'.join(text)} (for one name, add a line {text}: scalar)",
+                              t.pos, t.stop))
+        elif letters and len(text) > 1 and (all(c in letters for c in text) or (
+                out and out[-1].text == "^" and text[0] == "T" and all(c in letters for c in text[1:]))):
+            out += [Token("name", c, t.pos + k, t.pos + k + 1) for k, c in enumerate(text)]
+            reading = " ".join(text) if text[0] != "T" or text[0] in letters else "T " + " ".join(text[1:])
+            notes.append(Note(f"{text} read as {reading} (declared names written together are a product)",
                               t.pos, t.stop))
         else:
             out.append(t)
