@@ -155,9 +155,9 @@ class Shape:
         if self.kind == "scalar":
             return f"{text} is a number"
         if self.kind == "vector":
-            return f"{text} has {self.rows} entries"
+            return f"{text} has {self.rows} entr{'y' if self.rows == 1 else 'ies'}"
         if self.kind == "row":
-            return f"{text} is a row of {self.cols} entries"
+            return f"{text} is a row of {self.cols} entr{'y' if self.cols == 1 else 'ies'}"
         return f"{text} is {self.size}"
 
     @property
@@ -703,12 +703,11 @@ class _Parser:
         if left.cols != right.rows:
             hint = " (is a transpose missing?)" if left.rows == right.rows or left.cols == right.cols else ""
             raise self.error(f"{self.quote(node)}: {left.describe(a)} and {right.describe(b)}{hint}", node.pos)
-        one_row, one_column = left.kind == "row", right.kind == "vector"
-        if (one_row or one_column) and (left.rows, right.cols) == (1, 1):
-            return SCALAR  # x^T y, and x^T B with B n x 1: a number
-        if one_column:
+        if left.kind == "row" and right.kind == "vector":
+            return SCALAR  # x^T y
+        if right.kind == "vector":
             return Shape("vector", left.rows)
-        if one_row:
+        if left.kind == "row":
             return Shape("row", 1, right.cols)
         return Shape("matrix", left.rows, right.cols)
 

@@ -110,7 +110,8 @@ def test_shapes_of_products():
     assert shape("x^T y") == Shape()                           # a row times a column: a number
     assert shape("x y^T") == Shape("matrix", "n", "n")         # a column times a row: the outer product
     assert shape("x^T A^T") == Shape("row", 1, "m")
-    assert parse("x: 3; B: 3x1; x^T B").output_shape == Shape()  # 1x1 from a row: a number
+    assert parse("x: 3; B: 3x1; x^T B").output_shape == Shape("row", 1, 1)  # a 1x1 matrix is no number
+    assert parse("x: 1; A: 1x1; x^T A x").output_shape == Shape()          # (x^T A) x: a row times a column
     assert shape("A^T A") == Shape("matrix", "n", "n")
     assert shape("sum(A)") == shape("||A||") == shape("dot(x, y)") == shape("logsumexp(x)") == Shape()
     assert shape("exp(A) .* A") == Shape("matrix", "m", "n")
@@ -253,8 +254,9 @@ def test_derivatives_name_an_input_and_have_its_shape():
     ("x: 3; A: 3x3; x^T A x", "d/dx = A", "your derivative is 3x3; d/dx of a number must have x's shape: 3 entries", 7),
     ("x: 3; A: 3x3; x^T A x", "d/dA = x^T x", "your derivative is a number; d/dA of a number must have A's shape: 3x3",
      7),
-    ("x: 3; x1: 3x1; x^T x1", "d/dx1 = x", "your derivative is 3 entries (a column); d/dx1 of a number must have "
-                                           "x1's shape: 3x1", 8),
+    ("x: 3; x1: 3x1; sum(x^T x1)", "d/dx1 = x", "your derivative is 3 entries (a column); d/dx1 of a number must "
+                                                "have x1's shape: 3x1", 8),
+    ("x: 3; x1: 3x1; x^T x1", "d/dx1 = x1", "f is a row of 1 entry: a derivative to check needs a number", 0),
     ("x: 3; A: 3x3; x^T A x", "dg/dx = x", "the function is named f: write df/dx or d/dx", 1),
     ("x: 3; A: 3x3; x^T A x", "d/dq = x", "'q' is not in the formula (its inputs: x, A)", 3),
     ("x: 3; A: 3x3; x^T A x", "d/dx = A q", "'q' is not in the formula (its inputs: x, A)", 9),
