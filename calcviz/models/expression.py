@@ -823,7 +823,7 @@ class _Parser:
         """Record how the text from ``first`` to the last token taken was read."""
         end = self.tokens[self.i - 1].stop
         source = shorten(" ".join(self.text[first.pos:end].split()), 60)
-        self.notes.append(Note(f"{source} read as {reading}", first.pos, end))
+        self.notes.append(Note(shorten(f"{source} read as {reading}", 240), first.pos, end))
 
     @property
     def tok(self) -> Token:
