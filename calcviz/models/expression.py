@@ -1436,5 +1436,10 @@ def format_node(node: Node, parent: int = 0) -> str:
     # Left-associative ops need parentheses on an equal-precedence right side; ^ on the left.
     left = format_node(node.left, p + (1 if power else 0))
     right = format_node(node.right, p + (0 if power else 1))
-    text = f"{left}{node.op}{right}" if power else f"{left} {right}" if node.op == "@" else f"{left} {node.op} {right}"
+    if node.op == "@":
+        # A x, x^T (A + B); but c (A x) would read as a call of c: then A * c @ (A x)
+        op = " @ " if right.startswith("(") and re.search(r"(?<![\^\w])[^\W\d]\w*$", left) else " "
+        text = f"{left}{op}{right}"
+    else:
+        text = f"{left}{node.op}{right}" if power else f"{left} {node.op} {right}"
     return f"({text})" if parent > p else text
