@@ -387,12 +387,12 @@ class Engine:
         with tf.device(self.device):
             value, grads, _ = self._arrays(expression, inputs)
         shapes = {name: expression.shape(name).concrete(used) for name in expression.inputs}
-        return {
+        return {  # numpy arrays (they pickle whole, as a grid's do; the CLI writes them as lists)
             "function": expression.output,
-            "inputs": {name: {"shape": shapes[name].size, "value": inputs[name].tolist()} for name in inputs},
-            "value": value.tolist(),
+            "inputs": {name: {"shape": shapes[name].size, "value": inputs[name]} for name in inputs},
+            "value": value,
             "shape": expression.output_shape.concrete(used).size,
-            "gradients": {name: g.tolist() for name, g in grads.items()} if expression.output_shape.scalar else None,
+            "gradients": grads if expression.output_shape.scalar else None,
             "seed": int(seed),
             "sizes": used,
             "device": self.device_name,

@@ -75,12 +75,13 @@ def sizes_for(expression: Expression, sizes: Mapping[str, int] | None = None,
     return {s: out.get(s, DEFAULT_SIZE) for s in symbols}
 
 
-def draw(expression: Expression, seed: int, sizes: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Every input drawn from a standard normal distribution (its shape at ``sizes``): the same input, seed
-    and shape always give the same values, whatever else the formula holds."""
+def draw(expression: Expression, seed: int, sizes: Mapping[str, int],
+         names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Every input (or those ``names``) drawn from a standard normal distribution, its shape at ``sizes``: the
+    same input, seed and shape always give the same values, whatever else the formula holds."""
     seed = check_seed(seed)
     return {name: _rng(seed, _key(name)).standard_normal(expression.shape(name).concrete(sizes).array_shape)
-            for name in expression.inputs}
+            for name in (expression.inputs if names is None else names)}
 
 
 def inputs_for(expression: Expression, seed: int = 0, sizes: Mapping[str, int] | None = None,
@@ -93,7 +94,7 @@ def inputs_for(expression: Expression, seed: int = 0, sizes: Mapping[str, int] |
         raise ValueError(f"'{shorten(unknown[0])}' is not an input of the formula (its inputs: "
                          f"{', '.join(expression.inputs) or 'none'})")
     used = sizes_for(expression, sizes, values)
-    out = draw(expression, seed, used)
+    out = draw(expression, seed, used, [name for name in expression.inputs if name not in values])
     for name, given in values.items():
         shape = expression.shape(name).concrete(used)
         try:

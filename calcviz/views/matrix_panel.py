@@ -33,7 +33,9 @@ def heat(value: float, largest: float) -> QtGui.QColor:
 
 
 def _rows(values: Any) -> list[list[float]]:
-    """A number, a vector (one column) or a matrix as rows."""
+    """A number, a vector (one column) or a matrix (lists or numpy arrays) as rows."""
+    if hasattr(values, "tolist"):
+        values = values.tolist()
     if not isinstance(values, (list, tuple)):
         return [[values]]
     if values and isinstance(values[0], (list, tuple)):
@@ -263,6 +265,8 @@ class MatrixPanel(QtWidgets.QWidget):
             return
         out = result["function"]
         value = result["value"]
+        if hasattr(value, "tolist"):
+            value = value.tolist()
         if isinstance(value, list):
             self.value_label.setText(f"<i>{html.escape(out)}</i> = ({html.escape(result['shape'])})")
             self.value_table.set_numbers(_rows(value))
