@@ -250,3 +250,12 @@ def test_a_vector_valued_formula_cannot_be_drawn(engine):
                                           r"\|\|f\|\|\^2 or sum\(f\)"):
         engine.evaluate_grid("x: 2; A: 2x2; A x", ["x[1]", "x[2]"], [(-1, 1), (-1, 1)], 4,
                              {"A[1,1]": 1.0, "A[1,2]": 0.0, "A[2,1]": 0.0, "A[2,2]": 1.0})
+
+
+def test_the_presets_of_the_chapters_identities_check_out(engine):
+    from calcviz import resources
+    presets = [p for p in resources.presets() if p.get("group") == "Matrix calculus"]
+    assert len(presets) == 4
+    for preset in presets:
+        out = engine.check_derivatives(preset["text"], preset["derivatives"])
+        assert out["agrees"] is True, (preset["name"], [r["message"] for r in out["results"]])
