@@ -111,6 +111,7 @@ def cmd_eval(args) -> int:
     expression = parse(args.expr, shapes)
     if expression.matrix:
         return _eval_arrays(args, expression, shapes)
+    _say_power_t(expression)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
     from .models.engine import Engine  # TensorFlow loads only once the input is known to be good
@@ -139,6 +140,14 @@ def cmd_eval(args) -> int:
 
 
 # ----------------------------------------------------------------------------- vectors and matrices
+def _say_power_t(expression) -> None:
+    """x^T in a formula of numbers is x to the power T: the one reading where the book means something else
+    (a transpose) is said on stderr, with the declarations that would give the book's meaning."""
+    for note in expression.notes:
+        if " to the power T (" in note.text:
+            print(f"note: {note.text}", file=sys.stderr)
+
+
 def declared_shapes(items: Sequence[str] | None) -> dict[str, str]:
     """--shape x=3 A=3x3 A="n x n" -> {"x": "3", "A": "3x3"}: declarations made before the formula."""
     from .models.expression import declared_shape
@@ -267,6 +276,7 @@ def cmd_check(args) -> int:
 
     shapes = declared_shapes(args.shape)
     expression = parse(args.expr, shapes)
+    _say_power_t(expression)
     derivatives = "\n".join(args.derivative)
     parse_derivatives(expression, derivatives)  # a wrong shape or name is said before TensorFlow loads
     params = assignments(args.param, "--param")

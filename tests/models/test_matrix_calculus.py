@@ -259,3 +259,11 @@ def test_the_presets_of_the_chapters_identities_check_out(engine):
     for preset in presets:
         out = engine.check_derivatives(preset["text"], preset["derivatives"])
         assert out["agrees"] is True, (preset["name"], [r["message"] for r in out["results"]])
+
+
+def test_eval_of_x_to_the_power_t_says_how_it_was_read(capsys):
+    """Without declarations, the book's x^T A x keeps its meaning of today (x to the power T): said on stderr."""
+    code, out, err = run(capsys, "eval", "x^T A x", "--at", "x=3", "--param", "T=2", "A=1", "--json")
+    assert code == 0 and strict_json(out)["value"] == 27.0  # 3^2 * 1 * 3
+    assert err == ("note: x^T read as x to the power T (for x transposed, declare the shapes first: x: 3; "
+                   "A: 3x3)\n")
