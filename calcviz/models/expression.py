@@ -5,6 +5,11 @@ Users type what they would write on paper or in Python (``2x^2 + sin(x y)``, ``3
 whitelisted nodes. Nothing here ever evaluates the text: anything outside the grammar is a
 :class:`ParseError` with a message a student understands and the character it points at.
 
+A formula that declares vectors or matrices (``x: 3; A: 3x3; x^T A x``) is read in the book's notation and
+matrixcalculus.org's, every node given its :class:`Shape` as it is built: shapes that do not fit are refused
+where they meet, and the tree says what each product is (``@`` the matrix product, ``*`` a product with a
+number). :func:`parse_derivatives` reads the derivatives a user writes to check (``d/dx = (A + A^T) x``).
+
 This module is pure Python (no TensorFlow, no Qt) so the window can check text as it is typed.
 """
 from __future__ import annotations
@@ -44,8 +49,8 @@ GUESSED_SIZES = ("vector", "matrix")
 ARITY = {**FUNCTIONS, **MATRIX_FUNCTIONS}
 ARITY_NAMES = {*ARITY, *MATRIX_ALIASES, *GUESSED_SIZES}  # every function's name, where arrays are declared
 # Declarations (`name: kind`) say what an input is: `scalar`, a vector's size (`x: 3`, `x: n`) or a matrix's
-# rows x columns (`A: 3x3`, `A: n x n`, `X: m x n`). Sizes that are names are symbolic: checks draw them.
-DECLARATION_KINDS = ("scalar", "3", "n", "3x3", "m x n")
+# rows x columns (`A: 3x3`, `A: n x n`, `X: m x n`); see declared_shape. Sizes that are letters are symbolic:
+# checks draw them.
 MAX_SIZE = 100_000           # rows or columns of one input
 MAX_ENTRIES = 10_000_000     # entries of one input (80 MB in float64)
 DEFAULT_SIZE = 3             # a symbolic size where one number is needed (the window, eval without --size)
@@ -419,7 +424,7 @@ _GREEK = dict(zip(
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi rho sigma tau upsilon phi "
     "chi psi omega".split(), "αβγδεζηθικλμνξρστυφχψω"))
 _WHY_NOT = {
-    "'": "strings are not part of a formula", '"': "strings are not part of a formula",
+    '"': "strings are not part of a formula",  # (a ' transposes: the parser says what one in front means)
     "[": "subscripts and lists are not supported", "]": "subscripts and lists are not supported",
     ".": "attribute access (a.b) is not supported",
     "<": "comparisons are not supported", ">": "comparisons are not supported",
