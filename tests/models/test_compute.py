@@ -205,7 +205,7 @@ def test_unknown_kind_is_refused_in_the_parent(ready):
     with pytest.raises(ValueError, match="unknown request"):
         ready.submit("__class__")
     assert set(KINDS) == {"evaluate_grid", "evaluate_point", "find_critical_points", "approximate",
-                          "descend", "basins", "backprop"}
+                          "descend", "basins", "backprop", "evaluate_matrix", "check_derivatives"}
 
 
 # ----------------------------------------------------------------------------- cancel, crash
