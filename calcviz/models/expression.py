@@ -1428,7 +1428,8 @@ def format_node(node: Node, parent: int = 0) -> str:
         base = node.args[0]
         bare = isinstance(base, Name) or (isinstance(base, Call) and base.func != "transpose") or \
             (isinstance(base, Num) and base.value >= 0)
-        return f"{format_node(base) if bare else '(' + format_node(base) + ')'}^T"
+        text = f"{format_node(base) if bare else '(' + format_node(base) + ')'}^T"
+        return f"({text})" if parent > _PRECEDENCE["^"] else text  # (x^T)^2: ^T takes no power after it
     if isinstance(node, Call) and node.func == "norm":
         return f"||{format_node(node.args[0])}||"
     if isinstance(node, Call):

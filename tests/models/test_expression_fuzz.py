@@ -478,6 +478,7 @@ def evaluate_arrays(expression, env):
 
 @FUZZ
 @given(st.lists(st.sampled_from(TOKENS), max_size=30))
+@example(["x", "w", "'", "^1/2"])  # (xw^T)^1 / 2 printed back without its brackets did not parse
 def test_random_token_sequences_with_declared_arrays(tokens):
     check("x: 3; y: 3; A: 3x3; B: n x n\n" + "".join(tokens))
 
