@@ -268,7 +268,9 @@ class MatrixPanel(QtWidgets.QWidget):
         if hasattr(value, "tolist"):
             value = value.tolist()
         if isinstance(value, list):
-            self.value_label.setText(f"<i>{html.escape(out)}</i> = ({html.escape(result['shape'])})")
+            shape = result["shape"]
+            what = f"{shape} entries" if shape.isdigit() else shape  # 3 entries, 3x3, 1x3
+            self.value_label.setText(f"<i>{html.escape(out)}</i> ({html.escape(what)}) =")
             self.value_table.set_numbers(_rows(value))
             self.value_table.show()
         else:

@@ -70,6 +70,9 @@ def test_gradients_are_heat_maps_with_numbers(panel):
     x = panel.gradient_tables["x"]
     assert x.item(1, 0).background().color() == QtGui.QColor(214, 39, 40)       # the largest: full red
     assert x.item(0, 0).background().color() == heat(-1.0, 7.0) != QtGui.QColor("white")  # light blue
+    panel.set_result({"function": "f", "value": [3.0, 7.0], "shape": "2", "inputs": {}, "gradients": None})
+    assert panel.value_label.text().startswith("<i>f</i> (2 entries) =<br>No gradient: f is not a number")
+    assert panel.value_table.isVisible() and panel.value_table.numbers() == [["3"], ["7"]]
     panel.set_result(None, "No value: a matrix is not invertible at these values")
     assert panel.shown_gradients() == {} and "not invertible" in panel.value_label.text()
 
