@@ -4,8 +4,9 @@ R = X - UV, gradients 2R, -2 R V^T, -2 U^T R, in the same run.
 
 Figures (ms, medians of perf_counter timings):
 - engine:  Engine.evaluate_matrix with the arrays given (what `calcviz eval` and the window ask): parse, check
-           the values, lower the formula into TensorFlow ops under one GradientTape, eager.
-- kernel:  autodiff.array_gradients alone (the TensorFlow part: lowering, tape, gradients to numpy).
+           the values, then the formula's traced value-and-gradient function (one GradientTape), warm.
+- kernel:  the engine's traced kernel alone (autodiff.ArrayGradients, warm: the tape's graph and the copies of
+           the arrays into and out of TensorFlow), without parsing and checking the values.
 - numpy:   the formula written by hand (value and the three gradients).
 - ratio:   engine / numpy (and kernel / numpy). Both results agree (largest relative difference reported).
 """
@@ -29,7 +30,7 @@ def numpy_formula(X, U, V):
 
 
 def run(quick: bool = False) -> dict:
-    from calcviz.models.autodiff import array_gradients
+    from calcviz.models.autodiff import ArrayGradients
     from calcviz.models.engine import Engine
     from calcviz.models.expression import parse
 
@@ -46,7 +47,8 @@ def run(quick: bool = False) -> dict:
                      for k in grads)
     expression = parse(TEXT)
     engine_ms = median_ms(lambda: engine.evaluate_matrix(TEXT, values), repeats)
-    kernel_ms = median_ms(lambda: array_gradients(expression, values), repeats)
+    kernel = ArrayGradients(expression)
+    kernel_ms = median_ms(lambda: kernel(values), repeats)
     numpy_ms = median_ms(lambda: numpy_formula(**values), repeats)
     _say(f"engine {engine_ms:.1f} ms, kernel {kernel_ms:.1f} ms, numpy {numpy_ms:.1f} ms")
     return {

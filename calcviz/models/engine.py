@@ -15,10 +15,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import approximation, critical, descent, matrix
-from .autodiff import Compiled, array_gradients
+from .autodiff import ArrayGradients, Compiled
 from .expression import CONSTANTS, Expression, parse, parse_derivatives
 from .session import MAX_GRID
 from .tf_lowering import EngineError, pick_device, tf
+
+KEPT_KERNELS = 4  # traced value-and-gradient functions of formulas with vectors and matrices kept (see _arrays)
+
 
 @dataclass
 class Split:
@@ -74,6 +77,7 @@ class Engine:
         self.device, self.device_name = pick_device(device)
         self._key = None
         self._compiled: Compiled | None = None
+        self._kernels: dict[tuple, ArrayGradients] = {}  # (text, derivatives) -> kernel, the last few used
 
     def compile(self, text: str, variables: Sequence[str], params: Sequence[str]) -> Compiled:
         key = (text, tuple(variables), tuple(params))
@@ -425,8 +429,15 @@ class Engine:
         return out
 
     def _arrays(self, expression, inputs, written=()):
+        """Value and gradients (and derivatives' values) through the kernel kept for this formula: the window
+        asks for the same formula with new values, and its check, again and again."""
+        key = (expression.text, tuple(d.text for d in written))
+        kernel = self._kernels.pop(key, None) or ArrayGradients(expression, written)
+        self._kernels[key] = kernel
+        while len(self._kernels) > KEPT_KERNELS:
+            del self._kernels[next(iter(self._kernels))]  # the least recently used
         try:
-            return array_gradients(expression, inputs, written)
+            return kernel(inputs)
         except tf.errors.InvalidArgumentError as exc:
             if "invertible" in str(exc):
                 raise EngineError("a matrix is not invertible at these values (inv, or ^-1, of a singular matrix)") \
