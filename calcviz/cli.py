@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 from .models.expression import CONSTANTS, ParseError, parse, shorten
 
-COMMANDS = ("eval", "critical", "approx", "descend", "backprop")
+COMMANDS = ("eval", "critical", "approx", "descend", "backprop", "check")
 # What each subcommand does, for its own --help and for `calcviz --help` (export is in headless.py).
 COMMAND_HELP = {
     "eval": "value, gradient and Hessian at a point",
@@ -25,6 +25,7 @@ COMMAND_HELP = {
     "approx": "tangent-plane and quadratic approximations at a point, and their errors",
     "descend": "gradient descent and its variants from a start point, step by step",
     "backprop": "the chain rule as a network: forward values, adjoints, paths and operation counts",
+    "check": "check a derivative you worked out (d/dx = ...) against TensorFlow's gradient",
     "export": "draw a view (surface, contour, curve, loss, figure, gif) to a file without showing a window",
 }
 
@@ -115,7 +116,11 @@ def _fmt(v: float) -> str:
 
 
 def cmd_eval(args) -> int:
-    expression = parse(args.expr)
+    shapes = declared_shapes(args.shape)
+    expression = parse(args.expr, shapes)
+    if expression.matrix:
+        return _eval_arrays(args, expression, shapes)
+    _say_power_t(expression)
     at = assignments(args.at, "--at")
     params = assignments(args.param, "--param")
     check_params(expression, params, at)
@@ -221,6 +226,209 @@ def _search_box(expression, params: dict[str, float], args) -> tuple[list[str], 
                          + " ".join(f"{m}=1" for m in missing) + "), or search over "
                          + ("it" if len(missing) == 1 else "them") + " with --box " + " ".join(f"{m}=-5,5" for m in missing))
     return axes, [ranges[a] for a in axes]
+
+
+# ----------------------------------------------------------------------------- vectors and matrices
+def _say_power_t(expression) -> None:
+    """x^T in a formula of numbers is x to the power T: the one reading where the book means something else
+    (a transpose) is said on stderr, with the declarations that would give the book's meaning."""
+    for note in expression.notes:
+        if " to the power T (" in note.text:
+            print(f"note: {note.text}", file=sys.stderr)
+
+
+def declared_shapes(items: Sequence[str] | None) -> dict[str, str]:
+    """--shape x=3 A=3x3 A="n x n" -> {"x": "3", "A": "3x3"}: declarations made before the formula."""
+    from .models.expression import declared_shape
+
+    shapes: dict[str, str] = {}
+    for item in items or []:
+        name, sep, kind = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--shape takes NAME=SIZE pairs, e.g. x=3 A=3x3 or A=nxn (got {shorten(item)!r})")
+        try:
+            declared_shape(kind)
+        except ValueError as exc:
+            raise UsageError(f"--shape {name}: {exc}") from None
+        shapes[name] = kind
+    return shapes
+
+
+def _sizes(items: Sequence[str] | None) -> dict[str, int]:
+    sizes = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        if not sep or not text.strip().isdigit():
+            raise UsageError(f"--size takes NAME=NUMBER pairs for symbolic sizes, e.g. n=4 (got {shorten(item)!r})")
+        sizes[name.strip()] = int(text)
+    return sizes
+
+
+def _array_values(items: Sequence[str] | None) -> dict:
+    """--at x=1,2,3 A="1,2;3,4" c=pi/4: values of vectors (entries split by ','), matrices (rows by ';') and
+    numbers, each entry a number or a formula of numbers."""
+    from .models.lowering import constant_value
+    from .models.matrix import parse_array
+
+    def number(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return constant_value(text)
+
+    values = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--at takes NAME=VALUES pairs, e.g. x=1,2,3 or A=\"1,2;3,4\" (got {shorten(item)!r})")
+        try:
+            values[name] = parse_array(text, number)
+        except (ParseError, ValueError) as exc:
+            raise UsageError(f"--at {name}: {shorten(text)!r} is not numbers ({getattr(exc, 'message', exc)})") from None
+    return values
+
+
+def _matrix_text(value, indent: int) -> list[str]:
+    """A number, vector or matrix as aligned lines: [ 1.5  -2 ] for a vector, one row per line for a matrix."""
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        return [_fmt(float(array) + 0.0)]
+    rows = array.reshape(1, -1) if array.ndim == 1 else array
+    cells = [[_fmt(v + 0.0) for v in row] for row in rows]
+    width = max(len(c) for row in cells for c in row)
+    lines = ["[ " + "  ".join(c.rjust(width) for c in row) + " ]" for row in cells]
+    return [lines[0]] + [" " * indent + line for line in lines[1:]]
+
+
+def _declared_text(expression) -> str:
+    return ", ".join(f"{name}: {kind}" for name, kind in expression.declarations)
+
+
+def _eval_arrays(args, expression, shapes) -> int:
+    """eval of a formula with vectors or matrices: the value and the gradient with respect to every input,
+    each shaped like its input; inputs not given by --at are drawn with --seed."""
+    from .models.expression import with_declarations
+
+    values = _array_values(args.at)
+    values.update(assignments(args.param, "--param"))
+    from .models.engine import Engine
+    result = Engine(args.device).evaluate_matrix(with_declarations(args.expr, shapes), values, args.seed,
+                                                 _sizes(args.size))
+    out = expression.output
+    drawn = [name for name in result["inputs"] if name not in values]
+    if args.json:
+        _print_json({"function": out, "text": expression.to_text(),
+                     "shapes": {name: v["shape"] for name, v in result["inputs"].items()},
+                     "inputs": {name: v["value"] for name, v in result["inputs"].items()},
+                     "drawn": drawn, "seed": result["seed"], "sizes": result["sizes"], "value": result["value"],
+                     "value_shape": result["shape"], "gradient": result["gradients"], "device": result["device"]})
+        return 0
+    print(f"{out}({', '.join(expression.inputs)}) = {format_body(expression)}")
+    print(f"shapes     {_declared_text(expression)}"
+          + "".join(f"; {s} = {n}" for s, n in result["sizes"].items()))
+    if drawn:
+        print(f"drawn      {', '.join(drawn)} (standard normal, seed {result['seed']}; --at gives values, "
+              f"--seed another draw)")
+    for j, (name, v) in enumerate(result["inputs"].items()):
+        head = f"{name} = "
+        for k, line in enumerate(_matrix_text(v["value"], 11 + len(head))):
+            print((("inputs     " if j == 0 else " " * 11) + head if k == 0 else "") + line)
+    shape = "" if result["shape"] == "scalar" else f"  ({result['shape']})"
+    for k, line in enumerate(_matrix_text(result["value"], 11)):
+        print(("value      " if k == 0 else "") + line + (shape if k == 0 else ""))
+    if result["gradients"] is None:
+        print(f"gradient   none: {out} is not a number (try ||{out}||^2 or sum({out}))")
+    else:
+        for j, (name, g) in enumerate(result["gradients"].items()):
+            head = f"d{out}/d{name} = "
+            for k, line in enumerate(_matrix_text(g, 11 + len(head))):
+                print((("gradient   " if j == 0 else " " * 11) + head if k == 0 else "") + line)
+    print(f"device     {result['device']}")
+    return 0
+
+
+def format_body(expression) -> str:
+    """The formula without its declarations: a = ...; f = ... (the declarations are listed apart)."""
+    from .models.expression import format_node
+
+    parts = [f"{name} = {format_node(node)}" for name, node in expression.definitions[:-1]]
+    return "; ".join(parts + [format_node(expression.body)])
+
+
+def cmd_check(args) -> int:
+    """Derivatives you worked out against TensorFlow's: exit 0 when all agree, 1 when one does not."""
+    from .models.expression import parse_derivatives, with_declarations
+
+    shapes = declared_shapes(args.shape)
+    expression = parse(args.expr, shapes)
+    _say_power_t(expression)
+    derivatives = "\n".join(args.derivative)
+    parse_derivatives(expression, derivatives)  # a wrong shape or name is said before TensorFlow loads
+    params = assignments(args.param, "--param")
+    axes = ranges = None
+    if not expression.matrix:
+        axes = _axes_for(expression, params)
+        given = [args.x, args.y]
+        ranges = [tuple(given[k]) if given[k] is not None else (-2.0, 2.0) for k in range(len(axes))]
+    from .models.engine import Engine
+    result = Engine(args.device).check_derivatives(with_declarations(args.expr, shapes), derivatives, args.seed,
+                                                   args.draws, _sizes(args.size), axes, ranges, args.n, params)
+    result.pop("seconds")
+    code = 0 if result["agrees"] else 1
+    if args.json:
+        result.pop("map", None)
+        _print_json(result)
+        return code
+    out = expression.output
+    print(f"{out}({', '.join(expression.inputs)}) = {format_body(expression)}")
+    if result["mode"] == "draws":
+        sizes = "; ".join(f"{s} from {min(v)} to {max(v)}" for s, v in result["sizes"].items())
+        print(f"shapes     {_declared_text(expression)}" + (f" ({sizes} over the draws)" if sizes else ""))
+        print(f"draws      {result['draws']}, every input standard normal, seed {result['seed']}")
+    else:
+        print("box        " + ", ".join(f"{a} in [{_fmt(lo)}, {_fmt(hi)}]" for a, (lo, hi) in
+                                        zip(result["axes"], result["ranges"]))
+              + "".join(f"; {n} = {_fmt(v)}" for n, v in result["params"].items())
+              + f" ({args.n} points per side)")
+    for r in result["results"]:
+        print()
+        print(r["text"])
+        print(f"  {r['message']}")
+        worst = r["worst"]
+        if r["agrees"] or worst is None:
+            continue
+        if result["mode"] == "grid":
+            where = ", ".join(f"{a} = {_fmt(v)}" for a, v in worst["point"].items())
+            print(f"  worst at {where}: yours {_fmt(worst['yours'])}, TensorFlow's {_fmt(worst['tensorflow'])}")
+            continue
+        sizes = ", ".join(f"{s} = {n}" for s, n in worst["sizes"].items())
+        print(f"  worst draw {worst['draw']}" + (f" ({sizes})" if sizes else "") + ": the entries that differ most")
+        rows = [["entry", "yours", "TensorFlow's"]] + [[e["entry"], _fmt(e["yours"]), _fmt(e["tensorflow"])]
+                                                       for e in worst["entries"]]
+        for line in _table(rows):
+            print("    " + line)
+        for name, value in worst["values"].items():
+            if isinstance(value, dict):
+                print(f"    {name}: {'x'.join(map(str, value['shape']))} (too large to list)")
+                continue
+            for k, line in enumerate(_matrix_text(value, 4 + len(name) + 3)):
+                print(("    " + name + " = " if k == 0 else "") + line)
+    print(f"\ndevice     {result['device']}")
+    return code
+
+
+def _axes_for(expression, params: dict[str, float]) -> list[str]:
+    """The plot axes of a formula of numbers: x and y when it uses them, else its first one or two free inputs."""
+    free = [name for name in expression.inputs if name not in params]
+    named = [a for a in ("x", "y") if a in free]
+    axes = named or free[:2]
+    if not axes:
+        raise UsageError("the formula has no variable to search over (every input is a --param)")
+    return axes
 
 
 def _signature(expression, names) -> str:
@@ -541,20 +749,42 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--param", nargs="+", metavar="NAME=VALUE",
                         help="values of the fixed parameters: numbers or formulas of numbers (k=pi/4)")
     common.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    p = sub.add_parser("eval", parents=[common], help=COMMAND_HELP["eval"],
+    # Vectors and matrices: what eval and check take besides.
+    arrays = argparse.ArgumentParser(add_help=False)
+    arrays.add_argument("--shape", nargs="+", metavar="NAME=SIZE",
+                        help="declare vectors and matrices: x=3 A=3x3, or symbolic sizes x=n A=nxn "
+                             "(as lines x: 3; A: 3x3 in the formula)")
+    arrays.add_argument("--seed", type=int, default=0, help="the seed of the values drawn at random (default 0)")
+    arrays.add_argument("--size", nargs="+", metavar="NAME=N", help="a number for a symbolic size, e.g. n=4")
+    p = sub.add_parser("eval", parents=[common, arrays], help=COMMAND_HELP["eval"],
                        description="The value, gradient, Hessian and its eigenvalues at a point (and a directional "
                        "derivative). Where f is not defined or not differentiable at the point, the gradient and "
                        "Hessian are reported undefined with a sentence saying why, and the exit status is 1 (the "
                        "output, JSON included, is still printed in full); 0 when all is defined; 2 for an error "
-                       "in the command.")
+                       "in the command. With vectors and matrices: the value and the gradient with respect to "
+                       "every input, shaped like it.")
     p.add_argument("expr", help="a formula, or definitions separated by ';'")
-    p.add_argument("--at", nargs="+", metavar="NAME=VALUE", help="the point (the variables to differentiate)")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
+                   help="the point (the variables to differentiate); a vector x=1,2,3, a matrix A=\"1,2;3,4\" "
+                        "(inputs not given are drawn with --seed)")
     p.add_argument("--direction", nargs="+", type=float, metavar="V",
                    help="the directional derivative along V: with two variables one number is an angle in degrees "
                    "(counter-clockwise from the first axis), else one number per variable (a vector); either is "
                    "normalised to unit length, so the result is the rate of change per unit distance")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("check", parents=[common, arrays], help=COMMAND_HELP["check"])
+    p.add_argument("expr", help="a formula (declare vectors and matrices with --shape or lines such as x: 3)")
+    p.add_argument("derivative", nargs="+", help="what you worked out: \"d/dx = (A + A^T) x\" (one argument each)")
+    p.add_argument("--draws", type=int, default=20, help="random draws of the inputs, for vectors and matrices "
+                   "(default 20); symbolic sizes are drawn from 2 to 6 unless --size gives them")
+    p.add_argument("--x", nargs=2, type=float, metavar=("XMIN", "XMAX"),
+                   help="a formula of numbers is checked on a grid over its box: the first axis (default -2 2)")
+    p.add_argument("--y", nargs=2, type=float, metavar=("YMIN", "YMAX"), help="the second axis (default -2 2)")
+    p.add_argument("--n", type=int, default=101, help="grid points per side (default 101)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("critical", parents=[common], help=COMMAND_HELP["critical"],
                        description="Critical points of f in a box, classified by the Hessian's eigenvalues; the box's "

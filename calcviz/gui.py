@@ -41,6 +41,7 @@ class App:
     descent: object
     chain: object
     files: object
+    matrix: object = None
 
     def start(self, text: str, x_range=(-2.0, 2.0), y_range=(-2.0, 2.0), params=None) -> None:
         """Open on a formula (a new session: nothing to undo)."""
@@ -74,6 +75,7 @@ def build(device: str = "auto", persist: bool = True) -> App:
     from .controllers.descent import DescentController
     from .controllers.document import DocumentController
     from .controllers.files import FilesController
+    from .controllers.matrix import MatrixController
     from .main_window import MainWindow
     from .models.session import Session
 
@@ -85,9 +87,10 @@ def build(device: str = "auto", persist: bool = True) -> App:
     descent = DescentController(session, window, window)
     chain = ChainController(session, window, window)
     files = FilesController(session, window, descent, persist, window)
+    matrix = MatrixController(session, window, window)
     bridge.busyChanged.connect(window.set_busy)
     window.actions["cancel"].triggered.connect(bridge.cancel)
-    app = App(window, session, bridge, document, critical, descent, chain, files)
+    app = App(window, session, bridge, document, critical, descent, chain, files, matrix)
     window.destroyed.connect(app.shutdown)
     return app
 
@@ -96,6 +99,7 @@ def run(args) -> int:
     """A session file or --expr opens that; otherwise the app reopens where the user left off."""
     from .models import storage
     from .models.expression import ParseError, parse
+    from .models.matrix import check_window
     from .models.settings import DEFAULT_EXPRESSION
 
     checked = None
@@ -103,7 +107,7 @@ def run(args) -> int:
         if args.session:
             checked = storage.load_session(args.session)
         elif args.expr:
-            parse(args.expr)
+            check_window(parse(args.expr))
     except ParseError as exc:
         print(f"calcviz: --expr: {exc}\n{exc.caret()}", file=sys.stderr)
         return 2

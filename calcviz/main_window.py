@@ -14,6 +14,7 @@ from .views.editor import EquationEditor
 from .views.graph_view import ChainRuleView
 from .views.inspector import PointInspector
 from .views.loss_plot import LossPlot
+from .views.matrix_panel import MatrixPanel
 from .views.panels import DomainPanel, ParametersPanel
 from .views.surface import SurfaceView
 
@@ -70,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.descent = DescentPanel(self)
         self.loss = LossPlot(self)
         self.chain = ChainRuleView(self)
+        self.matrix = MatrixPanel(self)
         self.docks = {}
         left, right = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
@@ -84,7 +86,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                          ("chain", "Chain rule", self.chain, bottom),
                                          ("inspector", "Point inspector", self.inspector, right),
                                          ("approximation", "Local models", self.approximation, right),
-                                         ("critical", "Critical points", self.critical, right)):
+                                         ("critical", "Critical points", self.critical, right),
+                                         ("matrix", "Matrix calculus", self.matrix, right)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(_scrolling(widget) if key in SCROLLING else widget)
@@ -249,6 +252,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _arrange_docks(self) -> None:
         if not self.tabifiedDockWidgets(self.docks["inspector"]):
             self.tabifyDockWidget(self.docks["inspector"], self.docks["approximation"])
+            self.tabifyDockWidget(self.docks["approximation"], self.docks["matrix"])
             self.tabifyDockWidget(self.docks["loss"], self.docks["chain"])
             self.docks["inspector"].raise_()
         # Side columns: enough for their tables, and the rest for the plots (half the window or more).

@@ -25,6 +25,7 @@ SECTIONS: dict[str, str] = {
     "descent": "calcviz.bench.descent",
     "graph": "calcviz.bench.graph",
     "export": "calcviz.bench.export",
+    "matrix": "calcviz.bench.matrix",
 }
 
 

@@ -14,7 +14,8 @@ from ..models.session import Session
 
 # Result kind -> the Engine method that computes it.
 ENGINE = {"grid": "evaluate_grid", "critical": "find_critical_points", "point": "evaluate_point",
-          "approximation": "approximate", "race": "descend", "basins": "basins", "chain": "backprop"}
+          "approximation": "approximate", "race": "descend", "basins": "basins", "chain": "backprop",
+          "matrix": "evaluate_matrix", "check": "check_derivatives"}
 KIND = {method: kind for kind, method in ENGINE.items()}
 
 

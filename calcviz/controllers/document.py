@@ -96,7 +96,7 @@ class DocumentController(QtCore.QObject):
         if s.editor_error is not None:
             w.editor.set_error(s.editor_error.message, s.editor_error.position)
         w.domain.set_domain(doc.x_range, doc.y_range, doc.n)
-        w.domain.set_axis_choices(list(s.expression.inputs), tuple(doc.axes))
+        w.domain.set_axis_choices(list(s.expression.entries), tuple(doc.axes))
         w.domain.set_one_dimensional(len(doc.axes) == 1)
         w.parameters.set_parameters({name: p.model_dump() for name, p in doc.params.items()})
         w.set_dimension(len(doc.axes))

@@ -16,15 +16,57 @@ from typing import Sequence
 
 import numpy as np
 
-from . import descent
+from . import descent, lowering
 from .expression import Expression
-from .tf_lowering import EngineError, lower, tf
+from .tf_lowering import EngineError, backend, lower, tf
 
 XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compiled.grid)
 # Newton's pseudo-inverse ignores Hessian eigenvalues below this fraction of the largest: a rank-one
 # Hessian (log(e^x+e^y)) computes its zero eigenvalue as +-1e-17 of the other, and inverting that
 # would fling the point away along the valley.
 PINV_CUTOFF = 1e-12
+
+
+def not_a_number(expression: Expression) -> str:
+    out = expression.output
+    return (f"{expression.output_shape.describe(out)}: surfaces, gradients and Hessians need a number, such as "
+            f"||{out}||^2 or sum({out})")
+
+
+class ArrayGradients:
+    """f, its gradient with respect to every input and the values of derivatives a user wrote
+    (expression.Derivative), on a batch: every input's value has the batch's axes in front (draws, grid
+    points; none for one set of values). Each gradient has its input's shape (one per draw), as tf.GradientTape
+    gives it for the sum of f over the batch. With f not a number: its value only (no gradients).
+
+    One traced tf.function per formula and derivatives (reduce_retracing: new sizes trace again only until the
+    shapes generalise); calling returns numpy arrays: (value, {input: gradient}, [each derivative's value]).
+    """
+
+    def __init__(self, expression: Expression, derivatives=(), dtype=tf.float64):
+        self.dtype = dtype
+        scalar = expression.output_shape.scalar
+
+        def run(inputs):
+            kept: dict = {}
+            with tf.GradientTape() as tape:
+                tape.watch(list(inputs.values()))
+                value = lower(expression, inputs, dtype, kept)
+                total = tf.reduce_sum(value)
+            grads = tape.gradient(total, inputs, unconnected_gradients=tf.UnconnectedGradients.ZERO) if scalar else {}
+            yours = [lowering.derivative_value(expression, d.node, d.shape, kept, backend(dtype)) for d in derivatives]
+            return value, grads, yours
+
+        self._run = tf.function(run, reduce_retracing=True, autograph=False)
+
+    def __call__(self, inputs):
+        value, grads, yours = self._run({name: tf.constant(np.asarray(v), self.dtype) for name, v in inputs.items()})
+        return value.numpy(), {name: g.numpy() for name, g in grads.items()}, [np.asarray(y) for y in yours]
+
+
+def array_gradients(expression: Expression, inputs, derivatives=(), dtype=tf.float64):
+    """ArrayGradients once (traced for this one call: the engine keeps its kernels, see Engine._arrays)."""
+    return ArrayGradients(expression, derivatives, dtype)(inputs)
 
 
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
@@ -34,6 +76,8 @@ class Compiled:
     """One expression with a fixed split into differentiated variables and fixed parameters."""
 
     def __init__(self, expression: Expression, variables: Sequence[str], params: Sequence[str]):
+        if not expression.output_shape.scalar:
+            raise EngineError(not_a_number(expression))
         self.expression, self.variables, self.params = expression, tuple(variables), tuple(params)
         n, m = len(self.variables), len(self.params)
 

@@ -151,6 +151,9 @@ def backprop(text: str, at: Mapping[str, float], expand: bool = False, device: s
     or a value, local partial or adjoint that is not finite there.
     """
     expression = parse(text)
+    if expression.matrix:
+        raise EngineError("the chain-rule view draws formulas of numbers; this one has vectors or matrices "
+                          "(see the matrix calculus panel)")
     nodes = graph(expression, expand)
     names = [n.name for n in nodes]
     inputs = [n.name for n in nodes if n.kind == "input"]

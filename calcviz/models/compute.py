@@ -35,7 +35,8 @@ from typing import Any
 # Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
 # Long ones among them take a ``progress(fraction)`` callback, reported as ("progress", ...) messages.
 REPORTS_PROGRESS = ("find_critical_points", "basins")
-KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate", "descend", "basins", "backprop")
+KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate", "descend", "basins", "backprop",
+         "evaluate_matrix", "check_derivatives")
 
 
 @dataclass

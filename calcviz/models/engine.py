@@ -14,11 +14,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import approximation, critical, descent
-from .autodiff import Compiled
-from .expression import CONSTANTS, Expression, parse
+from . import approximation, critical, descent, matrix
+from .autodiff import ArrayGradients, Compiled
+from .expression import CONSTANTS, Expression, parse, parse_derivatives
 from .session import MAX_GRID
 from .tf_lowering import EngineError, pick_device, tf
+
+KEPT_KERNELS = 4  # traced value-and-gradient functions of formulas with vectors and matrices kept (see _arrays)
+
 
 @dataclass
 class Split:
@@ -35,17 +38,19 @@ def split_inputs(expression: Expression, variables: Sequence[str], values: Mappi
 
     With ``allow_unused`` (a surface over the x, y plane), a variable may be absent from the formula:
     log(x) drawn over x and y is constant along y. It still may not name a constant or a definition.
+    A formula with vectors or matrices is seen entry by entry (x[1], A[1,2]: Expression.entries).
     """
     if len(set(variables)) != len(variables):
         raise EngineError(f"each variable can be given only once (got {', '.join(variables)})")
-    unknown = [v for v in variables if v not in expression.inputs]
+    entries = expression.entries
+    unknown = [v for v in variables if v not in entries]
     if allow_unused:
         defined = {name for name, _ in expression.definitions}
-        unknown = [v for v in unknown if v in CONSTANTS or v in defined]
+        unknown = [v for v in unknown if v in CONSTANTS or v in defined or expression.arrays]
     if unknown:
-        used = ", ".join(expression.inputs) or "no variables"
+        used = ", ".join(entries) or "no variables"
         raise EngineError(f"'{unknown[0]}' does not appear in the formula (it uses {used})")
-    params = tuple(n for n in expression.inputs if n not in variables)
+    params = tuple(n for n in entries if n not in variables)
     missing = [p for p in params if p not in values]
     if missing:
         raise EngineError("give a value for " + ", ".join(missing) + " (e.g. --param "
@@ -105,6 +110,7 @@ class Engine:
         self.device, self.device_name = pick_device(device)
         self._key = None
         self._compiled: Compiled | None = None
+        self._kernels: dict[tuple, ArrayGradients] = {}  # (text, derivatives) -> kernel, the last few used
 
     def compile(self, text: str, variables: Sequence[str], params: Sequence[str]) -> Compiled:
         key = (text, tuple(variables), tuple(params))
@@ -418,6 +424,134 @@ class Engine:
             "device": self.device_name,
             "seconds": time.perf_counter() - t0,
         }
+
+    def evaluate_matrix(self, text: str, values: Mapping | None = None, seed: int = 0,
+                        sizes: Mapping[str, int] | None = None) -> dict:
+        """f and its gradient with respect to every input, each shaped like its input (a vector for a vector,
+        a matrix for a matrix), at ``values`` (by input: numbers, nested lists); inputs not given are drawn
+        with ``seed`` (models/matrix.py). Symbolic sizes come from ``sizes``, the values given, or DEFAULT_SIZE.
+        Returns {"function", "inputs": {name: {"shape", "value"}}, "value", "shape", "gradients" (None when f is
+        not a number), "seed", "sizes", "device", "seconds"}."""
+        expression = parse(text)
+        try:
+            inputs, used = matrix.inputs_for(expression, seed, sizes, values)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        t0 = time.perf_counter()
+        with tf.device(self.device):
+            value, grads, _ = self._arrays(expression, inputs)
+        shapes = {name: expression.shape(name).concrete(used) for name in expression.inputs}
+        return {  # numpy arrays (they pickle whole, as a grid's do; the CLI writes them as lists)
+            "function": expression.output,
+            "inputs": {name: {"shape": shapes[name].size, "value": inputs[name]} for name in inputs},
+            "value": value,
+            "shape": expression.output_shape.concrete(used).size,
+            "gradients": grads if expression.output_shape.scalar else None,
+            "seed": int(seed),
+            "sizes": used,
+            "device": self.device_name,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    def check_derivatives(self, text: str, derivatives: str, seed: int = 0, draws: int = matrix.CHECK_DRAWS,
+                          sizes: Mapping[str, int] | None = None, axes: Sequence[str] | None = None,
+                          ranges: Sequence[tuple[float, float]] | None = None, n: int = 101,
+                          params: Mapping[str, float] | None = None) -> dict:
+        """Derivatives a user wrote (``d/dx = (A + A^T) x``, one per line) against TensorFlow's gradient.
+
+        A formula with vectors or matrices: over ``draws`` random draws of every input (and of its symbolic
+        sizes, unless given) with ``seed``. A formula of numbers: on an n x n grid over ``ranges`` of ``axes``
+        (default: its plot axes over [-2, 2]), the parameters at ``params``; the result also holds the
+        error map (the largest relative error of any derivative at each grid point). See models/matrix.py.
+        Returns {"mode": "draws"|"grid", "results": [verdict per derivative], "agrees", "seed", "draws" |
+        "axes", "coords", "map", "device", "seconds"}."""
+        expression = parse(text)
+        written = parse_derivatives(expression, derivatives)
+        t0 = time.perf_counter()
+        try:
+            out = (self._check_draws(expression, written, seed, draws, sizes) if expression.matrix
+                   else self._check_grid(expression, written, axes, ranges, n, params or {}))
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        results = out["results"]
+        out["agrees"] = None if any(r["agrees"] is None for r in results) else all(r["agrees"] for r in results)
+        out.update(device=self.device_name, seconds=time.perf_counter() - t0)
+        return out
+
+    def _arrays(self, expression, inputs, written=()):
+        """Value and gradients (and derivatives' values) through the kernel kept for this formula: the window
+        asks for the same formula with new values, and its check, again and again."""
+        key = (expression.text, tuple(d.text for d in written))
+        kernel = self._kernels.pop(key, None) or ArrayGradients(expression, written)
+        self._kernels[key] = kernel
+        while len(self._kernels) > KEPT_KERNELS:
+            del self._kernels[next(iter(self._kernels))]  # the least recently used
+        try:
+            return kernel(inputs)
+        except tf.errors.InvalidArgumentError as exc:
+            if "invertible" in str(exc):
+                raise EngineError("a matrix is not invertible at these values (inv, or ^-1, of a singular matrix)") \
+                    from None
+            raise
+
+    def _check_draws(self, expression, written, seed, draws, sizes) -> dict:
+        groups = matrix.check_draws(expression, seed, draws, sizes)
+        errors = {d.wrt: np.full(draws, np.nan) for d in written}
+        scales = {d.wrt: np.ones(draws) for d in written}
+        kept = {}  # draw -> (sizes, inputs, {wrt: (tf gradient, yours)}) for the worst draws
+        with tf.device(self.device):
+            for used, numbers, inputs in groups:
+                value, grads, yours = self._arrays(expression, inputs, written)
+                for d, c in zip(written, yours):
+                    e, scale = matrix.relative_errors(value, grads[d.wrt], c)
+                    errors[d.wrt][numbers], scales[d.wrt][numbers] = e, scale
+                kept.update({k: (used, inputs, grads, yours, j) for j, k in enumerate(numbers)})
+        results = []
+        for c_index, d in enumerate(written):
+            e = errors[d.wrt]
+            detail = None
+            if np.any(~np.isnan(e)):
+                worst = int(np.argmax(np.where(np.isnan(e), -1.0, e)))
+                used, inputs, grads, yours, j = kept[worst]
+                shape = expression.shape(d.wrt).concrete(used)
+                detail = {"draw": worst + 1, "sizes": used, "relative_error": float(e[worst]),
+                          "values": {name: matrix.shown(v[j]) for name, v in inputs.items()},
+                          "entries": matrix.differing_entries(d.wrt, shape, grads[d.wrt][j],
+                                                              np.broadcast_to(yours[c_index], grads[d.wrt].shape)[j],
+                                                              float(scales[d.wrt][worst]))}
+            results.append(matrix.verdict(d, e, "draws", detail))
+        return {"mode": "draws", "results": results, "seed": int(seed), "draws": int(draws),
+                "sizes": {s: sorted({used[s] for used, _, _ in groups}) for s in expression.symbols}}
+
+    def _check_grid(self, expression, written, axes, ranges, n, params) -> dict:
+        axes = list(axes or expression.axes)
+        if not axes or len(axes) > 2:
+            raise EngineError("the formula has no variable to check along")
+        ranges = [tuple(map(float, r)) for r in (ranges or [(-2.0, 2.0)] * len(axes))]
+        if len(ranges) != len(axes):
+            raise EngineError(f"give one range per axis ({', '.join(axes)})")
+        check_box(ranges, n)
+        split = split_inputs(expression, axes, params)
+        coords = [linspace(lo, hi, n) for lo, hi in ranges]
+        mesh = [m.reshape(-1) for m in np.meshgrid(*coords, indexing="ij")]
+        inputs = dict(zip(axes, mesh))
+        inputs.update({p: np.full(mesh[0].shape, v) for p, v in zip(split.params, split.param_values)})
+        with tf.device(self.device):
+            value, grads, yours = self._arrays(expression, inputs, written)
+        results, worst_map = [], np.full(mesh[0].shape, np.nan)
+        for d, c in zip(written, yours):
+            e, _ = matrix.relative_errors(value, grads[d.wrt], c)
+            worst_map = np.fmax(worst_map, e)  # NaN only where every derivative's error is
+            detail = None
+            if np.any(~np.isnan(e)):
+                k = int(np.argmax(np.where(np.isnan(e), -1.0, e)))
+                detail = {"point": {a: float(m[k]) for a, m in zip(axes, mesh)}, "relative_error": float(e[k]),
+                          "yours": float(np.broadcast_to(c, value.shape)[k]), "tensorflow": float(grads[d.wrt][k])}
+            results.append(matrix.verdict(d, e, "points of the box", detail))
+        shape = tuple(len(c) for c in coords)
+        return {"mode": "grid", "results": results, "axes": axes, "coords": coords, "ranges": ranges,
+                "params": dict(zip(split.params, map(float, split.param_values))),
+                "map": worst_map.reshape(shape)}
 
     @staticmethod
     def _per_variable(given, names: Sequence[str], what: str, default: float) -> np.ndarray:

@@ -30,7 +30,8 @@ ROOT = "\u221a"
 TIMES = "\u00d7"
 SHORT_EXPONENT = 12    # exp(u) is shown as e^u when u has at most this many visible characters
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "^": 4}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, ".*": 2, "./": 2, "neg": 3, "^": 4, ".^": 4}
+_ELEMENTWISE = {".*": " \u2299 ", "./": " \u2298 "}  # ⊙ ⊘, as matrixcalculus.org prints them
 _ATOM = 5
 _CONSTANT_TEXT = {"pi": "\u03c0", "e": "e"}  # constants are upright, variables italic
 
@@ -115,6 +116,8 @@ def _render(node: Node, parent: int) -> _Piece:
         return _parenthesize(piece) if parent >= _PRECEDENCE["neg"] else piece
     if node.op == "^":
         return _power(_render(node.left, _PRECEDENCE["^"] + 1), node.right, parent)
+    if node.op == ".^":  # entry by entry: the exponent written after a small circle, x^∘2
+        return _power(_render(node.left, _PRECEDENCE["^"] + 1), node.right, parent, prefix="\u2218")
     p = _PRECEDENCE[node.op]
     # -3x parses as (-3)*x; it reads the same written -3x, so a leading negative number is left bare.
     bare = node.op in "*/" and isinstance(node.left, Num) and node.left.value < 0
@@ -122,6 +125,10 @@ def _render(node: Node, parent: int) -> _Piece:
     right = _render(node.right, p + 1)
     if node.op == "*":
         joiner = _product_joiner(node, left, right)
+    elif node.op == "@":  # the matrix product, by juxtaposition as the book writes it
+        joiner = "" if right.first == "(" and left.last in (")", "sup") else " "
+    elif node.op in _ELEMENTWISE:
+        joiner = _ELEMENTWISE[node.op]
     elif node.op == "/":
         joiner = "/"
     else:
@@ -132,17 +139,25 @@ def _render(node: Node, parent: int) -> _Piece:
     return _parenthesize(piece) if parent > p else piece
 
 
-def _power(base: _Piece, exponent_node: Node, parent: int) -> _Piece:
+def _power(base: _Piece, exponent_node: Node, parent: int, prefix: str = "") -> _Piece:
     exponent = _render(exponent_node, 0)
     if "<sup>" in exponent.html:  # Qt cannot raise twice: keep the inner power, write this one ^(...)
-        piece = _Piece(f"{base.html}^({exponent.html})", base.first, ")")
+        piece = _Piece(f"{base.html}^{prefix}({exponent.html})", base.first, ")")
     else:
-        piece = _Piece(f"{base.html}<sup>{exponent.html}</sup>", base.first, "sup")
+        piece = _Piece(f"{base.html}<sup>{prefix}{exponent.html}</sup>", base.first, "sup")
     return _parenthesize(piece) if parent > _PRECEDENCE["^"] else piece
 
 
 def _call(node: Call, parent: int) -> _Piece:
+    if node.func == "transpose":  # x<sup>T</sup>, (A + B)<sup>T</sup>
+        base = _render(node.args[0], _ATOM)
+        if base.last == "sup":  # (x²)ᵀ: Qt cannot raise twice
+            base = _parenthesize(base)
+        piece = _Piece(f"{base.html}<sup>T</sup>", base.first, "sup")
+        return _parenthesize(piece) if parent > _PRECEDENCE["^"] else piece
     args = [_render(a, 0) for a in node.args]
+    if node.func == "norm":
+        return _Piece(f"\u2016{args[0].html}\u2016", "|", "|")
     if node.func == "abs":
         return _Piece(f"|{args[0].html}|", "|", "|")
     if node.func == "sqrt":

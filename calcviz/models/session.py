@@ -25,15 +25,17 @@ from typing import Any, Mapping, Sequence
 from psygnal import Signal
 
 from . import grid as gridlib
-from .expression import Expression, ParseError, parse
+from . import matrix
+from .expression import Expression, ParseError, parse, parse_derivatives
 from .lowering import constant_value
 from .race import Race
 from .settings import (  # noqa: F401 - re-exported: the session's vocabulary
-    DEFAULT_EXPRESSION, MAX_ASPECT, MAX_GRID, TOGGLES, VALUE_LIMIT, Camera, Descent, DescentSetup, Document, Param, SessionError,
-    SessionFile, Settings, View, file_of, settings_of,
+    DEFAULT_EXPRESSION, MAX_ASPECT, MAX_GRID, TOGGLES, VALUE_LIMIT, Camera, Check, Descent, DescentSetup, Document,
+    Param, SessionError, SessionFile, Settings, View, file_of, settings_of,
 )
 
-RESULTS = ("grid", "critical", "point", "approximation", "race", "basins", "chain")
+RESULTS = ("grid", "critical", "point", "approximation", "race", "basins", "chain", "matrix", "check")
+CHECK_GRID = 101        # points per side where a formula of numbers' derivatives are checked (the error map)
 BASINS_MAX_SIDE = 200   # starts per side of the basins map
 DEFAULT_EPS = (0.01, -0.03)  # where the local models are compared: the chapter's epsilon
 HISTORY_LIMIT = 200     # undo steps kept
@@ -161,6 +163,7 @@ class Session:
         self._declined: dict[str, str] = {}      # kind -> request cancelled by the user (not asked again)
         self._kept_step = (None, 0)             # (race origin, step on screen) of the last race dropped
         self._race_from = None                  # the origin of the race on screen
+        self._checked: tuple = (None, None)     # ((formula, derivatives), what is wrong with them) last read
 
     # ------------------------------------------------------------------ reading
     @property
@@ -187,6 +190,30 @@ class Session:
     race = property(lambda self: self.payload("race"))  # a Race (the step on screen is its cursor)
     basins = property(lambda self: self.payload("basins"))
     chain = property(lambda self: self.payload("chain"))
+    matrix = property(lambda self: self.payload("matrix"))  # values and gradients of a formula with arrays
+    check = property(lambda self: self.payload("check"))    # the verdict on the derivatives written
+
+    @property
+    def check_problem(self) -> ParseError | None:
+        """What is wrong with the derivatives written (their text, their names, their shapes), if anything."""
+        text = self.settings.check.derivatives
+        if not text.strip():
+            return None
+        key = (self.settings.document.text, text)
+        if self._checked[0] != key:
+            try:
+                parse_derivatives(self.expression, text)
+                problem = None
+            except ParseError as exc:
+                problem = exc
+            self._checked = (key, problem)
+        return self._checked[1]
+
+    @property
+    def values(self) -> dict:
+        """Every input's value (vectors and matrices whole, as lists): the parameters, and the selected point
+        (the box's centre until one is picked) for the entries on the axes."""
+        return matrix.arrays_from_entries(self.expression, {**self.document.param_values, **self.at})
 
     def error(self, kind: str) -> str | None:
         r = self.results.get(kind)
@@ -250,6 +277,15 @@ class Session:
             if not self.chain_visible:
                 return None
             return {"text": doc.text, "at": {**self.at, **doc.param_values}, "expand": s.chain.expand}
+        if kind == "matrix":
+            return {"text": doc.text, "values": self.values} if self.expression.arrays else None
+        if kind == "check":
+            if not s.check.derivatives.strip() or self.check_problem is not None:
+                return None
+            if self.expression.matrix:
+                return {"text": doc.text, "derivatives": s.check.derivatives, "seed": doc.seed, "draws": s.check.draws}
+            return {"text": doc.text, "derivatives": s.check.derivatives, "axes": list(doc.axes), "ranges": doc.ranges,
+                    "n": min(doc.n, CHECK_GRID), "params": doc.param_values}
         setup = s.descent.setup
         run = {**common, "lr": setup.lr, "steps": setup.max_steps, "tol": setup.tol,
                "hyperparameters": {o: setup.hyperparameters.get(o, {}) for o in setup.optimizers},
@@ -427,10 +463,11 @@ class Session:
             return
         try:
             expression = parse(text)
+            document = self.document.with_expression(expression)
         except ParseError:
             self.apply(self.settings.model_copy(update={"editor": text}), "edit formula")
             return
-        self.apply(self._with_document(self.document.with_expression(expression)), "edit formula")
+        self.apply(self._with_document(document), "edit formula")
 
     def load(self, text: str, x_range=None, y_range=None, params: Mapping[str, float] | None = None,
              description: str = "preset", point: Sequence[str] | None = None, eps: Sequence[float] | None = None,
@@ -576,6 +613,38 @@ class Session:
         descent = self.settings.descent.model_copy(update=update)
         self.apply(self.settings.model_copy(update={"descent": descent}))
 
+    # vectors and matrices, and the check of derivatives
+    def set_value(self, entry: str, value: float) -> None:
+        """An input's value typed (an entry of a vector or matrix, or a number): an entry on an axis moves the
+        selected point, any other is a parameter."""
+        axes = self.axes
+        if entry in axes:
+            at = self.at
+            at[entry] = float(value)
+            self.select(*(at[a] for a in axes))
+        elif entry in self.document.params:
+            doc = self.document
+            p = doc.params[entry]
+            v = float(value)
+            self.apply(self.settings.model_copy(update={"document": doc.with_param(entry, value=v, lo=min(p.min, v),
+                                                                                     hi=max(p.max, v))}), f"set {entry}")
+
+    def draw_values(self, seed: int) -> None:
+        """Every entry of the vectors and matrices that is not on an axis drawn anew with ``seed`` (one undo step);
+        the seed is also the one of the check's draws."""
+        seed = matrix.check_seed(seed)
+        doc = self.document
+        drawn = {k: v for k, v in matrix.drawn_entries(self.expression, seed).items() if k in doc.params}
+        params = {**doc.params, **{k: Param.model_construct(value=v, min=min(doc.params[k].min, v),
+                                                            max=max(doc.params[k].max, v)) for k, v in drawn.items()}}
+        document = doc.model_copy(update={"seed": seed, "params": params})
+        self.apply(self.settings.model_copy(update={"document": document}), f"draw values (seed {seed})")
+
+    def set_derivatives(self, text: str) -> None:
+        """The derivatives to check (d/dx = ..., one per line); checked against TensorFlow's once they read."""
+        check = self.settings.check.model_copy(update={"derivatives": str(text)})
+        self.apply(self.settings.model_copy(update={"check": check}))
+
     def set_expand(self, on: bool) -> None:
         chain = self.settings.chain.model_copy(update={"expand": bool(on)})
         self.apply(self.settings.model_copy(update={"chain": chain}))
@@ -642,14 +711,15 @@ class Session:
 
 
 LABELS = {"grid": "Not plotted", "critical": "Critical points", "point": "Point", "approximation": "Local models",
-          "race": "Gradient descent", "basins": "Basins of attraction", "chain": "Chain rule"}
+          "race": "Gradient descent", "basins": "Basins of attraction", "chain": "Chain rule",
+          "matrix": "Matrix calculus", "check": "Check"}
 
 
 def _check(text: str | None) -> ParseError | None:
     if text is None:
         return None
     try:
-        parse(text)
+        matrix.check_window(parse(text))
     except ParseError as exc:
         return exc
     return None

@@ -3,14 +3,16 @@
 
 Settings: the formula as typed (``editor``) and the last one that parses (``document``: text, box,
 resolution, axes, parameters), the selected point, the view (toggles, camera, direction angle,
-epsilon, log scale), the descent setup and its start points, and the chain-rule view's options.
+epsilon, log scale), the descent setup and its start points, the chain-rule view's options and the
+derivatives written to check.
 
 A session file (JSON, UTF-8, format version 1) is::
 
     {"format": "calcviz-session", "version": 1, "saved": ISO 8601 time (optional),
      "document": Document, "editor": text (optional), "view": View (optional),
      "selected": [one number per axis] | null (optional), "descent": Descent | null (optional),
-     "chain": Chain (optional), "critical": Engine.find_critical_points' result | null (optional)}
+     "chain": Chain (optional), "critical": Engine.find_critical_points' result | null (optional),
+     "check": Check (optional: the derivatives written to check)}
 
 with Descent = {"setup": DescentSetup, "starts": [{axis: number}], "shown_steps",
 "result": Engine.descend's result (with paths) | null}. Files written before "editor" and "chain"
@@ -32,7 +34,7 @@ from typing import Annotated, Any, ClassVar, Mapping, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from . import critical, descent
+from . import critical, descent, matrix
 from .expression import Expression, ParseError, parse
 from .race import MAX_SPEED, WINDOW_MAX_STEPS
 
@@ -212,8 +214,18 @@ class Param(Model):
         return self
 
 
+def _seed(value) -> int:
+    try:
+        return matrix.check_seed(value)
+    except ValueError as exc:
+        raise ValueError(f"must be a whole number from 0 (got {show(value)})") from exc
+
+
 class Document(Model):
-    """The formula that is plotted (it parses), its box, resolution, axes and parameters."""
+    """The formula that is plotted (it parses), its box, resolution, axes and parameters.
+
+    A formula with vectors and matrices is seen entry by entry (x[1], A[1,2]): its axes are two entries and
+    every other entry is a parameter, drawn at random with ``seed`` when it first appears."""
 
     text: Text
     x_range: Range = (-2.0, 2.0)
@@ -221,15 +233,17 @@ class Document(Model):
     n: Annotated[int, _whole(2, MAX_GRID)] = 200
     axes: Annotated[tuple[str, ...], _listed(2)] = ("x", "y")
     params: Annotated[dict[str, Param], BeforeValidator(_object)] = {}
+    seed: Annotated[int, BeforeValidator(_seed)] = 0
 
     @model_validator(mode="after")
     def _fits_its_formula(self):
         """The text parses; axes and parameters are inputs of it; every other input is a parameter."""
         try:
             expression = parse(self.text)
+            matrix.check_window(expression)
         except ParseError as exc:
             raise ValueError(f".text is not a formula calcviz can read: {exc}") from None
-        inputs = expression.inputs
+        inputs = expression.entries
         its = f"(its inputs: {', '.join(inputs) or 'none'})"
         for name in self.axes:
             if not isinstance(name, str) or name not in inputs:
@@ -260,9 +274,13 @@ class Document(Model):
                         values: Mapping[str, float] | None = None) -> "Document":
         """The document for a new formula: axes kept where still used, every other input a parameter.
 
-        Parameters keep their values and ranges across edits; new ones start at 1 in [-5, 5];
-        ``values`` overrides (presets)."""
-        inputs = expression.inputs
+        Parameters keep their values and ranges across edits; new ones start at 1 in [-5, 5] (the entries of a
+        vector or matrix drawn with the document's seed); ``values`` overrides (presets). A ParseError when the
+        window cannot show the formula's vectors and matrices (matrix.check_window)."""
+        matrix.check_window(expression)
+        inputs = expression.entries
+        values = {**{k: v for k, v in matrix.drawn_entries(expression, self.seed).items() if k not in self.params},
+                  **(values or {})}
         if axes is None:
             kept = tuple(a for a in self.axes if a in inputs)
             axes = kept if len(kept) == min(2, len(inputs)) else expression.axes
@@ -378,6 +396,12 @@ class Chain(Model):
     expand: Flag = False  # every primitive operation as a node
 
 
+class Check(Model):
+    """Derivatives the user wrote, one per line (d/dx = ...), checked against TensorFlow's gradient."""
+    derivatives: Annotated[str, BeforeValidator(_text)] = ""
+    draws: Annotated[int, _whole(1, matrix.MAX_DRAWS)] = matrix.CHECK_DRAWS
+
+
 # ----------------------------------------------------------------------------- all of it
 class Settings(Model):
     document: Document
@@ -386,6 +410,7 @@ class Settings(Model):
     view: View = View()
     descent: Descent = Descent()
     chain: Chain = Chain()
+    check: Check = Check()
 
     @classmethod
     def for_text(cls, text: str = DEFAULT_EXPRESSION, x_range=(-2.0, 2.0), y_range=(-2.0, 2.0), n: int = 200,
@@ -395,7 +420,7 @@ class Settings(Model):
         document = Document.model_construct(text=text, x_range=tuple(map(float, x_range)),
                                             y_range=tuple(map(float, y_range)), n=int(n), axes=(), params={})
         return cls.model_construct(document=document.with_expression(expression, values=params), editor=None,
-                                   selected=None, view=View(), descent=Descent(), chain=Chain())
+                                   selected=None, view=View(), descent=Descent(), chain=Chain(), check=Check())
 
     @property
     def text(self) -> str:
@@ -556,6 +581,7 @@ class SessionFile(Model):
     descent: SavedDescent | None = None
     chain: Chain | None = None
     critical: CriticalResult | None = None
+    check: Check | None = None
 
     @model_validator(mode="after")
     def _shows_on_its_axes(self):
@@ -667,7 +693,7 @@ def file_of(settings: Settings, race: dict | None = None, shown_steps: int = 0, 
     return strict_json({"format": SESSION_FORMAT, "version": SESSION_VERSION, "saved": saved,
                         "document": settings.document, "editor": settings.editor, "view": settings.view,
                         "selected": settings.selected, "descent": descent_part, "chain": settings.chain,
-                        "critical": critical_result})
+                        "critical": critical_result, "check": settings.check})
 
 
 def settings_of(checked: SessionFile) -> Settings:
@@ -676,7 +702,7 @@ def settings_of(checked: SessionFile) -> Settings:
     return Settings(document=checked.document, editor=checked.editor, selected=checked.selected,
                     view=checked.view or View(),
                     descent=Descent(setup=d.setup, starts=d.starts) if d else Descent(),
-                    chain=checked.chain or Chain())
+                    chain=checked.chain or Chain(), check=checked.check or Check())
 
 
 def result_dict(model: BaseModel | None) -> dict | None:

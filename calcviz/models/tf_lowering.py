@@ -7,6 +7,7 @@ TensorFlow is imported here, and through this module only. Also where TensorFlow
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,12 +47,30 @@ class EngineError(ValueError):
     """A request the engine cannot serve, worded for the user."""
 
 
+def _logdet(a):
+    sign, log_abs = tf.linalg.slogdet(a)
+    return tf.where(sign > 0, log_abs, tf.constant(np.nan, log_abs.dtype))[..., None, None]
+
+
+def _assemble(entries, rows: int, cols: int):
+    """Entries (row by row; numbers, or batches of one shape) as one array [..., rows, cols]."""
+    entries = [tf.convert_to_tensor(e) for e in entries]
+    shape = functools.reduce(tf.broadcast_dynamic_shape, [tf.shape(e) for e in entries])
+    stacked = tf.stack([tf.broadcast_to(e, shape) for e in entries], axis=-1)
+    return tf.reshape(stacked, tf.concat([shape, [rows, cols]], 0))
+
+
 # TensorFlow's primitives for the one lowering (lowering.py), which defines every function from them.
 _PRIMITIVES = {
     "sin": tf.sin, "cos": tf.cos, "tan": tf.tan, "asin": tf.asin, "acos": tf.acos, "atan": tf.atan,
     "sinh": tf.sinh, "cosh": tf.cosh, "tanh": tf.tanh, "exp": tf.exp, "log": tf.math.log, "sqrt": tf.sqrt,
     "abs": tf.abs, "sigmoid": tf.sigmoid, "softplus": tf.math.softplus, "relu": tf.nn.relu, "atan2": tf.atan2,
     "maximum": tf.maximum, "minimum": tf.minimum, "pow": tf.pow, "stop_gradient": tf.stop_gradient,
+    "matmul": tf.linalg.matmul, "transpose": tf.linalg.matrix_transpose,
+    "sum": lambda a: tf.reduce_sum(a, axis=[-2, -1], keepdims=True),
+    "max": lambda a: tf.reduce_max(a, axis=[-2, -1], keepdims=True),
+    "trace": lambda a: tf.linalg.trace(a)[..., None, None], "det": lambda a: tf.linalg.det(a)[..., None, None],
+    "logdet": _logdet, "inv": tf.linalg.inv, "assemble": _assemble,
 }
 # The implementations of expression.FUNCTIONS (a test checks the two tables agree).
 TF_FUNCTIONS = function_table(_PRIMITIVES)

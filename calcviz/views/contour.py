@@ -110,6 +110,10 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.basins.setZValue(1)  # over the colour image, under the iso-lines
         self.basins.setVisible(False)
         self.plot.addItem(self.basins)
+        self.error_map = pg.ImageItem(axisOrder="col-major")  # where derivatives a user wrote are wrong
+        self.error_map.setZValue(2)
+        self.error_map.setVisible(False)
+        self.plot.addItem(self.error_map)
         self._start_mode = False
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
@@ -480,6 +484,27 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.basins.setImage(rgba, autoLevels=False)
         self.basins.setRect(QtCore.QRectF(xs[0] - dx / 2, ys[0] - dy / 2, xs[-1] - xs[0] + dx, ys[-1] - ys[0] + dy))
         self.basins.setVisible(True)
+
+    def set_error_map(self, coords=None, errors=None, tolerance: float = 0.0) -> None:
+        """Where derivatives a user wrote differ from TensorFlow's (a check's map of relative errors on a grid, as
+        Engine.check_derivatives gives it): red, more opaque the larger the error, over the points whose error
+        is above ``tolerance``; grey where f is undefined; None hides it."""
+        if coords is None:
+            self.error_map.setVisible(False)
+            return
+        errors = np.asarray(errors, dtype=float)
+        rgba = np.zeros(errors.shape + (4,), np.uint8)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            strength = np.clip((np.log10(errors) - np.log10(tolerance)) / -np.log10(tolerance), 0.0, 1.0)
+        differs = errors > tolerance
+        rgba[differs] = (220, 20, 20, 0)
+        rgba[..., 3] = np.where(differs, 60 + 120 * np.nan_to_num(strength), 0).astype(np.uint8)  # the map shows through
+        rgba[np.isnan(errors)] = (128, 128, 128, 90)
+        xs, ys = (np.asarray(c) for c in coords)
+        dx, dy = (xs[-1] - xs[0]) / max(len(xs) - 1, 1), (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+        self.error_map.setImage(rgba, autoLevels=False)
+        self.error_map.setRect(QtCore.QRectF(xs[0] - dx / 2, ys[0] - dy / 2, xs[-1] - xs[0] + dx, ys[-1] - ys[0] + dy))
+        self.error_map.setVisible(True)
 
     def show_readout(self, x: float, y: float, text: str) -> None:
         self.readout.setText(text)

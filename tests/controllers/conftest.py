@@ -23,9 +23,10 @@ _HOME = tempfile.mkdtemp(prefix="calcviz-test-home-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 
+from calcviz.models import matrix  # noqa: E402
 from calcviz.models.compute import Reply  # noqa: E402
-from calcviz.models.expression import parse  # noqa: E402
-from calcviz.models.lowering import evaluate  # noqa: E402
+from calcviz.models.expression import parse, parse_derivatives  # noqa: E402
+from calcviz.models.lowering import NUMPY, derivative_value, evaluate, lower  # noqa: E402
 
 H = 1e-5  # central-difference step of the fake engine
 
@@ -118,6 +119,64 @@ class FakeEngine:
                 "params": dict(params or {}), "device": self.device_name, "seconds": 0.0}
 
 
+    # vectors and matrices: gradients by central differences, entry by entry
+    @staticmethod
+    def _gradient(expression, inputs, name):
+        base = np.array(inputs[name], float)
+        out = np.zeros_like(base)
+        for k in np.ndindex(base.shape):
+            step = np.zeros_like(base)
+            step[k] = H
+            plus = evaluate(expression, {**inputs, name: base + step})
+            minus = evaluate(expression, {**inputs, name: base - step})
+            out[k] = (plus - minus) / (2 * H)
+        return out
+
+    def evaluate_matrix(self, text, values=None, seed=0, sizes=None):
+        e = parse(text)
+        inputs, used = matrix.inputs_for(e, seed, sizes, values)
+        value = evaluate(e, inputs)
+        grads = {n: self._gradient(e, inputs, n).tolist() for n in inputs} if e.output_shape.scalar else None
+        return {"function": e.output, "value": value.tolist(), "shape": e.output_shape.concrete(used).size,
+                "inputs": {n: {"shape": e.shape(n).concrete(used).size, "value": np.asarray(v).tolist()}
+                           for n, v in inputs.items()},
+                "gradients": grads, "seed": seed, "sizes": used, "device": self.device_name, "seconds": 0.0}
+
+    def check_derivatives(self, text, derivatives, seed=0, draws=20, sizes=None, axes=None, ranges=None, n=101,
+                          params=None):
+        e = parse(text)
+        written = parse_derivatives(e, derivatives)
+
+        def yours(d, inputs):
+            kept = {}
+            lower(e, inputs, NUMPY, kept)
+            return derivative_value(e, d.node, d.shape, kept, NUMPY)
+
+        if e.matrix:
+            points = [{k: v[j] for k, v in inputs.items()} for _, numbers, inputs in matrix.check_draws(e, seed, draws, sizes)
+                      for j in range(len(numbers))]
+            where, extra = "draws", {"mode": "draws", "seed": seed, "draws": draws}
+        else:
+            axes = list(axes or e.axes)
+            coords = [np.linspace(lo, hi, n) for lo, hi in ranges or [(-2.0, 2.0)] * len(axes)]
+            mesh = [m.reshape(-1) for m in np.meshgrid(*coords, indexing="ij")]
+            points = [{**(params or {}), **{a: m[j] for a, m in zip(axes, mesh)}} for j in range(len(mesh[0]))]
+            where, extra = "points of the box", {"mode": "grid", "axes": axes, "coords": coords, "ranges": ranges,
+                                                 "params": dict(params or {})}
+        results, worst = [], np.full(len(points), np.nan)
+        for d in written:
+            value = np.array([float(evaluate(e, p)) for p in points])
+            tf_grad = np.array([self._gradient(e, p, d.wrt) for p in points])
+            errors, _ = matrix.relative_errors(value, tf_grad, np.array([yours(d, p) for p in points]))
+            errors = np.where(errors < 1e-6, 0.0, errors)  # central differences are good to ~1e-9 only
+            worst = np.fmax(worst, errors)
+            results.append(matrix.verdict(d, errors, where))
+        if extra["mode"] == "grid":
+            extra["map"] = worst.reshape(tuple(len(c) for c in extra["coords"]))
+        agrees = None if any(r["agrees"] is None for r in results) else all(r["agrees"] for r in results)
+        return {**extra, "results": results, "agrees": agrees, "device": self.device_name, "seconds": 0.0}
+
+
 class FakeClient:
     """ComputeClient's interface; requests wait until :meth:`compute` answers them."""
 
@@ -185,6 +244,7 @@ def fake_window() -> MagicMock:
     from calcviz.views.graph_view import ChainRuleView
     from calcviz.views.inspector import PointInspector
     from calcviz.views.loss_plot import LossPlot
+    from calcviz.views.matrix_panel import MatrixPanel
     from calcviz.views.panels import DomainPanel, ParametersPanel
     from calcviz.views.surface import SurfaceView
 
@@ -193,7 +253,7 @@ def fake_window() -> MagicMock:
                       ("curve", CurveView), ("domain", DomainPanel), ("parameters", ParametersPanel),
                       ("inspector", PointInspector), ("critical", CriticalPointsPanel),
                       ("approximation", ApproximationPanel), ("descent", DescentPanel), ("loss", LossPlot),
-                      ("chain", ChainRuleView)):
+                      ("chain", ChainRuleView), ("matrix", MatrixPanel)):
         setattr(w, name, MagicMock(spec=cls))
     w.editor.text.return_value = ""
     w.actions = {name: MagicMock() for name in ACTIONS}
@@ -213,6 +273,7 @@ class Rig:
         from calcviz.controllers.descent import DescentController
         from calcviz.controllers.document import DocumentController
         from calcviz.controllers.files import FilesController
+        from calcviz.controllers.matrix import MatrixController
         from calcviz.models.session import Session
         from calcviz.models.settings import Settings
 
@@ -225,6 +286,7 @@ class Rig:
         self.descent = DescentController(s, w)
         self.chain = ChainController(s, w)
         self.files = FilesController(s, w, self.descent)
+        self.matrix = MatrixController(s, w)
         s.open(Settings.for_text(text, **box))
         self.settle()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 COORD_TOL = 1e-6  # how far the published critical-point coordinates and values can be trusted
 
 MIN, MAX, SADDLE = "min", "max", "saddle"
@@ -157,4 +159,31 @@ CHAIN_NETWORK = {
     "paths_per_input": (("a", "u"), ("a", "v"), ("b", "u"), ("b", "v")),  # input -> .. -> f
     "path_products": (-2048.0, -2048.0, 0.0, 0.0),
     "operations": {"edges": 14, "inputs": 4, "forward_mode": 32, "reverse_mode": 14},
+}
+
+# 6. Matrix calculus (the chapter's last section), with x, beta vectors, A, X, U, V matrices:
+#   d/dx (beta^T x) = beta;  d/dx (x^T A x) = (A + A^T) x  (= 2Ax only when A is symmetric);
+#   d/dV ||X - UV||_F^2 = -2 U^T (X - UV);  d/dU ||X - UV||_F^2 = -2 (X - UV) V^T;  d/dX ||X - UV||_F^2 = 2 (X - UV).
+# A gradient has the shape of the variable it is taken with respect to. Each identity: the formula as the
+# book writes it, the shapes (symbolic), and the closed forms as numpy functions of the inputs (plain numpy
+# written from the lines above, nothing of calcviz) and as the text a student would type to check them.
+def _residual(X, U, V):
+    return X - U @ V
+
+
+MATRIX_IDENTITIES = {
+    "linear": {"formula": "beta^T x", "shapes": {"beta": "n", "x": "n"},
+               "value": lambda beta, x: beta @ x,
+               "gradient": {"x": lambda beta, x: beta, "beta": lambda beta, x: x},
+               "derivatives": {"x": "beta", "beta": "x"}},
+    "quadratic": {"formula": "x^T A x", "shapes": {"x": "n", "A": "n x n"},
+                  "value": lambda x, A: x @ A @ x,
+                  "gradient": {"x": lambda x, A: (A + A.T) @ x, "A": lambda x, A: np.outer(x, x)},
+                  "derivatives": {"x": "(A + A^T) x", "A": "x x^T"}},
+    "factorization": {"formula": "||X - UV||^2", "shapes": {"X": "m x n", "U": "m x k", "V": "k x n"},
+                      "value": lambda X, U, V: float(np.sum(_residual(X, U, V) ** 2)),
+                      "gradient": {"X": lambda X, U, V: 2 * _residual(X, U, V),
+                                   "U": lambda X, U, V: -2 * _residual(X, U, V) @ V.T,
+                                   "V": lambda X, U, V: -2 * U.T @ _residual(X, U, V)},
+                      "derivatives": {"X": "2 (X - UV)", "U": "-2 (X - UV) V^T", "V": "-2 U^T (X - UV)"}},
 }

@@ -104,7 +104,7 @@ def test_help_names_every_command():
     p = _calcviz("--help")
     assert p.returncode == 0 and p.stderr == ""
     listed = [line.split()[0] for line in p.stdout.split("commands (")[1].splitlines()[1:] if line.strip()]
-    assert listed == ["(none)", "eval", "critical", "approx", "descend", "backprop", "export"]
+    assert listed == ["(none)", "eval", "critical", "approx", "descend", "backprop", "check", "export"]
     assert "open the window" in p.stdout
 
 

@@ -206,7 +206,7 @@ def test_unknown_kind_is_refused_in_the_parent(ready):
     with pytest.raises(ValueError, match="unknown request"):
         ready.submit("__class__")
     assert set(KINDS) == {"evaluate_grid", "evaluate_point", "find_critical_points", "approximate",
-                          "descend", "basins", "backprop"}
+                          "descend", "basins", "backprop", "evaluate_matrix", "check_derivatives"}
 
 
 # ----------------------------------------------------------------------------- cancel, crash
@@ -425,3 +425,15 @@ def test_descent_runs_through_the_compute_process(ready):
     assert (gd["optimizer"], gd["status"]) == ("gd", "converged")
     assert gd["path"][1]["point"] == {"x": pytest.approx(0.8), "y": pytest.approx(-1.6)}  # w - 0.1 * 2w
     assert adam["optimizer"] == "adam" and len(adam["path"]) == adam["steps"] + 1
+
+
+def test_matrix_requests_run_through_the_compute_process(ready):
+    """The matrix panel's two kinds: values and gradients (numpy arrays pickle back), and a check's verdict."""
+    reply = ready.request("evaluate_matrix", text="x: 2\nA: 2x2\nx^T A x",
+                          values={"x": [1.0, 2.0], "A": [[1.0, 2.0], [0.0, 1.0]]})
+    assert reply.error is None and float(reply.payload["value"]) == 9.0  # 1 + 2*2 + 4
+    np.testing.assert_array_equal(reply.payload["gradients"]["x"], [6.0, 6.0])  # (A + A^T) x
+    reply = ready.request("check_derivatives", text="x: n\nA: n x n\nx^T A x", derivatives="d/dx = 2 A x")
+    assert reply.error is None and reply.payload["agrees"] is False
+    reply = ready.request("check_derivatives", text="x: 3\nx^T x", derivatives="d/dx = x^T")
+    assert reply.payload is None and "your derivative is 1x3 (a row)" in reply.error

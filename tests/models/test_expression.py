@@ -472,7 +472,8 @@ ERRORS = [
     ("x < y", "comparisons are not supported", 2),
     ("{x)", "this ')' closes the '{'", 2),
     ("x # note", "comments are not supported", 2),
-    ("x @ y", "'@' is not supported", 2),
+    ("x @ y", "'@' is for vectors and matrices, and none is declared: declare their shapes first, as in a line "
+              "x: 3; y: 3", 2),
     ("x & y", "'&' is not supported", 2),
     ("$x", "not part of a formula", 0),
     ("1.2.3", "a number has two decimal points", 3),

@@ -14,6 +14,7 @@ import math
 import string
 import sys
 
+import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -155,6 +156,10 @@ TOKENS = [
     "\\frac{", "}{", "\\sqrt", "\\sqrt{", "\\sin", "\\log", "\\cdot", "\\times", "\\left(", "\\right)",
     "\\pi", "\\alpha", "\\,", "\\foo", "\\", ":", ": scalar", "xy: scalar", "x: 3", "A: 3x3", "norm", "sum",
     "transpose", "xsin", "arcsin", "/2y", "^1/2",
+    # vectors and matrices (issue 16)
+    "x: 3;", "A: 3x3;", "B: n x n;", "v: n;", "X: m x k;", "x: 0;", "A: 3x", "A", "B", "X", "U", "V", "UV", "Ax",
+    "^T", "^{T}", "'", ".'", "ᵀ", "⊤", "\\top", "||", "‖", "_F", "_2", "_{F}", "\\|", ".*", "./", ".^", "@", "2.",
+    "tr", "det", "inv", "logdet", "norm2", "norm1", "dot", "vector", "^-1", "T", "x^TAx", "d/dx =",
 ]
 
 
@@ -375,6 +380,122 @@ def test_damaged_valid_formulas_fail_cleanly(generated, cut, data):
 @given(st.text(alphabet=string.printable, min_size=0, max_size=25), st.integers(1, 40))
 def test_repeated_hostile_text(piece, times):
     check(piece * times)
+
+
+# ----------------------------------------------------------------------------- vectors and matrices
+_M = np.random.default_rng(16)
+MATRIX_ENV = {"x": _M.standard_normal(3), "y": _M.standard_normal(3), "A": _M.standard_normal((3, 3)),
+              "B": _M.standard_normal((3, 3)), "c": 0.7}
+DECLARED = "x: 3; y: 3; A: 3x3; B: 3x3\n"
+
+
+def _transpose_text(draw, text: str) -> str:
+    return draw(st.sampled_from([f"({text})^T", f"({text})'", f"({text})ᵀ", f"({text})^{{T}}", f"({text})^\\top",
+                                 f"transpose({text})"]))
+
+
+def _product_text(draw, left: str, right: str) -> str:
+    return draw(st.sampled_from([f"({left}) ({right})", f"({left})*({right})", f"({left}) @ ({right})",
+                                 f"({left})({right})"]))
+
+
+@st.composite
+def matrix_formulas(draw, shape: str, depth: int = 0):
+    """(text, numpy value) of a formula of the given shape ("s" a number, "v" a vector of 3, "m" 3x3), the
+    value computed with numpy from the structure drawn, in the notations calcviz reads (the book's,
+    matrixcalculus.org's, Python's, LaTeX's)."""
+    kinds = {"s": ["leaf", "number", "dot", "sum", "tr", "norm2", "norm", "quadratic", "op", "exp"],
+             "v": ["leaf", "matvec", "plus", "scale", "hadamard", "exp", "rowback"],
+             "m": ["leaf", "matmul", "plus", "scale", "hadamard", "transpose", "outer", "exp"]}[shape]
+    kind = draw(st.sampled_from(kinds if depth < 3 else kinds[:1]))
+    env = MATRIX_ENV
+    if kind == "leaf":
+        name = draw(st.sampled_from({"s": ["c"], "v": ["x", "y"], "m": ["A", "B"]}[shape]))
+        return name, env[name]
+    if kind == "number":
+        value = draw(st.sampled_from([0.5, 2.0, 3.0]))
+        return repr(value), value
+    if kind in ("plus", "hadamard", "op"):
+        (a, av), (b, bv) = draw(matrix_formulas(shape, depth + 1)), draw(matrix_formulas(shape, depth + 1))
+        if kind == "hadamard":
+            return draw(st.sampled_from([f"({a}) .* ({b})", f"({a}) ⊙ ({b})"])), av * bv
+        op = draw(st.sampled_from(["+", "-"] + (["*"] if shape == "s" else [])))
+        return f"({a}) {op} ({b})", {"+": av + bv, "-": av - bv, "*": av * bv}[op]
+    if kind == "scale":
+        (a, av), (b, bv) = draw(matrix_formulas("s", depth + 1)), draw(matrix_formulas(shape, depth + 1))
+        return draw(st.sampled_from([f"({a}) ({b})", f"({a})*({b})", f"({b}) * ({a})"])), av * bv
+    if kind == "exp":
+        a, av = draw(matrix_formulas(shape, depth + 1))
+        return f"tanh({a})", np.tanh(av)
+    if kind in ("dot", "quadratic"):
+        (a, av), (b, bv) = draw(matrix_formulas("v", depth + 1)), draw(matrix_formulas("v", depth + 1))
+        if kind == "dot":
+            return draw(st.sampled_from([f"{_transpose_text(draw, a)} ({b})", f"dot({a}, {b})"])), float(av @ bv)
+        m, mv = draw(matrix_formulas("m", depth + 1))
+        return _product_text(draw, _product_text(draw, _transpose_text(draw, a), m), b), float(av @ mv @ bv)
+    if kind in ("sum", "tr", "norm2", "norm"):
+        inner_shape = "m" if kind == "tr" else draw(st.sampled_from(["v", "m"]))
+        a, av = draw(matrix_formulas(inner_shape, depth + 1))
+        if kind == "sum":
+            return f"sum({a})", float(np.sum(av))
+        if kind == "tr":
+            return draw(st.sampled_from([f"tr({a})", f"trace({a})"])), float(np.trace(av))
+        if kind == "norm2":
+            return draw(st.sampled_from([f"||{a}||^2", f"||{a}||_F^2", f"norm2({a})^2", f"‖{a}‖²"])), float(np.sum(av**2))
+        return draw(st.sampled_from([f"||{a}||", f"norm({a})"])), float(np.sqrt(np.sum(av**2)))
+    if kind == "matvec":
+        (m, mv), (a, av) = draw(matrix_formulas("m", depth + 1)), draw(matrix_formulas("v", depth + 1))
+        return _product_text(draw, m, a), mv @ av
+    if kind == "rowback":  # (v^T M)^T = M^T v
+        (a, av), (m, mv) = draw(matrix_formulas("v", depth + 1)), draw(matrix_formulas("m", depth + 1))
+        return _transpose_text(draw, _product_text(draw, _transpose_text(draw, a), m)), av @ mv
+    if kind == "matmul":
+        (a, av), (b, bv) = draw(matrix_formulas("m", depth + 1)), draw(matrix_formulas("m", depth + 1))
+        return _product_text(draw, a, b), av @ bv
+    if kind == "transpose":
+        a, av = draw(matrix_formulas("m", depth + 1))
+        return _transpose_text(draw, a), av.T
+    (a, av), (b, bv) = draw(matrix_formulas("v", depth + 1)), draw(matrix_formulas("v", depth + 1))  # outer
+    return _product_text(draw, a, _transpose_text(draw, b)), np.outer(av, bv)
+
+
+@VALID
+@given(st.sampled_from(["s", "v", "m"]).flatmap(lambda shape: matrix_formulas(shape)))
+@example(("x^TAx", float(MATRIX_ENV["x"] @ MATRIX_ENV["A"] @ MATRIX_ENV["x"])))
+def test_generated_matrix_formulas_parse_to_what_they_mean(generated):
+    text, value = generated
+    result = check(DECLARED + text)
+    assert isinstance(result, Expression), f"{text!r}: {result}"
+    assert set(result.inputs) <= set(MATRIX_ENV)
+    got = evaluate_arrays(result, {k: MATRIX_ENV[k] for k in result.inputs})
+    assert np.shape(got) == np.shape(value) and np.allclose(got, value, rtol=1e-9, atol=1e-12), (text, got, value)
+
+
+def evaluate_arrays(expression, env):
+    from calcviz.models.lowering import evaluate as lowered
+    return lowered(expression, env)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS), max_size=30))
+@example(["x", "w", "'", "^1/2"])  # (xw^T)^1 / 2 printed back without its brackets did not parse
+def test_random_token_sequences_with_declared_arrays(tokens):
+    check("x: 3; y: 3; A: 3x3; B: n x n\n" + "".join(tokens))
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.sampled_from(["s", "v", "m"]).flatmap(lambda shape: matrix_formulas(shape)), st.integers(0, 400), st.data())
+def test_damaged_matrix_formulas_fail_cleanly(generated, cut, data):
+    text = DECLARED + generated[0]
+    i = len(DECLARED) + cut % (len(generated[0]) + 1)
+    action = data.draw(st.sampled_from(["delete", "insert", "truncate"]))
+    if action == "delete":
+        damaged = text[:i] + text[i + 1:]
+    elif action == "insert":
+        damaged = text[:i] + data.draw(st.sampled_from(TOKENS)) + text[i:]
+    else:
+        damaged = text[:i]
+    check(damaged)
 
 
 # ----------------------------------------------------------------------------- work, not time

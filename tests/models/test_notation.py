@@ -12,7 +12,7 @@ import pytest
 import sympy
 
 from calcviz.models.expression import (
-    CARET_WINDOW, FUNCTIONS, MAX_LENGTH, Binary, Call, Name, Num, ParseError, Unary, parse,
+    CARET_WINDOW, MAX_LENGTH, Binary, Call, Name, Num, ParseError, Unary, parse,
 )
 from test_expression import evaluate
 
@@ -134,8 +134,13 @@ def test_a_definition_keeps_its_name_whole():
 @pytest.mark.parametrize("text, phrase, position", [
     ("xy: scalar; xy: scalar; xy", "'xy' is declared twice", 12),
     ("a: scalar; a = x; a", "'a' is both declared and defined", 11),
-    ("x: 3\nx", "vectors and matrices are not supported yet", 3),
-    ("A: 3x3; A", "'3x3' is not a kind", 3),
+    ("x: three\nx", "'three' is not a kind calcviz knows: write scalar, a vector's size (3, or a letter such as n "
+                    "for any size) or a matrix's rows x columns (3x3, m x n)", 3),
+    ("x: 0\nx", "a size must be from 1 to 100,000 (got 0)", 3),
+    ("A: 3 by 3; A", "'3 by 3' is not a kind", 3),
+    ("A: 3x3x3; A", "'3x3x3' is not a kind", 3),
+    ("x: vector; x", "'vector' is not a kind", 3),
+    ("sum: 3; sum(sum)", "'sum' is a built-in name", 0),
     ("k:", "'k:' needs a kind after the colon", 1),
     ("k: scalar", "after the declarations, type the function", 9),
     ("x^2; k: scalar", "the last line must be the function", 5),
@@ -293,14 +298,22 @@ def test_note_positions_cover_the_piece():
 
 
 # ----------------------------------------------------------------------------- unknown functions
-@pytest.mark.parametrize("name", ["norm", "dot", "sum", "transpose"])
+@pytest.mark.parametrize("name", ["norm", "dot", "sum", "transpose", "tr", "trace", "norm2", "vector"])
 def test_matrix_functions_are_not_products(name):
+    """Without a declared vector or matrix, name(...) says how to declare one (by matrixcalculus.org's letters)."""
     with pytest.raises(ParseError) as info:
         parse(f"1 + {name}(x)")
     message = info.value.message
-    assert message.startswith(f"unknown function '{name}': vectors and matrices are not supported yet")
-    assert all(f in message for f in FUNCTIONS) and "*(" not in message
+    assert message == (f"{name}(...) is for vectors and matrices, and none is declared: declare their shapes first, "
+                       f"as in a line x: 3 (matrixcalculus.org's convention: a–g are numbers, h–z vectors, A–Z matrices)")
     assert info.value.position == 4
+
+
+@pytest.mark.parametrize("name", ["sum", "tr", "det", "inv", "norm"])
+def test_matrix_function_names_stay_parameters_in_formulas_of_numbers(name):
+    """Today's scalar formulas keep working: a parameter named sum is still a parameter."""
+    e = parse(f"{name} + x^2")
+    assert e.inputs == ("x", name) and e.body == Binary("+", Name(name), Binary("^", Name("x"), Num(2.0)))
 
 
 @pytest.mark.parametrize("text, message", [
