@@ -244,7 +244,7 @@ def _draw(run: Run, args, settings: dict) -> str:
     if args.view == "chain":
         if len(session.expression.definitions) < 2:  # one formula: its graph of primitive operations
             session.set_expand(True)
-        window.docks["chain"].raise_()  # the graph is computed while its view is on screen
+        window.show_dock("chain")  # the graph is computed while its view is on screen
         run.wait(lambda: session.chain is not None or session.error("chain") is not None, "the chain-rule graph")
         run.settle("the chain-rule graph")
         if not window.chain.has_graph():

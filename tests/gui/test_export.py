@@ -626,7 +626,7 @@ def test_the_export_dialog_opens_in_the_last_folder(win, tmp_path, monkeypatch):
     folder = tmp_path / "slides"
     folder.mkdir()
 
-    def get_save_file_name(parent, caption, start, filters):
+    def get_save_file_name(parent, caption, start, filters, *chosen):
         asked.append(start)
         return str(folder / "map.png"), "Contour map (*.png *.svg)"
 
