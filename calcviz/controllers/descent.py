@@ -282,7 +282,7 @@ class DescentController(QtCore.QObject):
         return {"optimizer": run["optimizer"], "label": label, "steps": race.step_of(r),
                 "value": float(values[-1]), "grad_norm": float(norms[-1]), "status": status,
                 "message": run["message"] if status != "running" else "",
-                "reached": reached(race.entry(r)["point"], s.critical, s.document.ranges)}
+                "reached": reached(race.entry(r)["point"], s.critical, s.document.ranges) or _ended(run, status)}
 
     def _explain(self) -> None:
         """At the step on screen of the chosen run: -grad, velocity and the update, drawn and in numbers."""
@@ -309,3 +309,12 @@ class DescentController(QtCore.QObject):
 
     def shutdown(self) -> None:
         self.timer.stop()
+
+
+def _ended(run: dict, status: str) -> str:
+    """What a converged run reached by its own Hessian (when the critical-point list does not name it):
+    a saddle or maximum is one a nudge would leave."""
+    kind = run.get("reached") if status == "converged" else None
+    if kind in ("saddle", "maximum"):
+        return f"{kind}: a nudge would leave it"
+    return kind or ""

@@ -12,7 +12,7 @@ from PyQt6 import QtCore
 from ..models import approximation
 from ..models import grid as gridlib
 from ..models.directional import directional_profile
-from ..models.pretty import to_html
+from ..models.pretty import notes_html, to_html
 from ..models.session import Session
 from ..models.settings import TOGGLES, Settings
 
@@ -92,7 +92,7 @@ class DocumentController(QtCore.QObject):
         doc = after.document
         if w.editor.text() != after.text:
             w.editor.set_text(after.text)
-        w.editor.set_preview(to_html(s.expression))
+        w.editor.set_preview(to_html(s.expression), notes_html(s.expression))
         if s.editor_error is not None:
             w.editor.set_error(s.editor_error.message, s.editor_error.position)
         w.domain.set_domain(doc.x_range, doc.y_range, doc.n)

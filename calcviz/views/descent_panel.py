@@ -214,7 +214,7 @@ class DescentPanel(QWidget):
         self.optimizer_checks: dict[str, QCheckBox] = {}
         for i, name in enumerate(descent.OPTIMIZERS):
             check = QCheckBox(CHECK_LABELS.get(name, OPTIMIZER_LABELS[name]), box)
-            check.setToolTip(OPTIMIZER_LABELS[name])
+            check.setToolTip(f"<b>{OPTIMIZER_LABELS[name]}</b><br>{descent.OPTIMIZER_FORMS[name]}")
             # the run's colour in the label itself: an icon would cost the narrow column 16 px a box
             check.setStyleSheet(f"QCheckBox {{ color: {OPTIMIZER_COLORS[name]}; font-weight: bold; }}")
             check.setChecked(name == "gd")

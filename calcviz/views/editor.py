@@ -156,8 +156,11 @@ class EquationEditor(QWidget):
             self.field.moveCursor(QTextCursor.MoveOperation.End)
         self.clear_error()
 
-    def set_preview(self, html: str) -> None:
-        """Show the rendered formula (rich text) and clear any error."""
+    def set_preview(self, html: str, notes: str = "") -> None:
+        """Show the rendered formula (rich text) and clear any error; ``notes`` (rich text) say how ambiguous
+        pieces of the text were read ("xy read as x·y"), in small print under it."""
+        if notes:
+            html += f"<br><span style='font-size:small; color:#666'>{notes}</span>"
         self.preview_label.setText(html)
         self._fit_preview()
         self.clear_error()

@@ -112,7 +112,13 @@ class FakeEngine:
                 entry["update"] = dict(zip(names, (-lr * g).tolist()))
                 x = x - lr * g
             last = path[-1]
+            reached = None
+            if status == "converged":  # what it reached, by the Hessian's signs there (the engine's rule, simply)
+                lam = self.evaluate_point(text, last["point"], params)["eigenvalues"]
+                reached = ("minimum" if min(lam) > 0 else "maximum" if max(lam) < 0
+                           else "saddle" if min(lam) < 0 < max(lam) else "degenerate")
             runs.append({"optimizer": optimizer, "start": dict(s), "status": status, "steps": last["step"],
+                         "reached": reached,
                          "message": message, "point": last["point"], "value": last["value"],
                          "grad_norm": last["grad_norm"], "path": path})
         return {"variables": names, "box": [list(b) for b in (box or [(-5, 5)] * len(names))], "runs": runs,

@@ -89,3 +89,23 @@ def test_one_variable_critical_points_marked_on_the_curve(win, qtbot):
     app.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))  # leave the window as the other tests expect
     qtbot.waitUntil(lambda: app.session.critical is not None and app.session.critical["axes"] == ["x", "y"]
                     and app.idle, timeout=TIMEOUT)
+
+
+def test_a_killed_compute_process_loses_no_search(win, qtbot):
+    """kill -9 of the compute process while it searches: the search is sent again to the restarted
+    process and its points arrive; the panel never stays at "Searching…"."""
+    import os
+    import signal
+
+    window, app = win
+    client = app.bridge.client
+    app.start("20 + x^2 + y^2 - 10cos(2pi x) - 10cos(2pi y)", x_range=(-5.12, 5.12), y_range=(-5.12, 5.12))
+    qtbot.waitUntil(lambda: client._in_flight is not None and client._in_flight[1] == "find_critical_points",
+                    timeout=TIMEOUT)
+    os.kill(client._process.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "stopped" in window.message.full_text(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: app.idle and app.session.critical is not None, timeout=3 * TIMEOUT)
+    assert len(app.session.critical["critical_points"]) == 441  # Rastrigin's, whole
+    assert window.critical.summary.text().startswith("441 critical points")
+    app.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))  # leave the window as the other tests expect
+    qtbot.waitUntil(lambda: app.idle and app.session.critical is not None, timeout=TIMEOUT)

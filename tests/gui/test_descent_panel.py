@@ -50,7 +50,9 @@ def test_defaults(panel):
     assert [n for n, c in panel.optimizer_checks.items() if c.isChecked()] == ["gd"]
     assert [c.text() for c in panel.optimizer_checks.values()] == [
         "GD (plain)", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "Newton"]
-    assert panel.optimizer_checks["gd"].toolTip() == "Gradient descent"
+    for name, check in panel.optimizer_checks.items():  # the name, and the published form it follows
+        assert OPTIMIZER_LABELS[name] in check.toolTip() and descent.OPTIMIZER_FORMS[name] in check.toolTip()
+    assert "0.1" in panel.optimizer_checks["adagrad"].toolTip()  # AdaGrad's accumulator starts at 0.1
     for name, check in panel.optimizer_checks.items():  # each name written in its run's colour
         assert check.palette().color(check.foregroundRole()) == QColor(OPTIMIZER_COLORS[name])
     assert visible_hyperparameter_boxes(panel) == []
