@@ -79,6 +79,6 @@ case "$command" in
   bench) setup
     "$VENV/bin/python" -c "import scipy" 2>/dev/null || "$VENV/bin/python" -m pip install -q -e '.[test,bench]'
     exec "${XVFB[@]}" "$VENV/bin/python" -m calcviz.bench "$@" ;;
-  screenshot) setup; exec "${XVFB[@]}" "$VENV/bin/python" scripts/screenshot.py "$@" ;;
+  screenshot) setup; exec "$VENV/bin/python" scripts/screenshot.py "$@" ;;  # one Xvfb per screen size
   *) say "unknown command '$command': use run, test, bench, screenshot or setup"; exit 2 ;;
 esac
