@@ -355,3 +355,57 @@ def test_devices_and_sockets_are_refused(tmp_path):
         server.bind(str(path))
         server.listen()
         assert refused_within(10, path) == f"{path} is not a regular file (a socket), so it cannot be a session file"
+
+
+# ----------------------------------------------------------------------------- compatibility and completeness
+RELEASED = Path(__file__).parent / "data" / "session-saved-by-0.1.0.json"  # saved by calcviz 0.1.0's window
+
+
+def test_a_session_saved_by_the_previous_release_opens_as_it_was():
+    checked = storage.load_session(RELEASED)
+    saved = json.loads(RELEASED.read_text())
+    session = Session()
+    session.restore(checked)
+    s = session.settings
+    assert s.document.text == saved["document"]["text"] and s.document.params["a"].value == 1.0
+    assert s.selected == (1.0, 1.5) and s.view.toggles.field
+    assert [r["optimizer"] for r in session.race.runs] == ["gd", "adam"] and session.race.shown == 12
+    assert session.race.runs[0]["path"][12]["value"] == saved["descent"]["result"]["runs"][0]["path"][12]["value"]
+    assert len(session.critical["critical_points"]) == len(saved["critical"]["critical_points"])
+    assert storage.parse_session(storage.session_to_text(session.file())) is not None  # and saves again
+
+
+def released(edit):
+    """The previous release's file, changed by ``edit(data)``."""
+    def make(tmp_path):
+        data = json.loads(RELEASED.read_text())
+        edit(data)
+        path = tmp_path / "s.json"
+        path.write_text(json.dumps(data))
+        return path
+    return make
+
+
+# What the loader used to accept that the window could not show: refused now, by name, before anything changes.
+UNSHOWABLE = [
+    ("a run without a path", released(lambda d: d["descent"]["result"]["runs"][0].pop("path")),
+     "descent.result.runs[0].path is missing"),
+    ("a path shorter than its steps", released(lambda d: d["descent"]["result"]["runs"][0]["path"].pop()),
+     "descent.result.runs[0].path has 40 entries; a run of 40 steps has 41"),
+    ("decay_steps 1e300", released(put("descent.setup.schedule", {"name": "cosine", "decay_steps": 1e300})),
+     "descent.setup.schedule.decay_steps must be at most 1,000,000"),
+    ("speed 1e308", released(put("descent.setup.speed", 1e308)), "descent.setup.speed must be at most 200"),
+    ("a start naming a parameter", released(put("descent.starts", [{"x": 0.5, "a": -0.5}])),
+     "descent.starts[0] must give a finite number for each axis (x, y)"),
+    ("a result on other variables", released(put("descent.result.variables", ["x", "a"])),
+     "descent.result.runs[0].start must give a number for each of x, a"),
+    ("critical points on other axes", released(put("critical.axes", ["y", "x"])), "critical.axes must be the axes"),
+    ("more steps shown than run", released(put("descent.shown_steps", 41)), "descent.shown_steps must be at most"),
+]
+
+
+@pytest.mark.parametrize("make, fragment", [case[1:] for case in UNSHOWABLE], ids=[case[0] for case in UNSHOWABLE])
+def test_what_the_window_cannot_show_is_refused_by_name(tmp_path, make, fragment):
+    with pytest.raises(SessionError) as info:
+        storage.load_session(make(tmp_path))
+    assert fragment in str(info.value)
