@@ -209,7 +209,8 @@ class Run:
 
 
 def _status(run: Run) -> str:
-    return run.window.message.full_text() or "the computation failed"
+    message = run.session.status
+    return message.text if message is not None else "the computation failed"
 
 
 def _draw(run: Run, args, settings: dict) -> str:
@@ -231,14 +232,15 @@ def _draw(run: Run, args, settings: dict) -> str:
     if grid is None or grid["axes"] != list(doc.axes) or len(grid["coords"][0]) != doc.n:
         raise UsageError(_status(run))
     if args.critical and session.critical is None:
-        print(f"calcviz export: warning: {window.critical.summary.text()}", file=sys.stderr)
+        print(f"calcviz export: warning: critical points: {session.error('critical') or 'not found in time'}",
+              file=sys.stderr)
     if settings["optimizers"]:
         session.set_descent_setup({"optimizers": settings["optimizers"], "lr": args.lr, "max_steps": args.steps,
                                    "start_mode": "shared"})
         session.set_starts([settings["start"]])
         run.settle("the descent")
         if session.race is None:
-            raise UsageError(f"descent: {window.descent.message_text() or _status(run)}")
+            raise UsageError(f"descent: {session.error('race') or _status(run)}")
         session.race.advance(session.race.length)
         app.descent.redraw()
     if args.view == "chain":

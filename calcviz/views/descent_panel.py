@@ -508,6 +508,8 @@ class DescentPanel(QWidget):
             for col, (item, text) in enumerate(zip(items, texts)):
                 if item.text() != text:
                     item.setText(text)
+                    if col == len(COLUMNS) - 1:
+                        item.setToolTip(text)  # "reached" may be longer than its column shows
                     if len(text) > self._widest[col]:  # a longer text than any so far: refit
                         self._widest[col] = len(text)
                         fit = True

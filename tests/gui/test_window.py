@@ -452,3 +452,35 @@ def test_right_click_menus_are_calcvizs_own(win, qtbot, monkeypatch):
     assert asked and asked[0][-1] == "Contour map (*.png *.svg)"  # File > Export, on the map's choice
     assert "Reset 3D view" in [a.text().replace("&", "") for a in window.surface.context_menu().actions()]
     assert "Logarithmic f axis" in [a.text() for a in window.loss.context_menu().actions()]
+
+
+def test_the_window_fits_a_laptop_screen_with_the_plots_over_half_of_it(win, qtbot):
+    window, app = win
+    app.start("(x^2+y-11)^2 + (x+y^2-7)^2", x_range=(-5.0, 5.0), y_range=(-5.0, 5.0))
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    loss_shown = window.docks["loss"].isVisible()
+    window.docks["loss"].hide()  # no race yet on a first window: the loss curves are not on screen
+    try:
+        window.resize(1366, 768)
+        qtbot.wait(100)
+        window._arrange_docks()
+        qtbot.wait(100)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1366 and hint.height() <= 768
+        assert window.size() == QtCore.QSize(1366, 768)
+        plots = window.surface.width() * window.surface.height() + window.contour.width() * window.contour.height()
+        assert plots / (1366 * 768) >= 0.5
+        message = window.message
+        for text in ("Gradient descent: diverged at step 4: lower the learning rate below 2/lambda_max = 0.0009559",
+                     "The last session could not be reopened (document.params.a.value must lie within ±1e+09 "
+                     "(got 1e+308)); it was kept as /home/student/.local/share/calcviz/calcviz/last-session-"
+                     "unreadable-20261205-231501.json, and the window opened on the default example instead"):
+            window.show_status(text, error=True)
+            qtbot.wait(50)  # whole when it fits; else cut with "…" and whole in the tooltip, never clipped
+            assert message.fontMetrics().horizontalAdvance(message.text()) <= message.width()
+            assert message.text() == text or (message.text().endswith("…") and message.toolTip() == text)
+        assert message.text().endswith("…")  # the second is longer than a laptop's status bar
+    finally:
+        window.resize(1400, 900)
+        window.docks["loss"].setVisible(loss_shown)
+        qtbot.wait(50)
