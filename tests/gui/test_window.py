@@ -458,8 +458,9 @@ def test_the_window_fits_a_laptop_screen_with_the_plots_over_half_of_it(win, qtb
     window, app = win
     app.start("(x^2+y-11)^2 + (x+y^2-7)^2", x_range=(-5.0, 5.0), y_range=(-5.0, 5.0))
     qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
-    loss_shown = window.docks["loss"].isVisible()
-    window.docks["loss"].hide()  # no race yet on a first window: the loss curves are not on screen
+    shown = {key: window.docks[key].isVisible() for key in ("loss", "chain")}
+    for key in shown:  # a first window on a formula: no race, no chain, so neither is on screen
+        window.docks[key].hide()
     try:
         window.resize(1366, 768)
         qtbot.wait(100)
@@ -482,5 +483,6 @@ def test_the_window_fits_a_laptop_screen_with_the_plots_over_half_of_it(win, qtb
         assert message.text().endswith("…")  # the second is longer than a laptop's status bar
     finally:
         window.resize(1400, 900)
-        window.docks["loss"].setVisible(loss_shown)
+        for key, visible in shown.items():
+            window.docks[key].setVisible(visible)
         qtbot.wait(50)

@@ -150,6 +150,7 @@ def _trees(children_strategy):
 
 TREES = st.recursive(LEAVES, _trees, max_leaves=10)
 POINTS = st.floats(-5, 5, allow_nan=False)
+TINY = np.finfo(np.float64).tiny  # below it (but not 0), a number is subnormal
 
 
 def _numpy_values(node: Node, env: dict, out: list) -> np.float64:
@@ -174,6 +175,11 @@ def test_numpy_and_tensorflow_agree_operation_by_operation(tree, x, y):
         _numpy_values(body, env, operations)
     exact = True
     for node, operands, numpy_value in operations:
+        if any(0 < abs(float(v)) < TINY for v in operands):
+            # TensorFlow's CPU kernels flush subnormal numbers to zero (a mode of the processor, not a
+            # meaning of the formula): log(2e-311) is -inf there, -715.3 in numpy.
+            exact = False
+            continue
         tf_value = float(lowering.operation(node, [tensor(v) for v in operands], TF64))
         assert close(float(numpy_value), tf_value), (format_node(node), [float(v) for v in operands],
                                                      float(numpy_value), tf_value)
