@@ -34,24 +34,35 @@ class UsageError(ValueError):
     pass
 
 
-def assignments(items: Sequence[str] | None, what: str) -> dict[str, float]:
-    """['x=0', 'y=log(2)'] -> {'x': 0.0, 'y': 0.693...}: a number or a formula of numbers (pi/4, log(2),
-    computed with numpy, no TensorFlow), with messages for what does not fit."""
-    values: dict[str, float] = {}
+def _pairs(items: Sequence[str] | None, what: str, example: str):
+    """The NAME=TEXT pairs given to an option, in order; a message for one that is not such a pair."""
     for item in items or []:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
-            raise UsageError(f"{what} takes NAME=NUMBER pairs, e.g. x=1.5 or y=log(2) (got {shorten(item)!r})")
+            raise UsageError(f"{what} takes {example} (got {shorten(item)!r})")
+        yield name, text
+
+
+def _number(text: str) -> float:
+    """A number, or a formula of numbers (pi/4, log(2): computed with numpy, no TensorFlow); ParseError else."""
+    try:
+        return float(text)
+    except ValueError:
+        from .models.lowering import constant_value
+        return constant_value(text)
+
+
+def assignments(items: Sequence[str] | None, what: str) -> dict[str, float]:
+    """['x=0', 'y=log(2)'] -> {'x': 0.0, 'y': 0.693...}: a number or a formula of numbers each, with
+    messages for what does not fit."""
+    values: dict[str, float] = {}
+    for name, text in _pairs(items, what, "NAME=NUMBER pairs, e.g. x=1.5 or y=log(2)"):
         try:
-            values[name] = float(text)
-        except ValueError:
-            from .models.lowering import constant_value
-            try:
-                values[name] = constant_value(text)
-            except ParseError as exc:
-                raise UsageError(f"{what} {name}: {shorten(text)!r} is not a number, nor a formula of numbers "
-                                 f"({exc.message})") from None
+            values[name] = _number(text)
+        except ParseError as exc:
+            raise UsageError(f"{what} {name}: {shorten(text)!r} is not a number, nor a formula of numbers "
+                             f"({exc.message})") from None
         if not math.isfinite(values[name]):
             raise UsageError(f"{what} {name}: the value must be finite")
     return values
@@ -177,16 +188,14 @@ _ORDINALS = ("first", "second", "third")
 def _boxes(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
     """['z=-1,1', 'w=0,2'] -> {'z': (-1.0, 1.0), 'w': (0.0, 2.0)}."""
     boxes = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name = name.strip()
+    for name, text in _pairs(items, "--box", "NAME=LOW,HIGH, e.g. z=-1,1"):
         parts = text.split(",")
-        if not sep or not name.isidentifier() or len(parts) != 2:
-            raise UsageError(f"--box takes NAME=LOW,HIGH, e.g. z=-1,1 (got {item!r})")
         try:
+            if len(parts) != 2:
+                raise ValueError
             boxes[name] = (float(parts[0]), float(parts[1]))
         except ValueError:
-            raise UsageError(f"--box {name}: {text!r} is not two numbers") from None
+            raise UsageError(f"--box {name}: {shorten(text)!r} is not two numbers, LOW,HIGH") from None
     return boxes
 
 
@@ -242,11 +251,7 @@ def declared_shapes(items: Sequence[str] | None) -> dict[str, str]:
     from .models.expression import declared_shape
 
     shapes: dict[str, str] = {}
-    for item in items or []:
-        name, sep, kind = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--shape takes NAME=SIZE pairs, e.g. x=3 A=3x3 or A=nxn (got {shorten(item)!r})")
+    for name, kind in _pairs(items, "--shape", "NAME=SIZE pairs, e.g. x=3 A=3x3 or A=nxn"):
         try:
             declared_shape(kind)
         except ValueError as exc:
@@ -257,34 +262,22 @@ def declared_shapes(items: Sequence[str] | None) -> dict[str, str]:
 
 def _sizes(items: Sequence[str] | None) -> dict[str, int]:
     sizes = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        if not sep or not text.strip().isdigit():
-            raise UsageError(f"--size takes NAME=NUMBER pairs for symbolic sizes, e.g. n=4 (got {shorten(item)!r})")
-        sizes[name.strip()] = int(text)
+    for name, text in _pairs(items, "--size", "NAME=NUMBER pairs for symbolic sizes, e.g. n=4"):
+        if not text.strip().isdigit():
+            raise UsageError(f"--size {name}: {shorten(text)!r} is not a whole number of entries")
+        sizes[name] = int(text)
     return sizes
 
 
 def _array_values(items: Sequence[str] | None) -> dict:
     """--at x=1,2,3 A="1,2;3,4" c=pi/4: values of vectors (entries split by ','), matrices (rows by ';') and
     numbers, each entry a number or a formula of numbers."""
-    from .models.lowering import constant_value
     from .models.matrix import parse_array
 
-    def number(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            return constant_value(text)
-
     values = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--at takes NAME=VALUES pairs, e.g. x=1,2,3 or A=\"1,2;3,4\" (got {shorten(item)!r})")
+    for name, text in _pairs(items, "--at", 'NAME=VALUES pairs, e.g. x=1,2,3 or A="1,2;3,4"'):
         try:
-            values[name] = parse_array(text, number)
+            values[name] = parse_array(text, _number)
         except (ParseError, ValueError) as exc:
             raise UsageError(f"--at {name}: {shorten(text)!r} is not numbers ({getattr(exc, 'message', exc)})") from None
     return values
