@@ -56,6 +56,9 @@ class MainWindow(QtWidgets.QMainWindow):
         views.setChildrenCollapsible(False)
         views.setSizes([700, 700])
         central = QtWidgets.QWidget(self)
+        # A native window (the GL view makes its ancestors native): unpainted gaps between its children would
+        # show as black bars on X11 unless it paints its own background.
+        central.setAutoFillBackground(True)
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(3, 3, 3, 0)
         layout.setSpacing(3)

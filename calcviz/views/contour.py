@@ -64,6 +64,7 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.plot.showGrid(x=False, y=False)
         plain_axes(self.plot)
         self.plot.setMenuEnabled(False)  # calcviz's own menu instead (see context_menu)
+        self.plot.hideButtons()  # pyqtgraph's "A" (auto-range): the box is the range here
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setPen("k")
             self.plot.getAxis(side).setTextPen("k")
@@ -150,6 +151,12 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
             self.left.emit()
         else:
             self.hovered.emit(p.x(), p.y())
+
+    def leaveEvent(self, event) -> None:
+        """The mouse left the widget (no scene move comes then): the hover read-out goes with it."""
+        self.readout.hide()
+        self.left.emit()
+        super().leaveEvent(event)
 
     def _mouse_clicked(self, event) -> None:
         if event.button() != QtCore.Qt.MouseButton.LeftButton or event.double():
@@ -507,6 +514,9 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.error_map.setVisible(True)
 
     def show_readout(self, x: float, y: float, text: str) -> None:
+        """The read-out beside the mouse, on the side of it with room (never cut by the map's edge)."""
+        (x0, x1), (y0, y1) = self.view_box()
+        self.readout.setAnchor((1.0 if x > (x0 + x1) / 2 else 0.0, 0.0 if y > (y0 + y1) / 2 else 1.0))
         self.readout.setText(text)
         self.readout.setPos(x, y)
         self.readout.show()

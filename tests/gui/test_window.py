@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -187,7 +188,28 @@ def test_hover_shows_value_and_gradient(win, qtbot):
     i, j = np.argmin(abs(xs - 1.0)), np.argmin(abs(ys + 1.0))  # the grid node under the cursor
     x, y = xs[i], ys[j]
     text = window.contour.readout.textItem.toPlainText()
-    assert text == f"x = {x:.4g}, y = {y:.4g}\nf = {x*x + y*y:.5g}\n∇f = ({2*x:.4g}, {2*y:.4g})"
+    # The layout exactly; the numbers to the digits shown (the grid is float32: a last digit may round either way).
+    assert re.fullmatch(r"x = \S+, y = \S+\nf = \S+\n∇f = \(\S+, \S+\)", text), text
+    shown = [float(v) for v in re.findall(r"-?[\d.]+(?:e[-+]?\d+)?", text.replace("∇", ""))]
+    np.testing.assert_allclose(shown, [x, y, x * x + y * y, 2 * x, 2 * y], rtol=5e-4)
+
+
+def test_hover_read_out_stays_inside_the_map_and_goes_when_the_mouse_leaves(win, qtbot):
+    window, app = win
+    type_formula(qtbot, window, "x^2 + y^2")
+    wait_for_text(qtbot, app, "x^2 + y^2")
+    contour = window.contour
+    xs, ys = app.session.grid["coords"]
+    shown = contour.plot.vb.sceneBoundingRect()
+    for x, y in [(xs[-1], ys[-1]), (xs[0], ys[0]), (xs[-1], ys[0]), (xs[0], ys[-1])]:  # the grid's four corners
+        app.session.set_hover(None)
+        app.session.set_hover(x, y)
+        qtbot.waitUntil(contour.readout.isVisible, timeout=5000)
+        box = contour.readout.mapRectToScene(contour.readout.boundingRect())
+        assert shown.contains(box), (x, y, box, shown)  # not cut by the map's edge
+    # The mouse leaves the widget altogether (no move inside the scene says so): the read-out goes, as does the hover.
+    QtWidgets.QApplication.sendEvent(contour, QtCore.QEvent(QtCore.QEvent.Type.Leave))
+    assert not contour.readout.isVisible() and app.session.hover is None
 
 
 def test_gl_pixels_change_with_the_expression(win, qtbot):
