@@ -264,7 +264,7 @@ def test_pasting_a_megabyte_is_refused_at_once_and_the_text_stays(editor, edits,
     started = time.monotonic()
     editor.field.paste()
     qtbot.wait(SETTLE_MS)
-    assert time.monotonic() - started < 5.0  # it used to take 54 s, and 27 s more per keystroke
+    assert time.monotonic() - started < 5.0  # a freeze only: it used to take 54 s, and 27 s more per keystroke
     assert editor.text() == "x^2 + y^2"
     assert "Not pasted" in editor.error_label.text() and "1,000,010 characters" in editor.error_label.text()
     assert editor.error_label.isVisible()

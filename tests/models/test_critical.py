@@ -4,7 +4,6 @@ pieces of calcviz/models/critical.py on their own."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -126,9 +125,7 @@ def test_single_critical_point_with_published_eigenvalues(engine, name):
 
 
 def test_rastrigin_all_441_points(engine):
-    t0 = time.perf_counter()
-    result = search(engine, RASTRIGIN.formula, RASTRIGIN.box)
-    assert time.perf_counter() - t0 < 10  # (about 0.35 s here, compile included)
+    result = search(engine, RASTRIGIN.formula, RASTRIGIN.box)  # how long: calcviz.bench critical's figure
     check_shape(result)
     points = result["critical_points"]
     assert len(points) == 441
