@@ -196,6 +196,18 @@ def _without_transients(window):
         readout.setVisible(shown)
 
 
+@contextlib.contextmanager
+def _without_map_legend(window):
+    """The figure's loss curves name the runs: the map's legend would name them a second time."""
+    contour = window.contour
+    shown = contour.legend.isVisible()
+    contour.show_legend(False)
+    try:
+        yield
+    finally:
+        contour.show_legend(shown)
+
+
 def _resampled(z: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """z (the grid's values at pixel centres) resampled bilinearly to ``shape``, over the same extent
     (half a cell beyond the first and last nodes, as the map draws it)."""
@@ -369,12 +381,13 @@ def render_figure(window, size: tuple[int, int] = DEFAULT_SIZE, title: str | Non
     top = round((h - title_h) * (0.65 if runs else 1.0))
     plane = window.plane.currentWidget()
     panes = []  # (image, x, y)
-    if _has_surface(window) and plane is window.contour:
-        half = w // 2
-        panes += [(window.surface.export_image(half, top, label_scale=scale), 0, title_h),
-                  (_plot_image(plane, (w - half, top), scale), half, title_h)]
-    else:
-        panes.append((_plot_image(plane, (w, top), scale), 0, title_h))
+    with _without_map_legend(window) if runs else contextlib.nullcontext():
+        if _has_surface(window) and plane is window.contour:
+            half = w // 2
+            panes += [(window.surface.export_image(half, top, label_scale=scale), 0, title_h),
+                      (_plot_image(plane, (w - half, top), scale), half, title_h)]
+        else:
+            panes.append((_plot_image(plane, (w, top), scale), 0, title_h))
     if runs and h - title_h - top > 0:
         panes.append((_plot_image(window.loss, (w, h - title_h - top), scale), 0, title_h + top))
     painter = QtGui.QPainter(image)

@@ -344,9 +344,9 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
             line.setData(x, y, symbol="o" if len(x) <= 400 else None, symbolSize=np.where(at == np.floor(at), 5, 0))
             finite = np.isfinite(x)
             heads.setData(*_segments_xy(self._heads(x[finite], y[finite])))
-        self._show_legend(bool(paths))
+        self.show_legend(bool(paths))
 
-    def _show_legend(self, on: bool) -> None:
+    def show_legend(self, on: bool) -> None:
         """In the layout's second row while there are runs; out of it (no blank band) otherwise."""
         if on == self.legend.isVisible():
             return

@@ -224,6 +224,10 @@ def test_figure_has_the_title_both_views_and_the_loss_curves_when_runs_exist(win
     bottom = a[-250:]
     assert near(bottom, "#21918c", 40).sum() < 200  # the views end above the loss curves ...
     assert near(bottom, GD, 30).sum() > 300 and near(bottom, ADAM, 30).sum() > 300  # ... drawn per run
+    # One legend, the loss curves': between the map's last row and the loss curves, nothing of a run's colour.
+    map_bottom = np.nonzero(near(a[:, 800:], "#21918c", 40).any(axis=1))[0].max()
+    assert near(a[map_bottom + 5:-350, 800:], GD, 30).sum() < 10
+    assert window.contour.legend.isVisible()  # still shown on screen
 
 
 # ------------------------------------------------------------------------------------------ GIF
