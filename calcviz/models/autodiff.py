@@ -1,5 +1,5 @@
 """Compiled kernels: one parsed formula as TensorFlow functions (values, gradients, Hessians on
-grids and points, the Newton iteration of the critical-point search, the descent loops).
+grids and points, the descent loops).
 
 Every derivative comes from tf.GradientTape. A parsed expression is lowered once into TensorFlow
 ops (models/tf_lowering.py) and wrapped in tf.functions with fixed input signatures, so moving a
@@ -21,12 +21,7 @@ from .expression import Expression
 from .tf_lowering import EngineError, lower, tf
 
 XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compiled.grid)
-# Newton's pseudo-inverse ignores Hessian eigenvalues below this fraction of the largest: a rank-one
-# Hessian (log(e^x+e^y)) computes its zero eigenvalue as +-1e-17 of the other, and inverting that
-# would fling the point away along the valley.
-PINV_CUTOFF = 1e-12
-
-
+SMALL_BATCH = 32  # points: the inspector's one, the local models' 32 and a race's runs share one trace (see at)
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
 
 
@@ -48,18 +43,6 @@ class Compiled:
 
         f64 = tf.float64
 
-        @tf.function(input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)],
-                     reduce_retracing=True, autograph=False)
-        def point(X, P):
-            with tf.GradientTape() as outer:
-                outer.watch(X)
-                with tf.GradientTape() as inner:
-                    inner.watch(X)
-                    value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
-                grad = inner.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            hess = outer.batch_jacobian(grad, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            return value, grad, hess
-
         def derivatives(X, P):
             """f and its gradient at a batch of points (traced into the functions that call it)."""
             with tf.GradientTape() as tape:
@@ -67,155 +50,70 @@ class Compiled:
                 value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
             return value, tape.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-        self._point = point
         self._derivatives = derivatives
         self._value_and_gradient = tf.function(derivatives, reduce_retracing=True, autograph=False,
                                                input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
         self._grids = {False: None, True: None}  # plain graph / XLA, built on first use
         self._curve = None
-        self._newton = {}  # batch size -> Newton iteration (see newton)
+        self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
 
     # -- points (float64)
-    def at(self, points: np.ndarray, param_values: np.ndarray):
-        """Value (B,), gradient (B, n) and Hessian (B, n, n) at a batch of points."""
-        v, g, h = self._point(np.asarray(points, np.float64), np.asarray(param_values, np.float64))
-        return v.numpy(), g.numpy(), h.numpy()
+    def at(self, points: np.ndarray, param_values: np.ndarray, batch: int | None = None):
+        """Value (B,), gradient (B, n) and Hessian (B, n, n) at a batch of points.
+
+        One traced function per formula and batch size serves the inspector, the local models, the
+        critical-point search (which drives its Newton iteration from numpy: critical.newton_iteration)
+        and the race's first steps. Its batch size is static: with known shapes TensorFlow's gradient
+        functions skip the broadcast bookkeeping (shape, broadcast-args, sum, reshape per binary op)
+        that an unknown batch needs, which makes the Hessian graph less than half as big and as slow
+        to trace. So points are padded to ``batch`` (default: SMALL_BATCH for up to that many points,
+        else exactly B), and callers use few sizes: the search its own, everything else SMALL_BATCH.
+        """
+        points = np.asarray(points, np.float64)
+        B, n = len(points), len(self.variables)
+        size = max(B, batch or (SMALL_BATCH if B <= SMALL_BATCH else B))
+        if B == 0:
+            return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
+        fn = self._points.get(size)
+        if fn is None:  # the concrete function: calling it skips tf.function's argument matching (0.2 ms)
+            fn = self._points[size] = self._points_function(size).get_concrete_function()
+        if B < size:  # padded with copies of the first point (rows are independent); cut off below
+            points = np.vstack([points, np.broadcast_to(points[:1], (size - B, n))])
+        v, g, h = fn(tf.constant(points), tf.constant(np.asarray(param_values, np.float64)))
+        return v.numpy()[:B], g.numpy()[:B], h.numpy()[:B]
+
+    def _points_function(self, batch: int):
+        """f, its gradient and its Hessian at ``batch`` points, traced once (see at).
+
+        Each variable is its own watched column (no gather/stack in the tapes), and the Hessian's row
+        i is the gradient of the gradient's column i: the points are independent, so the gradient of
+        a column's sum is that row at every point.
+        """
+        n, m, f, f64 = len(self.variables), len(self.params), self._f, tf.float64
+        zero = tf.UnconnectedGradients.ZERO
+
+        @tf.function(input_signature=[tf.TensorSpec([batch, n], f64), tf.TensorSpec([m], f64)], autograph=False)
+        def points(X, P):
+            columns = tf.unstack(X, n, axis=1)
+            with tf.GradientTape(persistent=True) as outer:
+                outer.watch(columns)
+                with tf.GradientTape() as inner:
+                    inner.watch(columns)
+                    value = f(columns, P, f64, [batch])
+                grad = inner.gradient(value, columns, unconnected_gradients=zero)
+            if n == 0:
+                return value, tf.zeros([batch, 0], f64), tf.zeros([batch, 0, 0], f64)
+            hess = [tf.stack(outer.gradient(g, columns, unconnected_gradients=zero), axis=1) for g in grad]
+            del outer
+            return value, tf.stack(grad, axis=1), tf.stack(hess, axis=1)
+
+        return points
 
     def value_and_gradient(self, points: np.ndarray, param_values: np.ndarray):
         v, g = self._value_and_gradient(np.asarray(points, np.float64), np.asarray(param_values, np.float64))
         return v.numpy(), g.numpy()
-
-    def newton(self, points: np.ndarray, param_values: np.ndarray, lo: np.ndarray, scale: np.ndarray,
-               radius: float, steps: int, free: np.ndarray | None = None):
-        """Up to ``steps`` capped Newton steps on the gradient from each of a batch of points (float64).
-
-        Returns the final points (B, n), and the value (B,), gradient (B, n), Hessian (B, n, n) and
-        the next, uncapped, Newton step (B, n) there. Seeds move independently; a seed stops moving
-        once its step is below critical.STILL (in box units: divided by ``scale``), or it is more than
-        critical.LEAVE_MARGIN outside the box [lo, lo + scale]; the loop ends early when all have.
-        ``free`` (B, n) says which coordinates each seed may move (default: all): a seed on a face of
-        the box moves only along it, and its step solves the face's own Newton equation (the fixed
-        rows and columns of H and entries of the gradient are dropped); gradient and Hessian are
-        returned whole. The graph is traced once per batch size (static shapes make a gradient graph
-        three times faster to build: see _newton_function), so callers use one batch size per search.
-        """
-        points = np.asarray(points, np.float64)
-        fn = self._newton.get(len(points))
-        if fn is None:
-            fn = self._newton[len(points)] = self._newton_function(len(points))
-        free = np.ones(points.shape) if free is None else np.asarray(free, np.float64)
-        out = fn(points, np.asarray(param_values, np.float64), np.asarray(lo, np.float64),
-                 np.asarray(scale, np.float64), np.float64(radius), np.int32(steps), free)
-        return tuple(t.numpy() for t in out)
-
-    def _newton_function(self, batch: int):
-        """The Newton iteration in one graph, a tf.while_loop: a warm search is a few calls.
-
-        Each step solves H d = -g in the least-squares sense through the Hessian's eigen-decomposition
-        (closed form for n = 1, 2: the 2 x 2 case is one Jacobi rotation; tf.linalg.eigh beyond),
-        dropping the components along eigenvalues below PINV_CUTOFF of the largest (a pseudo-inverse): a singular Hessian gives
-        a step in its range instead of infinity, and a zero Hessian no step at all. The step, measured
-        in box units, is capped at a per-seed trust radius (which grows while |grad f| falls, so a
-        seed can travel down a long valley such as Rosenbrock's quickly); a seed that lands where f
-        or its derivatives are undefined goes back to a quarter of its step and its radius shrinks by 4.
-        The loop evaluates, then moves (except on its last pass), so one copy of the value, gradient
-        and Hessian graph serves both the iteration and the report.
-
-        The batch size is static: with a known shape TensorFlow's gradient functions skip the
-        broadcast bookkeeping (shape, broadcast-args, sum, reshape per binary op) that an unknown
-        batch dimension needs, which makes the traced Hessian graph much smaller (Himmelblau: trace
-        0.10 s instead of 0.30 s).
-        """
-        from .critical import LEAVE_MARGIN, MAX_RADIUS, STILL  # plain numbers; critical.py imports no TensorFlow
-
-        n, m, f = len(self.variables), len(self.params), self._f
-        if n < 1:
-            raise EngineError("critical points are searched for in at least one variable")
-        f64 = tf.float64
-        zero = tf.UnconnectedGradients.ZERO
-
-        def evaluate(X, P):
-            with tf.GradientTape(persistent=True) as outer:
-                outer.watch(X)
-                with tf.GradientTape() as inner:
-                    inner.watch(X)
-                    value = f(tf.unstack(X, n, axis=1), P, f64, [batch])
-                grad = inner.gradient(value, X, unconnected_gradients=zero)
-                rows = [grad[:, i] for i in range(n)]
-            # Points are independent, so the gradient of a column's sum is that Hessian row at every point.
-            hess = tf.stack([outer.gradient(r, X, unconnected_gradients=zero) for r in rows], axis=1)
-            del outer
-            return value, grad, hess
-
-        def inverse(lam, largest):
-            # 1/lambda, or 0 for an eigenvalue that is round-off next to the largest (pseudo-inverse)
-            keep = tf.abs(lam) > PINV_CUTOFF * largest
-            return tf.where(keep, 1.0 / tf.where(keep, lam, tf.ones_like(lam)), tf.zeros_like(lam))
-
-        def solve(g, H):
-            if n == 1:
-                h = H[:, 0, 0]
-                return -(inverse(h, tf.abs(h)) * g[:, 0])[:, None]
-            if n > 2:  # no closed form: a batched eigen-decomposition (it needs finite input)
-                finite = finite_rows(H)[:, None, None]
-                S = tf.where(finite, 0.5 * (H + tf.linalg.matrix_transpose(H)), tf.eye(n, dtype=f64))
-                lam, V = tf.linalg.eigh(S)
-                q = inverse(lam, tf.reduce_max(tf.abs(lam), axis=1, keepdims=True)) * tf.linalg.matvec(V, g, adjoint_a=True)
-                return -tf.linalg.matvec(V, q)
-            a, b, c = H[:, 0, 0], 0.5 * (H[:, 0, 1] + H[:, 1, 0]), H[:, 1, 1]
-            theta = 0.5 * tf.atan2(2.0 * b, a - c)  # the rotation that diagonalises H
-            cs, sn = tf.cos(theta), tf.sin(theta)
-            l1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
-            l2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
-            largest = tf.maximum(tf.abs(l1), tf.abs(l2))
-            q1 = inverse(l1, largest) * (cs * g[:, 0] + sn * g[:, 1])
-            q2 = inverse(l2, largest) * (cs * g[:, 1] - sn * g[:, 0])
-            return -tf.stack([cs * q1 - sn * q2, sn * q1 + cs * q2], axis=1)
-
-        def finite_rows(t):
-            return tf.reduce_all(tf.reshape(tf.math.is_finite(t), [batch, -1]), axis=1)
-
-        @tf.function(input_signature=[tf.TensorSpec([batch, n], f64), tf.TensorSpec([m], f64),
-                                      tf.TensorSpec([n], f64), tf.TensorSpec([n], f64),
-                                      tf.TensorSpec([], f64), tf.TensorSpec([], tf.int32),
-                                      tf.TensorSpec([batch, n], f64)],
-                     autograph=False)
-        def newton(X, P, lo, scale, radius, steps, free):
-            one = tf.constant(1.0, f64)
-            pinned = free[:, :, None] * free[:, None, :]  # a face's own Hessian: fixed rows and columns out
-
-            def body(i, _, X, Xprev, r, v, g_before, H, d):
-                v, g, H = evaluate(X, P)
-                g_free = g * free
-                # The trust radius doubles after a step that reduced |g| and is back to its start after
-                # one that did not (Newton's path to a saddle need not reduce |g|: never below the start).
-                better = tf.norm(g_free / scale, axis=1) < tf.norm(g_before * free / scale, axis=1)
-                r = tf.where((i > 0) & better, tf.minimum(2.0 * r, MAX_RADIUS), tf.minimum(r, radius))
-                d = solve(g_free, H * pinned)
-                d = tf.where(tf.math.is_finite(d), d, tf.zeros_like(d))
-                bad = ~(tf.math.is_finite(v) & finite_rows(g) & finite_rows(H))
-                u = (X - lo) / scale
-                inside = tf.reduce_all((u > -LEAVE_MARGIN) & (u < 1.0 + LEAVE_MARGIN), axis=1)
-                length = tf.norm(d / scale, axis=1)
-                came_from_elsewhere = tf.reduce_any(tf.not_equal(X, Xprev), axis=1)
-                active = tf.where(bad, came_from_elsewhere, inside & (length > STILL))
-                capped = d * tf.minimum(one, tf.math.divide_no_nan(r, length))[:, None]
-                move = (active & (i < steps))[:, None]
-                X_next = tf.where(bad[:, None], Xprev + 0.25 * (X - Xprev), X + capped)
-                X_next = tf.where(move, X_next, X)
-                Xprev_next = tf.where(move & ~bad[:, None], X, Xprev)
-                r_next = tf.where(move[:, 0] & bad, 0.25 * r, r)
-                return i + 1, tf.reduce_any(move), X_next, Xprev_next, r_next, v, g, H, d
-
-            start = (tf.constant(0), tf.constant(True), X, X, tf.fill([batch], radius), tf.zeros([batch], f64),
-                     tf.zeros([batch, n], f64), tf.zeros([batch, n, n], f64), tf.zeros([batch, n], f64))
-            out = tf.while_loop(lambda i, moved, *_: (i <= steps) & moved, body, start)
-            X, v, g, H, d = out[2], out[5], out[6], out[7], out[8]
-            return X, v, g, H, d
-
-        return newton
 
     # -- descent (float64)
     def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool) -> dict:

@@ -198,16 +198,12 @@ class Engine:
         expression = parse(text)
         split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
         compiled = self.compile(text, split.variables, split.params)
-        width = np.array([float(hi) - float(lo) for lo, hi in ranges])
-        radius = critical.trust_radius(per_side)
 
-        lo = np.array([float(lo) for lo, _ in ranges])
-
-        def newton(points, steps, free):
-            return compiled.newton(points, split.param_values, lo, width, radius, steps, free)
+        def evaluate(points, batch):
+            return compiled.at(points, split.param_values, batch)
 
         with tf.device(self.device):
-            result = critical.find_critical_points(newton, list(axes), ranges, per_side, progress)
+            result = critical.find_critical_points(evaluate, list(axes), ranges, per_side, progress)
         result["params"] = dict(zip(split.params, map(float, split.param_values)))
         result["device"] = self.device_name
         return result
