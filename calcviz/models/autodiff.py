@@ -81,8 +81,8 @@ class Compiled:
             fn = self._points[size] = self._points_function(size).get_concrete_function()
         if B < size:  # padded with copies of the first point (rows are independent); cut off below
             points = np.vstack([points, np.broadcast_to(points[:1], (size - B, n))])
-        v, g, h = fn(tf.constant(points), tf.constant(np.asarray(param_values, np.float64)))
-        return v.numpy()[:B], g.numpy()[:B], h.numpy()[:B]
+        v, g, h = (t.numpy() for t in fn(tf.constant(points), tf.constant(np.asarray(param_values, np.float64))))
+        return (v, g, h) if B == size else (v[:B], g[:B], h[:B])
 
     def _points_function(self, batch: int):
         """f, its gradient and its Hessian at ``batch`` points, traced once (see at).

@@ -173,10 +173,12 @@ def newton_iteration(evaluate: Callable[[np.ndarray], tuple], lo: np.ndarray, sc
         X = np.array(points, np.float64)
         B, n = X.shape
         v, g, H, d = np.zeros(B), np.zeros((B, n)), np.zeros((B, n, n)), np.zeros((B, n))
-        # The points still moving, compacted (``idx``: their rows, ``x``: where they are, ``back``: where
-        # they came from, ``r``: their trust radius); a point's results are written out when it stops.
+        # The points still iterated (``idx``: their rows, ``x``: where they are, ``back``: where they came
+        # from, ``r``: their trust radius). A point that stopped is iterated on unchanged (it stays put)
+        # until enough have stopped to be worth dropping; its results are written out then.
         idx, x, back, r, g_before = np.arange(B), X.copy(), X.copy(), np.full(B, float(radius)), None
         fr = None if free is None or np.all(free) else np.asarray(free, np.float64)  # None: all free
+        pin = None if fr is None else fr[:, :, None] * fr[:, None, :]  # a face's own Hessian: fixed rows, columns out
         with np.errstate(all="ignore"):
             for i in range(int(steps) + 1):
                 vl, gl, Hl = known if i == 0 and known is not None else evaluate(x)
@@ -186,31 +188,37 @@ def newton_iteration(evaluate: Callable[[np.ndarray], tuple], lo: np.ndarray, sc
                 # did not (Newton's path to a saddle need not reduce |g|: never below the start).
                 r = np.minimum(r, radius) if g_before is None else \
                     np.where(norm < g_before, np.minimum(2.0 * r, MAX_RADIUS), np.minimum(r, radius))
-                dl = _solve(g_free, Hl if fr is None else Hl * (fr[:, :, None] * fr[:, None, :]))
-                dl[~np.isfinite(dl)] = 0.0
-                bad = ~(np.isfinite(vl) & _finite_rows(gl) & _finite_rows(Hl))
-                u = (x - lo) / scale
+                dl = _solve(g_free, Hl if fr is None else Hl * pin)
+                if not np.isfinite(dl).all():
+                    dl[~np.isfinite(dl)] = 0.0
+                defined = np.isfinite(vl).all() and np.isfinite(gl).all() and np.isfinite(Hl).all()
+                bad = None if defined else ~(np.isfinite(vl) & _finite_rows(gl) & _finite_rows(Hl))
                 length = _row_norm(dl / scale)
-                move = _inside(u, LEAVE_MARGIN) & (length > STILL)
-                if bad.any():  # an undefined point moves only if it came from elsewhere: back towards there
+                move = _inside((x - lo) / scale, LEAVE_MARGIN) & (length > STILL)
+                if bad is not None:  # an undefined point moves only if it came from elsewhere: back towards there
                     move = np.where(bad, ~_all_columns(x == back), move)
                 if i == steps or not move.any():
+                    if len(idx) == B:  # no point was dropped: these are the results
+                        return x, vl, gl, Hl, dl
                     X[idx], v[idx], g[idx], H[idx], d[idx] = x, vl, gl, Hl, dl
                     break
-                stop = ~move
-                if stop.any():
-                    k = idx[stop]
-                    X[k], v[k], g[k], H[k], d[k] = x[stop], vl[stop], gl[stop], Hl[stop], dl[stop]
                 cap = np.minimum(1.0, np.divide(r, length, out=np.zeros_like(r), where=length > 0))
                 ahead = x + dl * cap[:, None]
-                if bad.any():  # back a quarter of the way, with a quarter of the radius
+                if bad is not None:  # back a quarter of the way, with a quarter of the radius
                     ahead = np.where(bad[:, None], back + 0.25 * (x - back), ahead)
                     back = np.where(bad[:, None], back, x)
-                    r = np.where(bad, 0.25 * r, r)
+                    r = np.where(move & bad, 0.25 * r, r)
                 else:
                     back = x
-                idx, x, back, r, g_before = idx[move], ahead[move], back[move], r[move], norm[move]
-                fr = None if fr is None else fr[move]
+                moving = np.count_nonzero(move)
+                if moving < 0.75 * len(move):  # drop the points that stopped
+                    stop = ~move
+                    k = idx[stop]
+                    X[k], v[k], g[k], H[k], d[k] = x[stop], vl[stop], gl[stop], Hl[stop], dl[stop]
+                    idx, x, back, r, g_before = idx[move], ahead[move], back[move], r[move], norm[move]
+                    fr, pin = (None, None) if fr is None else (fr[move], pin[move])
+                else:  # (a stopped point's next pass repeats this one: its place, values and step)
+                    x, g_before = np.where(move[:, None], ahead, x), norm
         return X, v, g, H, d
 
     return newton
@@ -227,16 +235,33 @@ def _solve(g: np.ndarray, H: np.ndarray) -> np.ndarray:
     if n == 1:
         h = H[:, 0, 0]
         return -(inverse(h, np.abs(h)) * g[:, 0])[:, None]
-    if n == 2:  # closed form: the one Jacobi rotation that diagonalises H
+    if n == 2:
         a, b, c = H[:, 0, 0], 0.5 * (H[:, 0, 1] + H[:, 1, 0]), H[:, 1, 1]
-        theta = 0.5 * np.arctan2(2.0 * b, a - c)
-        cs, sn = np.cos(theta), np.sin(theta)
-        l1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
-        l2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
-        largest = np.maximum(np.abs(l1), np.abs(l2))
-        q1 = inverse(l1, largest) * (cs * g[:, 0] + sn * g[:, 1])
-        q2 = inverse(l2, largest) * (cs * g[:, 1] - sn * g[:, 0])
-        return -np.stack([cs * q1 - sn * q2, sn * q1 + cs * q2], axis=1)
+        g0, g1 = g[:, 0], g[:, 1]
+        # Where |det| = |l1 l2| is not small next to (|a| + |b| + |c|)^2 >= l_max^2, the inverse directly;
+        # the rest (near singular: the pseudo-inverse may drop an eigenvalue) through its eigenvalues.
+        det = a * c - b * b
+        size = np.abs(a) + np.abs(b) + np.abs(c)
+        direct = np.abs(det) > 1e-6 * size * size
+        out = np.stack([(b * g1 - c * g0) / det, (b * g0 - a * g1) / det], axis=1)
+        if not direct.all():
+            rest = np.flatnonzero(~direct)
+            diagonal = b[rest] == 0  # (a seed on an edge: its fixed row and column are zero)
+            if diagonal.any():
+                k = rest[diagonal]
+                largest = np.maximum(np.abs(a[k]), np.abs(c[k]))
+                out[k] = -np.stack([inverse(a[k], largest) * g0[k], inverse(c[k], largest) * g1[k]], axis=1)
+                rest = rest[~diagonal]
+            a, b, c, g0, g1 = a[rest], b[rest], c[rest], g0[rest], g1[rest]
+            theta = 0.5 * np.arctan2(2.0 * b, a - c)  # the one Jacobi rotation that diagonalises H
+            cs, sn = np.cos(theta), np.sin(theta)
+            l1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
+            l2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
+            largest = np.maximum(np.abs(l1), np.abs(l2))
+            q1 = inverse(l1, largest) * (cs * g0 + sn * g1)
+            q2 = inverse(l2, largest) * (cs * g1 - sn * g0)
+            out[rest] = -np.stack([cs * q1 - sn * q2, sn * q1 + cs * q2], axis=1)
+        return out
     finite = _finite_rows(H)[:, None, None]  # eigh needs finite input
     lam, V = np.linalg.eigh(np.where(finite, _sym(H), np.eye(n)))
     q = inverse(lam, np.max(np.abs(lam), axis=1, keepdims=True)) * np.einsum("bji,bj->bi", V, g)
@@ -254,12 +279,14 @@ def _finite_rows(a: np.ndarray) -> np.ndarray:
 # Row reductions as folds over the (few) columns: numpy reduces along a short last axis ten times slower.
 def _all_columns(m: np.ndarray) -> np.ndarray:
     """Each row of the boolean (B, k) all True."""
-    return functools.reduce(np.logical_and, (m[:, k] for k in range(m.shape[1])), np.ones(len(m), bool))
+    if not m.shape[1]:
+        return np.ones(len(m), bool)
+    return functools.reduce(np.logical_and, (m[:, k] for k in range(1, m.shape[1])), m[:, 0])
 
 
 def _row_norm(a: np.ndarray) -> np.ndarray:
-    """The Euclidean norm of each row of (B, n)."""
-    return np.sqrt(functools.reduce(np.add, (a[:, k] * a[:, k] for k in range(a.shape[1])), np.zeros(len(a))))
+    """The Euclidean norm of each row of (B, n) (inf and nan carry through the product with ones)."""
+    return np.sqrt((a * a) @ np.ones(a.shape[1]))
 
 
 def _inside(u: np.ndarray, margin: float) -> np.ndarray:
@@ -324,10 +351,13 @@ def _iterate(newton: NewtonFunction, seeds: np.ndarray, free: np.ndarray, budget
         steps = min(CHUNK, MAX_ITERATIONS - done_steps)
         # Only the seeds still going iterate; the others would stay where they are (their values there
         # are known), and one held by its budget has no step.
-        rows = np.flatnonzero(active)
-        held = budget <= done_steps
-        X, v, g, H, d = X.copy(), v.copy(), g.copy(), H.copy(), np.where(held[:, None], 0.0, d)
-        X[rows], v[rows], g[rows], H[rows], d[rows] = newton(X[rows], steps, free[rows], (v[rows], g[rows], H[rows]))
+        if active.all():
+            X, v, g, H, d = newton(X, steps, free, (v, g, H))
+        else:
+            rows = np.flatnonzero(active)
+            held = budget <= done_steps
+            X, v, g, H, d = X.copy(), v.copy(), g.copy(), H.copy(), np.where(held[:, None], 0.0, d)
+            X[rows], v[rows], g[rows], H[rows], d[rows] = newton(X[rows], steps, free[rows], (v[rows], g[rows], H[rows]))
         done_steps += steps
         u = (X - lo) / width
         finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H)
@@ -374,18 +404,25 @@ def _null(lam: np.ndarray, local_scale) -> np.ndarray:
     return np.abs(lam) <= DEGENERATE_TOL * scale
 
 
-def local_max(u: np.ndarray, per_seed: np.ndarray, per_side: int) -> np.ndarray:
+def local_max(u: np.ndarray, per_seed: np.ndarray, per_side: int, around: np.ndarray | None = None) -> np.ndarray:
     """For points u (box units), the largest of ``per_seed`` (a number or a row per grid seed) at the
-    grid seeds within one cell: (len(u),) or (len(u), k)."""
+    grid seeds within one cell: (len(u),) or (len(u), k). ``around``: ``neighbourhood_max`` of it, if known."""
     n = u.shape[1]
-    per_seed = np.asarray(per_seed, float)
-    grid = per_seed.reshape((per_side,) * n + per_seed.shape[1:])
+    if around is None:
+        around = neighbourhood_max(per_seed, per_side, n)
     nearest = np.clip(np.round(u * (per_side - 1)).astype(np.int64), 0, per_side - 1)
-    out = np.full((len(u),) + per_seed.shape[1:], -np.inf)
-    for shift in np.ndindex(*(3,) * n):
-        k = np.clip(nearest + np.array(shift) - 1, 0, per_side - 1)
-        out = np.maximum(out, grid[tuple(k.T)])
-    return out
+    return around[tuple(nearest.T)]
+
+
+def neighbourhood_max(per_seed: np.ndarray, per_side: int, n: int) -> np.ndarray:
+    """The largest of ``per_seed`` over each grid seed's 3^n neighbourhood (cut at the box's edge), on
+    the grid: a maximum filter, one axis at a time."""
+    grid = np.asarray(per_seed, float).reshape((per_side,) * n + np.shape(per_seed)[1:])
+    below = np.clip(np.arange(per_side) - 1, 0, per_side - 1)
+    above = np.clip(np.arange(per_side) + 1, 0, per_side - 1)
+    for axis in range(n):
+        grid = np.maximum(grid, np.maximum(grid.take(below, axis), grid.take(above, axis)))
+    return grid
 
 
 def cluster(u: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
@@ -619,6 +656,7 @@ class _Search:
 
     def __init__(self, newton: NewtonFunction, box: _Box, batch: int, progress):
         self.newton, self.box, self.batch, self.progress = newton, box, batch, progress
+        self._around = {}  # id of a per-seed array -> (it, its neighbourhood_max)
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:
@@ -652,7 +690,11 @@ class _Search:
         self.F = spread(grid_run)
 
     def local(self, u: np.ndarray, per_seed: np.ndarray) -> np.ndarray:
-        return local_max(u, per_seed, self.box.per_side)
+        # The same few per-seed arrays are asked about again and again: their filtered grids are kept.
+        key = id(per_seed)
+        if key not in self._around or self._around[key][0] is not per_seed:
+            self._around[key] = per_seed, neighbourhood_max(per_seed, self.box.per_side, len(self.box.axes))
+        return local_max(u, per_seed, self.box.per_side, self._around[key][1])
 
     def tie(self, value: float, u: np.ndarray) -> float:
         """Round-off in values of f near u: TIE of |f| plus f's variation over a cell there."""
@@ -1042,7 +1084,7 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
         if len(explained) and np.min(np.max(np.abs(explained - P[k]), axis=1)) <= box.cell:
             continue
         extreme = (box_min, box_max)[kind == "max"]
-        if search.local(P[k][None], search.undefined.astype(float))[0] > 0:
+        if search.local(P[k][None], search.undefined)[0] > 0:
             remarks.append(f"f is {word} next to where it is undefined ({extreme['value']:.6g} at "
                            f"{_at(extreme['point'])}) than at any critical point: it has no {kind}imum there.")
         else:
