@@ -8,6 +8,8 @@ Figures (times in ms, medians where repeated; clocks are CLOCK_MONOTONIC, shared
 - edit:    Controller.set_text(new formula) -> both views repainted with its grid, N = 200, engine warm,
            each edit starting from a settled window (no computation pending), <= 100 ms; with where the
            time goes (compute round trip, show_grid, first paint of each view after it).
+- first step: every optimizer ticked and a start set, a new formula typed and Step pressed at once ->
+           the race's first step answered (in the Session and shown): 95th percentile <= 150 ms.
 - memory:  peak RSS (VmHWM) of the GUI and compute processes, and VmRSS growth of both over 300 edits
            of distinct formulas, <= 50 MB each.
 - idle:    GUI process CPU while nothing computes, with and without the status bar's busy indicator.
@@ -30,6 +32,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from . import ms, sayer, target
 
 TARGET_SHOWN_MS = 1500.0
@@ -39,6 +43,7 @@ TARGET_RSS_GROWTH_MB = 50.0
 TARGET_FPS = {200: 60.0, 400: 30.0}
 EDIT_N = 200
 TARGET_STALL_MS = 50.0
+TARGET_FIRST_STEP_MS = 150.0
 RACE_TEXT = "(1-x)^2 + 100(y-x^2)^2"
 RACE_BOX = {"x": (-2.0, 2.0), "y": (-1.0, 3.0)}
 RACE_START = {"x": -1.5, "y": 2.0}
@@ -400,6 +405,61 @@ def bench_edit(s: BenchWindow, quick: bool) -> dict:
     }
 
 
+def bench_first_step(s: BenchWindow, quick: bool) -> dict:
+    """A start is set and every optimizer ticked; a new formula is typed and Step pressed at once: how long
+    until the first step is answered (the race's first step in the Session, shown) and drawn on the map."""
+    from calcviz.models.descent import OPTIMIZERS
+
+    count = 8 if quick else 20
+    session, d, p = s.session, s.built.descent, s.probe
+    d.set_running(False)
+    session.set_descent_setup({"optimizers": list(OPTIMIZERS), "lr": 0.001, "max_steps": 1000, "steps_per_click": 1})
+    session.set_starts([{"x": 0.7, "y": -0.4}])
+    s.idle()
+    answered: list[float | None] = [None]
+
+    def race_shown(kind):
+        race = session.race
+        if kind == "race" and race is not None and race.shown >= 1 and answered[0] is None:
+            answered[0] = now()
+    session.result_changed.connect(race_shown, priority=-1)  # after the controllers drew it
+    runs = []
+    try:
+        for text in _texts(count, 20_000):
+            s.idle()
+            answered[0] = None
+            t0 = now()
+            session.set_text(text)
+            d.step()  # what the Step button does
+            s.wait(lambda: answered[0] is not None, 60, f"the first step on {text!r}")
+            s.wait(lambda: p.contour_painted_at > answered[0], 10, "the map's repaint")
+            grid_at = p.grid_received_at if p.grid_text == text else None
+            runs.append({"answered": (answered[0] - t0) * 1e3, "drawn": (p.contour_painted_at - t0) * 1e3,
+                         "grid_handled": None if grid_at is None else (grid_at - t0) * 1e3,
+                         "partial": bool(session.race.partial)})
+            s.idle()  # the rest of the race, and the critical points
+    finally:
+        session.result_changed.disconnect(race_shown)
+    answered_ms = [r["answered"] for r in runs]
+    drawn_ms = [r["drawn"] for r in runs]
+    p95 = float(np.percentile(answered_ms, 95))
+    _say(f"first step: median {statistics.median(answered_ms):.1f} ms, p95 {p95:.1f} ms")
+    return {
+        "what": f"{len(OPTIMIZERS)} optimizers (Newton too) from one start; Session.set_text(new formula) then "
+                "DescentController.step() at once -> the race's first step is in the Session and on screen "
+                "(answered), and the map has repainted (drawn); every formula new to the engine",
+        "trials": count,
+        "first_step_answered_ms": target(p95, TARGET_FIRST_STEP_MS, "ms", measured="95th percentile",
+                                         median_ms=ms(statistics.median(answered_ms)), max_ms=ms(max(answered_ms)),
+                                         all_ms=[ms(t) for t in answered_ms]),
+        "first_step_drawn_ms": {"median_ms": ms(statistics.median(drawn_ms)),
+                                "p95_ms": ms(float(np.percentile(drawn_ms, 95)))},
+        "answered_by_first_steps": sum(r["partial"] for r in runs),
+        "grid_handled_median_ms": _ms_or_none(statistics.median([r["grid_handled"] for r in runs
+                                                                 if r["grid_handled"] is not None] or [0.0])),
+    }
+
+
 def bench_memory(s: BenchWindow, quick: bool) -> dict:
     count = 60 if quick else 300
     gui_pid, compute_pid = os.getpid(), s.built.bridge.client._process.pid
@@ -601,6 +661,8 @@ def run(quick: bool = False) -> dict:
         gl = s.window.surface.gl
         _say("edit ...")
         result["edit"] = bench_edit(s, quick)
+        _say("first step ...")
+        result["first_step"] = bench_first_step(s, quick)
         result["idle"] = bench_busy_indicator(s, 1.0)
         _say("memory ...")
         result["memory"] = bench_memory(s, quick)

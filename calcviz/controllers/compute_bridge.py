@@ -99,6 +99,9 @@ class ComputeBridge(QtCore.QObject):
         if reply.progress is not None:
             session.progress(kind, key, reply.progress)
             return
+        if reply.partial:  # the result so far: the final one is still on its way
+            session.deliver(kind, key, reply.payload, partial=True)
+            return
         del self._sent[reply.id]
         if self._out.get(kind) == key:
             del self._out[kind]

@@ -10,7 +10,13 @@ it twice as fast, and a picture needs no more).
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
+import os
+import threading
+import time
+from concurrent.futures import Future
 from types import SimpleNamespace
 from typing import Sequence
 
@@ -23,12 +29,28 @@ from .tf_lowering import EngineError, lower, tf
 XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compiled.grid)
 SMALL_BATCH = 32  # points: the inspector's one, the local models' 32 and a race's runs share one trace (see at)
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
+# A race stepped before its loop is compiled reports its first PARTIAL_FIRST steps at once (eagerly: one step on
+# screen needs two), then more every PARTIAL_SECONDS (each report rebuilds the path so far in the window).
+PARTIAL_FIRST = 2
+PARTIAL_CHUNK = 32
+PARTIAL_SECONDS = 0.2
+_ASIDE = threading.Semaphore(1)  # one loop compiles aside at a time (edits come faster than compiles end)
+_ASIDE_THREADS: set = set()
+
+
+@atexit.register
+def _finish_compiling() -> None:
+    """A compile aside still running at exit is waited for: TensorFlow aborts the process when the
+    interpreter ends under one of its threads."""
+    for thread in list(_ASIDE_THREADS):
+        thread.join(60)
 
 
 class Compiled:
     """One expression with a fixed split into differentiated variables and fixed parameters."""
 
-    def __init__(self, expression: Expression, variables: Sequence[str], params: Sequence[str]):
+    def __init__(self, expression: Expression, variables: Sequence[str], params: Sequence[str],
+                 device: str | None = None):
         self.expression, self.variables, self.params = expression, tuple(variables), tuple(params)
         n, m = len(self.variables), len(self.params)
 
@@ -54,13 +76,17 @@ class Compiled:
         self._value_and_gradient = tf.function(derivatives, reduce_retracing=True, autograph=False,
                                                input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
-        self._grids = {False: None, True: None}  # plain graph / XLA, built on first use
+        self._grids = {}  # (points along x, along y, XLA) -> the grid's function, built on first use
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
+        self._ready = set()  # the keys of the loops compiled (for a race's shapes)
+        self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
+        self._lock = threading.Lock()
+        self.device = device  # where a background thread computes (None: TensorFlow's default)
 
     # -- points (float64)
-    def at(self, points: np.ndarray, param_values: np.ndarray, batch: int | None = None):
+    def at(self, points: np.ndarray, param_values: np.ndarray, batch: int | None = None, eager: bool = False):
         """Value (B,), gradient (B, n) and Hessian (B, n, n) at a batch of points.
 
         One traced function per formula and batch size serves the inspector, the local models, the
@@ -70,6 +96,8 @@ class Compiled:
         that an unknown batch needs, which makes the Hessian graph less than half as big and as slow
         to trace. So points are padded to ``batch`` (default: SMALL_BATCH for up to that many points,
         else exactly B), and callers use few sizes: the search its own, everything else SMALL_BATCH.
+        ``eager``: the same function run op by op, untraced (a few ms a call, but no 40 ms trace first:
+        a race's first steps on a new formula).
         """
         points = np.asarray(points, np.float64)
         B, n = len(points), len(self.variables)
@@ -77,7 +105,9 @@ class Compiled:
         if B == 0:
             return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
         fn = self._points.get(size)
-        if fn is None:  # the concrete function: calling it skips tf.function's argument matching (0.2 ms)
+        if fn is None and eager:
+            fn = self._points_function(size).python_function
+        elif fn is None:  # the concrete function: calling it skips tf.function's argument matching (0.2 ms)
             fn = self._points[size] = self._points_function(size).get_concrete_function()
         if B < size:  # padded with copies of the first point (rows are independent); cut off below
             points = np.vstack([points, np.broadcast_to(points[:1], (size - B, n))])
@@ -116,29 +146,47 @@ class Compiled:
         return v.numpy(), g.numpy()
 
     # -- descent (float64)
-    def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool) -> dict:
-        """Run a descent.Plan's runs in the compiled loop; the arrays descent.report takes (numpy).
+    def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool, partial=None) -> dict:
+        """Run a descent.Plan's runs; the arrays descent.report takes (numpy).
 
-        The loop is traced once per set of optimizers built and per ``path`` (a race of up to
-        RACE_RUNS runs builds them all): the runs' starts, hyperparameters, learning rates, steps and
-        tolerance are inputs, so changing them does not retrace. It is compiled with XLA, which fuses each step's small element-wise ops (a step costs
-        a few microseconds instead of a hundred) but compiles (0.3 to 1.5 s) for each input shape. So a
-        call runs a fixed span of STEPS_PER_CALL steps (fewer when a path of that many steps would not
-        fit in PATH_BUFFER_MB), ending early when no run is going, and is called again while runs
-        are going: a new number of runs compiles again, a new number of steps does not.
+        The runs go in a compiled loop, traced once per set of optimizers built and per ``path`` (a race
+        of up to RACE_RUNS runs builds them all): the runs' starts, hyperparameters, learning rates,
+        steps and tolerance are inputs, so changing them does not retrace. It is compiled with XLA,
+        which fuses each step's small element-wise ops (a step costs a few microseconds instead of a
+        hundred) but compiles (0.3 to 1.5 s) for each input shape. So a call runs a fixed span of
+        STEPS_PER_CALL steps (fewer when a path of that many steps would not fit in PATH_BUFFER_MB),
+        ending early when no run is going, and is called again while runs are going: a new number of
+        runs compiles again, a new number of steps does not.
+
+        With ``partial`` (a race in the window) and that loop not compiled yet, the first steps need no
+        compile: the runs are stepped in numpy (descent.run_steps) with the formula's traced point
+        function (the first PARTIAL_FIRST steps eagerly: no trace), ``partial(out)`` gets the steps so
+        far (those first steps at once, the next PARTIAL_CHUNK once traced, then every PARTIAL_SECONDS;
+        runs still going have code RUNNING), and the loop compiles in a background thread meanwhile. The result is the loop's if it compiles before the stepping ends,
+        else the stepping's (the same numbers to round-off); the next race on the formula finds it compiled.
         """
         R = len(plan.starts)
         used = plan.used
-        if R <= RACE_RUNS:
+        race = R <= RACE_RUNS
+        if race:
             # A race in the window: build every first-order rule and pad the runs to RACE_RUNS, so
             # ticking another optimizer reuses the compiled loop instead of compiling for ~1 s. The
             # padding repeats the first run and is cut off below.
             used = tuple(o for o in descent.OPTIMIZERS if o != "newton" or "newton" in used)
             plan = plan.take(np.r_[np.arange(R), np.zeros(RACE_RUNS - R, int)])
         key = (used, path)
-        fn = self._descents.get(key)
-        if fn is None:
-            fn = self._descents[key] = self._descent_function(*key)
+        P = np.asarray(param_values, np.float64)
+        if partial is not None and race and path and key not in self._ready:
+            return self._stepped(plan, R, key, P, partial)
+        return self._result(R, path, *self._loop(plan, key, P))
+
+    def _loop(self, plan: descent.Plan, key: tuple, P: np.ndarray):
+        """The plan in the compiled loop: (state, final value/gradient/|gradient|, path records), numpy."""
+        with self._lock:  # (a background compile may be building it)
+            fn = self._descents.get(key)
+            if fn is None:
+                fn = self._descents[key] = self._descent_function(*key)
+        path = key[1]
         box, rows = plan.box, len(plan.starts)  # rows: the runs computed, padding included
         span = descent.STEPS_PER_CALL
         if path:  # the path's buffer: span x R x (5n + 3) numbers (see below)
@@ -148,7 +196,7 @@ class Compiled:
             span = min(span, 1 << max(fits.bit_length() - 1, 6))
         zeros = np.zeros(rows, np.int32)
         state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
-        fixed = (np.asarray(param_values, np.float64), plan.kind, plan.table, np.int32(plan.steps),
+        fixed = (P, plan.kind, plan.table, np.int32(plan.steps),
                  np.float64(plan.tol), box.mean(axis=1), 0.5 * (box[:, 1] - box[:, 0]))
         records = []
         for first in range(0, plan.steps + 1, span):
@@ -159,8 +207,68 @@ class Compiled:
                 records.append(record.numpy())
             if not np.any(state[3].numpy() == descent.RUNNING):
                 break
-        out = {k: t.numpy()[:R] for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
-        out.update(zip(("value", "gradient", "grad_norm"), (t.numpy()[:R] for t in final)))
+        self._ready.add(key)
+        return [t.numpy() for t in state], [t.numpy() for t in final], records
+
+    def _stepped(self, plan: descent.Plan, R: int, key: tuple, P: np.ndarray, partial) -> dict:
+        """A race whose loop is not compiled: numpy steps, partial results, the loop compiling aside (see descend)."""
+        used, path = key
+        mine = None  # this race run in the loop compiling aside, if this call started it
+        zeros = np.zeros(len(plan.starts), np.int32)
+        state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
+        records, k, reported, reports = [], 0, 0.0, 0
+        while np.any(state[3] == descent.RUNNING):
+            count = PARTIAL_FIRST if not reports else PARTIAL_CHUNK
+            # The first steps eagerly: they are out before the point function would have traced.
+            evaluate = lambda X, eager=not reports: self.at(X, P, eager=eager)  # noqa: E731
+            state, steps = descent.run_steps(evaluate, used, plan, state, k, count, path)
+            records += steps
+            k += len(steps)
+            # the first steps, the first chunk after the trace, then every PARTIAL_SECONDS
+            if reports < 2 or time.perf_counter() - reported >= PARTIAL_SECONDS:
+                partial(self._result(R, path, state, None, [np.stack(records)] if records else []))
+                reported, reports = time.perf_counter(), reports + 1
+                # after the first steps are out (it competes for the CPU), unless it is compiling already
+                if key not in self._compiling and _ASIDE.acquire(blocking=False):
+                    mine = self._compile_aside(plan, key, P)
+            if key in self._ready:  # compiled meanwhile: this race from the loop (run aside, or now: warm)
+                done = mine is not None and mine.done() and mine.exception() is None
+                return self._result(R, path, *(mine.result() if done else self._loop(plan, key, P)))
+        v, g, _ = self.at(state[0], P)
+        final = (v, g, np.sqrt((g * g) @ np.ones(g.shape[1])))
+        return self._result(R, path, state, final, [np.stack(records)] if records else [])
+
+    def _compile_aside(self, plan: descent.Plan, key: tuple, P: np.ndarray) -> Future:
+        """Run the plan in the compiled loop in a background thread, at the lowest priority: its result
+        when it is done, and the loop compiled for the next race. (The caller holds _ASIDE; released here.)"""
+        future = self._compiling[key] = Future()
+        device = self.device
+
+        def compile_():
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
+            except (AttributeError, OSError):
+                pass
+            try:
+                with tf.device(device) if device else contextlib.nullcontext():
+                    future.set_result(self._loop(plan, key, P))
+            except BaseException as exc:  # noqa: BLE001 - the stepping goes on without it
+                future.set_exception(exc)
+                self._compiling.pop(key, None)  # (the next race may try again)
+            finally:
+                _ASIDE.release()
+                _ASIDE_THREADS.discard(threading.current_thread())
+
+        thread = threading.Thread(target=compile_, name="calcviz-compile-race", daemon=True)
+        _ASIDE_THREADS.add(thread)
+        thread.start()
+        return future
+
+    def _result(self, R: int, path: bool, state, final, records: list) -> dict:
+        """The arrays descent.report takes, for the first R runs, from a loop's state and records."""
+        out = {k: np.asarray(t)[:R] for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
+        if final is not None:
+            out.update(zip(("value", "gradient", "grad_norm"), (np.asarray(t)[:R] for t in final)))
         if path:  # the columns the loop packed: X, g, update, velocity, accumulator (n each), v, |g|, fallback
             n, columns = len(self.variables), np.concatenate(records)[:out["stop"].max() + 1, :R]
             out["path"] = {key: columns[:, :, i * n:(i + 1) * n]
@@ -197,7 +305,8 @@ class Compiled:
             any_rows=lambda a: functools.reduce(tf.logical_or, columns(a)),
             float32=lambda a: tf.cast(tf.cast(a, tf.float32), f64), eigh=tf.linalg.eigh,
             matvec=lambda A, x, transpose=False: tf.linalg.matvec(A, x, adjoint_a=transpose),
-            transpose=tf.linalg.matrix_transpose, eye=lambda k: tf.eye(k, dtype=f64))
+            transpose=tf.linalg.matrix_transpose, eye=lambda k: tf.eye(k, dtype=f64),
+            float64=lambda a: tf.cast(a, f64), count=lambda b: tf.cast(b, i32))
 
         derivatives = self._derivatives
 
@@ -231,18 +340,13 @@ class Compiled:
             def body(k, X, velocity, accumulator, code, stop, fallbacks, *record):
                 v, g, H = evaluate(X, P)
                 norm = row_norm(g)
-                active = tf.equal(code, descent.RUNNING)
-                code = tf.where(active, descent.stop_codes(ops, k, X, v, g, norm, steps, tol, centre, half), code)
-                stop = tf.where(active, k, stop)  # a run's last step is the one where it stopped
-                going = tf.equal(code, descent.RUNNING)
-                update, velocity, accumulator, fallback = descent.updates(
-                    ops, used, kind, hp, tf.cast(k + 1, f64), rates[k - first], g, H, velocity, accumulator)
-                fallbacks += tf.cast(fallback & going, i32)
+                moved, velocity, accumulator, code, stop, fallbacks, update, fallback = descent.step(
+                    ops, used, k, rates[k - first], X, v, g, H, norm, velocity, accumulator, code, stop, fallbacks,
+                    kind, hp, steps, tol, centre, half)
                 if path:
                     numbers = tf.stack([v, norm, tf.cast(fallback, f64)], axis=1)
                     record = (record[0].write(k - first, tf.concat([X, g, update, velocity, accumulator, numbers], 1)),)
-                X = tf.where(going[:, None], X + update, X)
-                return (k + 1, X, velocity, accumulator, code, stop, fallbacks) + record
+                return (k + 1, moved, velocity, accumulator, code, stop, fallbacks) + record
 
             def going(k, X, velocity, accumulator, code, *_):
                 # (the span test inside the reduction: as `(k < end) & reduce_any(...)` XLA's loop ran 1.5x slower)
@@ -264,18 +368,20 @@ class Compiled:
             raise EngineError("a surface needs two axis variables")
         # Large grids go through XLA, which fuses the element-wise ops into one pass (2x faster at
         # N = 1000) but costs about 100 ms to compile per expression and grid size: small grids,
-        # the live-editing case, stay on the plain graph.
-        large = len(xs) * len(ys) >= XLA_MIN_POINTS
-        if self._grids[large] is None:
-            self._grids[large] = self._grid_function(jit=large)
-        v, gx, gy = self._grids[large](np.asarray(xs, np.float32), np.asarray(ys, np.float32),
-                                       np.asarray(param_values, np.float32))
+        # the live-editing case, stay on the plain graph. Traced per grid size: with static shapes the
+        # gradient needs no broadcast bookkeeping, and a new formula's grid traces in half the time.
+        key = (len(xs), len(ys), len(xs) * len(ys) >= XLA_MIN_POINTS)
+        fn = self._grids.get(key)
+        if fn is None:
+            fn = self._grids[key] = self._grid_function(*key).get_concrete_function()
+        v, gx, gy = fn(tf.constant(xs, tf.float32), tf.constant(ys, tf.float32),
+                       tf.constant(param_values, tf.float32))
         return np.asarray(v), np.asarray(gx), np.asarray(gy)  # views on TF's buffers: no copy
 
-    def _grid_function(self, jit: bool):
+    def _grid_function(self, nx: int, ny: int, jit: bool):
         f32, f = tf.float32, self._f
 
-        @tf.function(input_signature=[tf.TensorSpec([None], f32), tf.TensorSpec([None], f32),
+        @tf.function(input_signature=[tf.TensorSpec([nx], f32), tf.TensorSpec([ny], f32),
                                       tf.TensorSpec([len(self.params)], f32)],
                      autograph=False, jit_compile=jit)
         def grid(xs, ys, P):

@@ -110,7 +110,7 @@ class Engine:
         key = (text, tuple(variables), tuple(params))
         if key != self._key:
             self._compiled = None  # drop the old functions first, so their memory can go
-            self._compiled = Compiled(parse(text), variables, params)
+            self._compiled = Compiled(parse(text), variables, params, self.device)
             self._key = key
         return self._compiled
 
@@ -292,7 +292,7 @@ class Engine:
 
     def descend(self, text: str, start, params: Mapping[str, float] | None = None, optimizers=("gd",),
                 lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
-                schedule="constant", box=None, path: bool = True) -> dict:
+                schedule="constant", box=None, path: bool = True, partial=None) -> dict:
         """Gradient descent (and momentum, Nesterov, AdaGrad, RMSProp, Adam, Newton) from ``start``.
 
         ``start`` is one point (a dict by variable) for every optimizer, or a list of them: one per
@@ -302,6 +302,8 @@ class Engine:
         test's scale; default [-5, 5] widened to hold the starts). All runs advance together in one
         compiled loop (Compiled.descend; Hessians only when a Newton run is present). See models/descent.py.
         Returns {"variables", "params", "box", "runs": [...], "device", "seconds"}.
+        ``partial`` (optional, a race): called with results of the same form for the steps so far while
+        the loop for a new formula compiles (runs still going have status "running"; see Compiled.descend).
         """
         from collections.abc import Mapping as AnyMapping  # (isinstance with typing's Mapping is slow)
         starts = [start] if isinstance(start, AnyMapping) else list(start)
@@ -324,24 +326,27 @@ class Engine:
             raise EngineError("start coordinates must be numbers") from None
         compiled = self.compile(text, split.variables, split.params)
 
-        def loop(plan, path):
+        def loop(plan, path, steps_so_far=None):
             with tf.device(self.device):
-                return compiled.descend(plan, split.param_values, path)
+                return compiled.descend(plan, split.param_values, path, steps_so_far)
 
         def hessians(points):
             with tf.device(self.device):
                 return compiled.at(points, split.param_values)[2]
 
+        def finish(result):
+            result["params"] = dict(zip(split.params, map(float, split.param_values)))
+            result["device"] = self.device_name
+            result["seconds"] = time.perf_counter() - t0
+            return result
+
         t0 = time.perf_counter()
         try:
-            result = descent.descend(loop, hessians, split.variables, points, optimizers, lr, steps, tol,
-                                     hyperparameters, schedule, box, path)
+            return finish(descent.descend(loop, hessians, split.variables, points, optimizers, lr, steps, tol,
+                                          hyperparameters, schedule, box, path,
+                                          None if partial is None else lambda r: partial(finish(r))))
         except descent.DescentError as exc:
             raise EngineError(str(exc)) from None
-        result["params"] = dict(zip(split.params, map(float, split.param_values)))
-        result["device"] = self.device_name
-        result["seconds"] = time.perf_counter() - t0
-        return result
 
     def backprop(self, text: str, at: Mapping[str, float], expand: bool = False) -> dict:
         """The chain-rule view's numbers: forward values, local partials, adjoints, paths (models/backprop.py)."""

@@ -31,7 +31,9 @@ from .settings import (  # noqa: F401 - re-exported: the session's vocabulary
     SessionFile, Settings, View, file_of, settings_of,
 )
 
-RESULTS = ("grid", "critical", "point", "approximation", "race", "basins", "chain")
+# Also the order they are asked for: what the user waits on first (the race before the critical points:
+# its first steps answer a Step; a point's function is the race's too, so it costs the race nothing).
+RESULTS = ("grid", "point", "race", "critical", "approximation", "basins", "chain")
 BASINS_MAX_SIDE = 200   # starts per side of the basins map
 DEFAULT_EPS = (0.01, -0.03)  # where the local models are compared: the chapter's epsilon
 HISTORY_LIMIT = 200     # undo steps kept
@@ -42,6 +44,7 @@ class Result:
     key: str                  # the request it answers (see Session.request)
     payload: Any = None
     error: str | None = None
+    final: bool = True        # False: the result so far (a race's first steps); the rest is on its way
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ class Session:
         self._declined: dict[str, str] = {}      # kind -> request cancelled by the user (not asked again)
         self._kept_step = (None, 0)             # (race origin, step on screen) of the last race dropped
         self._race_from = None                  # the origin of the race on screen
+        self._needs_log = (None, False)         # (grid, whether it needs a log scale): see log_scale
 
     # ------------------------------------------------------------------ reading
     @property
@@ -206,7 +210,11 @@ class Session:
         chosen, grid = self.settings.view.log_scale, self.grid
         if chosen is not None:
             return chosen and len(self.axes) == 2
-        return grid is not None and len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"])
+        if grid is None or len(grid["axes"]) != 2:
+            return False
+        if self._needs_log[0] is not grid:  # (asked several times per grid drawn: a median over the grid)
+            self._needs_log = (grid, gridlib.needs_log_scale(grid["value"]))
+        return self._needs_log[1]
 
     @property
     def eps(self) -> tuple[float, ...]:
@@ -258,12 +266,13 @@ class Session:
         raise ValueError(f"unknown result kind {kind!r}")
 
     def wanted(self) -> dict[str, tuple[str, dict]]:
-        """kind -> (key, kwargs) of every request the settings want whose result is not here yet."""
+        """kind -> (key, kwargs) of every request the settings want whose (final) result is not here yet."""
         out = {}
         for kind in RESULTS:
             kwargs = self.request(kind)
             key = request_key(kwargs)
-            if key is not None and kind not in self.results and self._declined.get(kind) != key:
+            here = kind in self.results and self.results[kind].final
+            if key is not None and not here and self._declined.get(kind) != key:
                 out[kind] = (key, kwargs)
         return out
 
@@ -271,17 +280,22 @@ class Session:
         return request_key(self.request(kind)) == key
 
     # ------------------------------------------------------------------ results in
-    def deliver(self, kind: str, key: str, payload=None, error: str | None = None) -> bool:
-        """A reply from the engine; kept only if it answers the request the settings want now."""
+    def deliver(self, kind: str, key: str, payload=None, error: str | None = None, partial: bool = False) -> bool:
+        """A reply from the engine; kept only if it answers the request the settings want now.
+        ``partial``: the result so far (a race's first steps), which the final reply replaces."""
         if not self.is_current(kind, key):
             return False
         self._declined.pop(kind, None)
         if kind == "race" and error is None:
+            before = self.results.get("race")
             origin, shown = self._kept_step
+            if before is not None and before.key == key and isinstance(before.payload, Race):
+                shown, origin = before.payload.shown, self._race_origin()  # more of the same race: the step stays
             payload = Race(payload, shown=shown if origin == self._race_origin() else 0)
             self._race_from = self._race_origin()
-        self.results[kind] = Result(key, payload, error)
-        self.progress_changed.emit(kind, None)
+        self.results[kind] = Result(key, payload, error, final=not partial)
+        if not partial:
+            self.progress_changed.emit(kind, None)
         if error is not None:
             self.note(kind, f"{LABELS[kind]}: {error}", error=True, panel=kind == "race")
         elif kind == "grid":
@@ -587,8 +601,8 @@ class Session:
             self.result_changed.emit(kind)
 
     def file(self) -> dict:
-        """The session file (JSON-shaped) of what is on screen."""
-        race = self.race
+        """The session file (JSON-shaped) of what is on screen (a race still arriving is not saved)."""
+        race = self.race if self.race is not None and self.results["race"].final else None
         return file_of(self.settings, race=race.result if race else None, shown_steps=race.shown if race else 0,
                        critical_result=self.critical)
 
