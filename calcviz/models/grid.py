@@ -1,10 +1,38 @@
-"""Reading a computed grid: values under the cursor, colour limits, a coarse gradient field.
+"""Reading a computed grid: values under the cursor, colour limits, a coarse gradient field; and a
+preview of a grid's values from numpy while TensorFlow loads (``preview``).
 
 Pure numpy on the arrays the engine returns (value/d1/d2 indexed [i, j] -> (xs[i], ys[j])).
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
+
+from .expression import ParseError, parse
+from .lowering import evaluate
+
+PREVIEW_SIDE = 200  # a preview has at most this many points per side (numpy: ~1 ms for a simple formula)
+
+
+def preview(text: str, axes, ranges, n: int, params=None) -> dict | None:
+    """The grid request's values of f computed with numpy through the one lowering (lowering.evaluate),
+    for the window to draw while the compute process imports TensorFlow: values only, no derivatives
+    ("d1", "d2" are None), at most PREVIEW_SIDE points per side. None when there is nothing to draw
+    (not a surface, or the formula cannot be evaluated here). TensorFlow's grid replaces it."""
+    if len(axes) != 2:
+        return None
+    t0 = time.perf_counter()
+    n = min(int(n), PREVIEW_SIDE)
+    coords = [np.linspace(float(lo), float(hi), n) for lo, hi in ranges]
+    X, Y = np.meshgrid(*coords, indexing="ij")
+    try:
+        value = evaluate(parse(text), {**(params or {}), axes[0]: X, axes[1]: Y})
+    except (ParseError, KeyError, ValueError, ArithmeticError):
+        return None
+    value = np.broadcast_to(value, X.shape).astype(np.float32)
+    return {"axes": list(axes), "coords": coords, "value": value, "d1": None, "d2": None,
+            "device": "numpy preview", "seconds": time.perf_counter() - t0}
 
 
 def nearest_index(coords: np.ndarray, value: float) -> int | None:

@@ -10,6 +10,9 @@ It holds
   still the one the settings want. So a change drops every result it makes stale (and the
   messages and hover read-out derived from them), and a late reply to an older request is dropped
   on arrival. ``result_changed(kind)`` tells the views.
+- previews: another backend's stand-in for a result while TensorFlow is not there yet (the grid's
+  values from numpy at launch), kept apart from ``results`` so that nothing takes one for
+  TensorFlow's: only drawing reads them (``preview``), and the real result replaces them.
 - messages (status bar, descent panel), the hover read-out, progress, whether the race animates.
 
 No Qt here: controllers connect the signals to the views and the compute bridge; tests drive a
@@ -153,6 +156,7 @@ class Session:
         self.expression: Expression = parse(self.settings.document.text)
         self.editor_error: ParseError | None = _check(self.settings.editor)
         self.results: dict[str, Result] = {}
+        self.previews: dict[str, Result] = {}    # kind -> a stand-in until the result comes (see preview)
         self.messages: dict[str, Message] = {}   # by source; the status bar shows the newest
         self.history = History()
         self.hover: dict | None = None
@@ -182,6 +186,12 @@ class Session:
         r = self.results.get(kind)
         return None if r is None or r.error is not None else r.payload
 
+    def preview(self, kind: str):
+        """A stand-in for the result of ``kind`` to draw until it comes (the grid's values from numpy while
+        TensorFlow loads), or None. Never a result: no gradient, no hover read-out, no critical points."""
+        r = self.previews.get(kind)
+        return None if r is None or kind in self.results else r.payload
+
     grid = property(lambda self: self.payload("grid"))
     critical = property(lambda self: self.payload("critical"))
     point = property(lambda self: self.payload("point"))
@@ -210,6 +220,7 @@ class Session:
         chosen, grid = self.settings.view.log_scale, self.grid
         if chosen is not None:
             return chosen and len(self.axes) == 2
+        grid = self.preview("grid") if grid is None else grid
         if grid is None or len(grid["axes"]) != 2:
             return False
         if self._needs_log[0] is not grid:  # (asked several times per grid drawn: a median over the grid)
@@ -294,6 +305,7 @@ class Session:
             payload = Race(payload, shown=shown if origin == self._race_origin() else 0)
             self._race_from = self._race_origin()
         self.results[kind] = Result(key, payload, error, final=not partial)
+        self.previews.pop(kind, None)
         if not partial:
             self.progress_changed.emit(kind, None)
         if error is not None:
@@ -301,6 +313,14 @@ class Session:
         elif kind == "grid":
             problems = gridlib.describe_problems(payload["value"], self.log_scale)
             self.note("grid", problems) if problems else self.forget("grid")
+        self.result_changed.emit(kind)
+        return True
+
+    def deliver_preview(self, kind: str, key: str, payload) -> bool:
+        """A stand-in for the result the settings want now (see preview); dropped when it comes."""
+        if not self.is_current(kind, key) or kind in self.results:
+            return False
+        self.previews[kind] = Result(key, payload)
         self.result_changed.emit(kind)
         return True
 
@@ -326,11 +346,14 @@ class Session:
         All are dropped before anyone is told, so no listener sees an old result beside a new setting."""
         dropped = {kind: self.results.pop(kind) for kind in list(self.results)
                    if request_key(self.request(kind)) != self.results[kind].key}
+        for kind in [k for k, r in self.previews.items() if request_key(self.request(k)) != r.key]:
+            del self.previews[kind]
+            dropped.setdefault(kind, None)
         for kind in list(self._declined):
             if request_key(self.request(kind)) != self._declined[kind]:
                 del self._declined[kind]
         if "race" in dropped:
-            race, origin = dropped["race"].payload, self._race_origin()
+            race, origin = getattr(dropped["race"], "payload", None), self._race_origin()
             if isinstance(race, Race) and origin == self._race_from:  # a new setup: same step, still running
                 self._kept_step = (origin, race.shown)
             else:
@@ -580,6 +603,7 @@ class Session:
         self.settings, self.expression = settings, expression
         self.history.clear()
         self.results.clear()
+        self.previews.clear()
         self.messages.clear()
         self._declined.clear()
         self._kept_step = (None, 0)
