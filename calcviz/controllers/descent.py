@@ -16,9 +16,9 @@ from ..models.race import reached, run_labels
 from ..models.session import Session
 
 FRAME_MS = 16  # the animation never asks for more than ~60 frames a second
-# While animating, the contour map follows every frame; the other views take turns, one per frame
-# at most every SECONDARY_MS (each repaint costs 10-40 ms on software GL: all of them in every frame
-# stalled the event loop ~90 ms, all of them in one frame ~65 ms).
+# While animating, the contour map follows every frame; the other views take turns, one frame of
+# their own at most every SECONDARY_MS (each repaint costs 10-40 ms on software GL: all of them in
+# every frame stalled the event loop ~90 ms, all of them in one frame ~65 ms).
 SECONDARY = ("surface", "loss", "table")
 SECONDARY_MS = 80
 SET_START_FIRST = "Set a start point first: Shift+click the map (or press Set start)."
@@ -226,9 +226,11 @@ class DescentController(QtCore.QObject):
         if race.finished:
             self.redraw()
         elif self._secondary.hasExpired(SECONDARY_MS):
+            # A secondary view's frame is its alone (the map catches up next frame): a repaint of the map
+            # with the surface or the loss curves stalled the event loop 35-50 ms, each alone 10-25 ms.
             self._secondary.restart()
             self._turn = (self._turn + 1) % len(SECONDARY)
-            self.redraw(("map", SECONDARY[self._turn]))
+            self.redraw((SECONDARY[self._turn],))
         else:
             self.redraw(("map",))
         if race.finished:

@@ -224,8 +224,10 @@ class Compiled:
             state, steps = descent.run_steps(evaluate, used, plan, state, k, count, path)
             records += steps
             k += len(steps)
-            # the first steps, the first chunk after the trace, then every PARTIAL_SECONDS
-            if reports < 2 or time.perf_counter() - reported >= PARTIAL_SECONDS:
+            # the first steps, the first chunk after the trace, then every PARTIAL_SECONDS (not the end:
+            # the result follows at once)
+            going = np.any(state[3] == descent.RUNNING)
+            if going and (reports < 2 or time.perf_counter() - reported >= PARTIAL_SECONDS):
                 partial(self._result(R, path, state, None, [np.stack(records)] if records else []))
                 reported, reports = time.perf_counter(), reports + 1
                 # after the first steps are out (it competes for the CPU), unless it is compiling already
