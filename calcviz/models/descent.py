@@ -10,8 +10,9 @@ c = (1 + cos(pi min(step, decay_steps) / decay_steps)) / 2.
 
 All runs advance together in the engine's compiled loop (Compiled.descend in autodiff.py), one batched
 value-and-gradient evaluation per step (Hessians too when a Newton run is present), in float64. This
-module holds the arithmetic of a step (``stop_codes``, ``updates``), written against an ``ops``
-namespace the engine fills with TensorFlow's functions, so it exists once; the request checking
+module holds the arithmetic of a step (``step``: ``stop_codes``, ``updates``), written against an
+``ops`` namespace the engine fills with TensorFlow's functions, so it exists once; with numpy's
+(``NUMPY_OPS``, ``run_steps``) it steps a race before its loop is compiled. The request checking
 (``plan``) and the result (``report``) are numpy. A run stops when |grad f| < tol (converged), after
 ``steps`` updates (max_steps), or when its value, gradient or point stops being finite or the point
 leaves the box scaled DIVERGE_FACTOR times about its centre (diverged); the step where it happened is
