@@ -34,6 +34,7 @@ RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop p
 PARTIAL_FIRST = 2
 PARTIAL_CHUNK = 32
 PARTIAL_SECONDS = 0.2
+COMPILE_AFTER_SECONDS = 0.5  # a stepped race running this long has its loop compiled aside (see Compiled._stepped)
 _ASIDE = threading.Semaphore(1)  # one loop compiles aside at a time (edits come faster than compiles end)
 _ASIDE_THREADS: set = set()
 
@@ -76,12 +77,14 @@ class Compiled:
         self._value_and_gradient = tf.function(derivatives, reduce_retracing=True, autograph=False,
                                                input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
-        self._grids = {}  # (points along x, along y, XLA) -> the grid's function, built on first use
+        self._grids = {}  # (points along x, along y, XLA) -> the grid's function, traced on second use
+        self._grids_eager = set()  # the grid sizes computed once, eagerly (see grid)
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
         self._ready = set()  # the keys of the loops compiled (for a race's shapes)
         self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
+        self._stepped_races = {}  # key -> how many races were stepped before their loop was compiled
         self._lock = threading.Lock()
         self.device = device  # where a background thread computes (None: TensorFlow's default)
 
@@ -162,8 +165,10 @@ class Compiled:
         compile: the runs are stepped in numpy (descent.run_steps) with the formula's traced point
         function (the first PARTIAL_FIRST steps eagerly: no trace), ``partial(out)`` gets the steps so
         far (those first steps at once, the next PARTIAL_CHUNK once traced, then every PARTIAL_SECONDS;
-        runs still going have code RUNNING), and the loop compiles in a background thread meanwhile. The result is the loop's if it compiles before the stepping ends,
-        else the stepping's (the same numbers to round-off); the next race on the formula finds it compiled.
+        runs still going have code RUNNING). For a formula raced again, or a race stepped longer than
+        COMPILE_AFTER_SECONDS, the loop compiles in a background thread meanwhile; the result is the
+        loop's if it compiles before the stepping ends, else the stepping's (the same numbers to
+        round-off), and the next race on the formula finds it compiled.
         """
         R = len(plan.starts)
         used = plan.used
@@ -216,7 +221,8 @@ class Compiled:
         mine = None  # this race run in the loop compiling aside, if this call started it
         zeros = np.zeros(len(plan.starts), np.int32)
         state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
-        records, k, reported, reports = [], 0, 0.0, 0
+        records, k, reported, reports, t0 = [], 0, 0.0, 0, time.perf_counter()
+        self._stepped_races[key] = again = self._stepped_races.get(key, 0) + 1
         while np.any(state[3] == descent.RUNNING):
             count = PARTIAL_FIRST if not reports else PARTIAL_CHUNK
             # The first steps eagerly: they are out before the point function would have traced.
@@ -230,9 +236,12 @@ class Compiled:
             if going and (reports < 2 or time.perf_counter() - reported >= PARTIAL_SECONDS):
                 partial(self._result(R, path, state, None, [np.stack(records)] if records else []))
                 reported, reports = time.perf_counter(), reports + 1
-                # after the first steps are out (it competes for the CPU), unless it is compiling already
-                if key not in self._compiling and _ASIDE.acquire(blocking=False):
-                    mine = self._compile_aside(plan, key, P)
+            # The loop compiles aside (after the first steps are out: it competes for the CPU) for a
+            # formula raced again, or a long race: a formula raced once, briefly, is not worth it (the
+            # compile costs a second of CPU, and XLA keeps ~10 MB per loop compiled for good).
+            wanted = again > 1 or time.perf_counter() - t0 >= COMPILE_AFTER_SECONDS
+            if reports and wanted and key not in self._compiling and _ASIDE.acquire(blocking=False):
+                mine = self._compile_aside(plan, key, P)
             if key in self._ready:  # compiled meanwhile: this race from the loop (run aside, or now: warm)
                 done = mine is not None and mine.done() and mine.exception() is None
                 return self._result(R, path, *(mine.result() if done else self._loop(plan, key, P)))
@@ -372,9 +381,14 @@ class Compiled:
         # N = 1000) but costs about 100 ms to compile per expression and grid size: small grids,
         # the live-editing case, stay on the plain graph. Traced per grid size: with static shapes the
         # gradient needs no broadcast bookkeeping, and a new formula's grid traces in half the time.
+        # The first grid of a size runs eagerly, untraced: most formulas are drawn once, and eagerly
+        # that took 3-8 ms at N = 200 against 25 ms to trace (N = 1000: 40 against 150-400 ms of XLA).
         key = (len(xs), len(ys), len(xs) * len(ys) >= XLA_MIN_POINTS)
         fn = self._grids.get(key)
-        if fn is None:
+        if fn is None and key not in self._grids_eager:
+            self._grids_eager.add(key)
+            fn = self._grid_function(*key).python_function
+        elif fn is None:
             fn = self._grids[key] = self._grid_function(*key).get_concrete_function()
         v, gx, gy = fn(tf.constant(xs, tf.float32), tf.constant(ys, tf.float32),
                        tf.constant(param_values, tf.float32))

@@ -573,4 +573,8 @@ def test_large_grids_through_xla_agree_with_the_plain_graph():
         np.testing.assert_allclose(got[finite], want[finite], rtol=2e-4, atol=2e-4)
     assert np.isnan(big["value"][X < 0]).all()  # holes survive XLA's fusion
     compiled = engine.compile(text, ("x", "y"), ())
-    assert list(compiled._grids) == [(n, n, True)]  # the XLA-compiled function, for this size
+    assert list(compiled._grids) == []  # the first grid of a size runs eagerly; the second through XLA
+    again = engine.evaluate_grid(text, ["x", "y"], [(-3.0, 3.0), (-3.0, 3.0)], n)
+    assert list(compiled._grids) == [(n, n, True)]
+    for key in ("value", "d1", "d2"):
+        np.testing.assert_allclose(again[key], big[key], rtol=1e-5, atol=1e-5)
