@@ -354,6 +354,7 @@ class BenchWindow:
         self.window.show()
         self.wait(lambda: self.probe.drawn(DEFAULT_EXPRESSION, EDIT_N), 120, "the first grid")
         self.idle()
+        gc.freeze()  # as calcviz.gui.run does once the window is up
 
     def wait(self, condition, timeout: float, what: str) -> None:
         flags = self.QtCore.QEventLoop.ProcessEventsFlag

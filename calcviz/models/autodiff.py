@@ -34,7 +34,7 @@ RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop p
 PARTIAL_FIRST = 2
 PARTIAL_CHUNK = 32
 PARTIAL_SECONDS = 0.2
-COMPILE_AFTER_SECONDS = 0.5  # a stepped race running this long has its loop compiled aside (see Compiled._stepped)
+COMPILE_AFTER_SECONDS = 2.0  # a stepped race running this long has its loop compiled aside (see Compiled._stepped)
 _ASIDE = threading.Semaphore(1)  # one loop compiles aside at a time (edits come faster than compiles end)
 _ASIDE_THREADS: set = set()
 
