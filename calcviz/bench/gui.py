@@ -3,11 +3,14 @@
 Figures (times in ms, medians where repeated; clocks are CLOCK_MONOTONIC, shared by all processes):
 - launch:  a fresh ``python -c DRIVER`` process runs calcviz.app.main() (what ``python -m calcviz`` runs)
            with hooks added by the driver only: launch -> window shown (first frame of the window on
-           screen) <= 1500 ms, and launch -> first surface drawn, checked against a fresh process's
-           ``import tensorflow`` time + 1 s (measured in the same run).
+           screen) <= 1500 ms, window shown -> something of the function on screen (numpy's preview
+           while TensorFlow loads) <= 1000 ms, and launch -> first surface drawn, checked against a
+           fresh process's ``import tensorflow`` time + 1 s (measured in the same run).
 - edit:    Controller.set_text(new formula) -> both views repainted with its grid, N = 200, engine warm,
            each edit starting from a settled window (no computation pending), <= 100 ms; with where the
            time goes (compute round trip, show_grid, first paint of each view after it).
+- first step: every optimizer ticked and a start set, a new formula typed and Step pressed at once ->
+           the race's first step answered (in the Session and shown): 95th percentile <= 150 ms.
 - memory:  peak RSS (VmHWM) of the GUI and compute processes, and VmRSS growth of both over 300 edits
            of distinct formulas, <= 50 MB each.
 - idle:    GUI process CPU while nothing computes, with and without the status bar's busy indicator.
@@ -30,15 +33,19 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from . import ms, sayer, target
 
 TARGET_SHOWN_MS = 1500.0
 TARGET_SURFACE_AFTER_TF_MS = 1000.0   # first surface <= TensorFlow's import + this
+TARGET_FUNCTION_AFTER_SHOWN_MS = 1000.0  # something of the function (numpy's preview) on screen after the window shows
 TARGET_EDIT_MS = 100.0
 TARGET_RSS_GROWTH_MB = 50.0
 TARGET_FPS = {200: 60.0, 400: 30.0}
 EDIT_N = 200
 TARGET_STALL_MS = 50.0
+TARGET_FIRST_STEP_MS = 150.0
 RACE_TEXT = "(1-x)^2 + 100(y-x^2)^2"
 RACE_BOX = {"x": (-2.0, 2.0), "y": (-1.0, 3.0)}
 RACE_START = {"x": -1.5, "y": 2.0}
@@ -132,6 +139,8 @@ def build(device="auto", persist=True):
         paint_gl()
         t = now()
         marks.setdefault("first_gl_paint", t)
+        if "preview_shown" in marks:
+            marks.setdefault("preview_drawn", t)
         if "grid_shown" in marks and "surface_drawn" not in marks:
             marks["surface_drawn"] = t
             marks["surface_widget_shown"] = window.surface._stack.currentWidget() is gl
@@ -153,8 +162,12 @@ def build(device="auto", persist=True):
     def grid_shown(kind):
         if kind == "grid" and session.grid is not None:
             marks.setdefault("grid_shown", now())
+    def preview_shown(kind):
+        if kind == "grid" and session.grid is None and session.preview("grid") is not None:
+            marks.setdefault("preview_shown", now())
     session.result_changed.connect(grid_received, priority=1)  # before the views draw it
     session.result_changed.connect(grid_shown, priority=-1)    # after
+    session.result_changed.connect(preview_shown, priority=-1)
 
     QtCore.QTimer.singleShot(120000, app.quit)  # never hang the benchmark
     return built
@@ -213,6 +226,9 @@ def bench_launch(quick: bool) -> dict:
     for _ in range(repeats):
         runs.append(_launch_once())
         _say(f"launch: shown at {runs[-1]['shown']:.0f} ms, surface at {runs[-1]['surface_drawn']:.0f} ms")
+    for r in runs:  # the function first on screen: numpy's preview (or TensorFlow's grid, if that came first)
+        r["function_on_screen"] = min(r.get("preview_drawn", r["surface_drawn"]), r["surface_drawn"])
+        r["function_after_shown"] = max(0.0, r["function_on_screen"] - r["shown"])  # 0: in the first frame
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if all(k in r for r in runs)}
     tf_import = statistics.median(tf_ms)
     return {
@@ -225,6 +241,10 @@ def bench_launch(quick: bool) -> dict:
                                    all_ms=[ms(r["surface_drawn"]) for r in runs],
                                    measured="first grid in the views and the GL view repainted with it; "
                                             "target: tensorflow_import_ms + 1000"),
+        "function_on_screen_after_window_shown_ms": target(
+            med["function_after_shown"], TARGET_FUNCTION_AFTER_SHOWN_MS, "ms",
+            all_ms=[ms(r["function_after_shown"]) for r in runs],
+            measured="first GL frame with the function (numpy's preview while TensorFlow loads) minus window shown"),
         "tensorflow_import_ms": ms(tf_import),
         "tensorflow_import_all_ms": [ms(t) for t in tf_ms],
         "milestones_median_ms": {
@@ -237,6 +257,7 @@ def bench_launch(quick: bool) -> dict:
             "first_window_paint": _ms_or_none(med.get("first_window_paint")),
             "first_gl_paint": ms(med["first_gl_paint"]),
             "compute_process_ready_tensorflow_loaded": _ms_or_none(med.get("compute_ready")),
+            "preview_drawn_numpy": _ms_or_none(med.get("preview_drawn")),
             "first_grid_received": ms(med["grid_received"]),
             "first_grid_in_views": ms(med["grid_shown"]),
             "first_surface_painted": ms(med["surface_drawn"]),
@@ -333,6 +354,7 @@ class BenchWindow:
         self.window.show()
         self.wait(lambda: self.probe.drawn(DEFAULT_EXPRESSION, EDIT_N), 120, "the first grid")
         self.idle()
+        gc.freeze()  # as calcviz.gui.run does once the window is up
 
     def wait(self, condition, timeout: float, what: str) -> None:
         flags = self.QtCore.QEventLoop.ProcessEventsFlag
@@ -397,6 +419,63 @@ def bench_edit(s: BenchWindow, quick: bool) -> dict:
         "edit_to_both_views_redrawn_ms": target(med["total"], TARGET_EDIT_MS, "ms", min_ms=ms(min(totals)),
                                                 max_ms=ms(max(totals))),
         "breakdown_median_ms": {k: ms(v) for k, v in med.items() if k != "total"},
+    }
+
+
+def bench_first_step(s: BenchWindow, quick: bool) -> dict:
+    """A start is set and every optimizer ticked; a new formula is typed and Step pressed at once: how long
+    until the first step is answered (the race's first step in the Session, shown) and drawn on the map."""
+    from calcviz.models.descent import OPTIMIZERS
+
+    count = 8 if quick else 20
+    session, d, p = s.session, s.built.descent, s.probe
+    d.set_running(False)
+    session.set_descent_setup({"optimizers": list(OPTIMIZERS), "lr": 0.001, "max_steps": 1000, "steps_per_click": 1})
+    session.set_starts([{"x": 0.7, "y": -0.4}])
+    s.idle()
+    answered: list[float | None] = [None]
+
+    def race_shown(kind):
+        race = session.race
+        if kind == "race" and race is not None and race.shown >= 1 and answered[0] is None:
+            answered[0] = now()
+    session.result_changed.connect(race_shown, priority=-1)  # after the controllers drew it
+    runs = []
+    try:
+        for text in _texts(count, 20_000):
+            s.idle()
+            answered[0] = None
+            t0 = now()
+            session.set_text(text)
+            d.step()  # what the Step button does
+            s.wait(lambda: answered[0] is not None, 60, f"the first step on {text!r}")
+            s.wait(lambda: p.contour_painted_at > answered[0], 10, "the map's repaint")
+            grid_at = p.grid_received_at if p.grid_text == text else None
+            runs.append({"answered": (answered[0] - t0) * 1e3, "drawn": (p.contour_painted_at - t0) * 1e3,
+                         "grid_handled": None if grid_at is None else (grid_at - t0) * 1e3,
+                         "partial": bool(session.race.partial)})
+            s.idle()  # the rest of the race, and the critical points
+    finally:
+        session.result_changed.disconnect(race_shown)
+        session.set_starts([])  # the sections after this one edit formulas without a race
+        s.idle()
+    answered_ms = [r["answered"] for r in runs]
+    drawn_ms = [r["drawn"] for r in runs]
+    p95 = float(np.percentile(answered_ms, 95))
+    _say(f"first step: median {statistics.median(answered_ms):.1f} ms, p95 {p95:.1f} ms")
+    return {
+        "what": f"{len(OPTIMIZERS)} optimizers (Newton too) from one start; Session.set_text(new formula) then "
+                "DescentController.step() at once -> the race's first step is in the Session and on screen "
+                "(answered), and the map has repainted (drawn); every formula new to the engine",
+        "trials": count,
+        "first_step_answered_ms": target(p95, TARGET_FIRST_STEP_MS, "ms", measured="95th percentile",
+                                         median_ms=ms(statistics.median(answered_ms)), max_ms=ms(max(answered_ms)),
+                                         all_ms=[ms(t) for t in answered_ms]),
+        "first_step_drawn_ms": {"median_ms": ms(statistics.median(drawn_ms)),
+                                "p95_ms": ms(float(np.percentile(drawn_ms, 95)))},
+        "answered_by_first_steps": sum(r["partial"] for r in runs),
+        "grid_handled_median_ms": _ms_or_none(statistics.median([r["grid_handled"] for r in runs
+                                                                 if r["grid_handled"] is not None] or [0.0])),
     }
 
 
@@ -601,6 +680,8 @@ def run(quick: bool = False) -> dict:
         gl = s.window.surface.gl
         _say("edit ...")
         result["edit"] = bench_edit(s, quick)
+        _say("first step ...")
+        result["first_step"] = bench_first_step(s, quick)
         result["idle"] = bench_busy_indicator(s, 1.0)
         _say("memory ...")
         result["memory"] = bench_memory(s, quick)

@@ -3,12 +3,15 @@ come back into the Session by kind, each tagged with the request it answers.
 
 The Session decides what is wanted (Session.wanted) and which replies are still current
 (Session.deliver drops the rest); this bridge only carries them. TensorFlow lives in the
-spawned compute process (models/compute.py), never here.
+spawned compute process (models/compute.py), never here. Until it is ready (TensorFlow's import
+takes seconds at launch), a grid that is wanted is previewed: its values from numpy
+(models/grid.preview), drawn until TensorFlow's grid replaces them.
 """
 from __future__ import annotations
 
 from PyQt6 import QtCore
 
+from ..models import grid as gridlib
 from ..models.compute import ComputeClient, Reply
 from ..models.session import Session
 
@@ -29,6 +32,7 @@ class ComputeBridge(QtCore.QObject):
         self._out: dict[str, str] = {}                # kind -> key of the request on its way
         self._notifier: QtCore.QSocketNotifier | None = None
         self._watched_start = -1
+        self._previewing: str | None = None           # key of the grid request last previewed
         self._busy = False
         self._watch()
         session.settings_changed.connect(lambda *_: self.sync())
@@ -38,6 +42,9 @@ class ComputeBridge(QtCore.QObject):
     def sync(self) -> None:
         """Ask for every result the session wants that is neither here nor on its way."""
         for kind, (key, kwargs) in self.session.wanted().items():
+            if kind == "grid" and self.session.device is None and self._previewing != key:
+                self._previewing = key  # after the events queued now: the window shows first
+                QtCore.QTimer.singleShot(0, lambda key=key, kwargs=kwargs: self._preview(key, kwargs))
             if self._out.get(kind) == key:
                 continue
             request_id = self.client.submit(ENGINE[kind], **kwargs)
@@ -46,6 +53,13 @@ class ComputeBridge(QtCore.QObject):
             self._sent[request_id] = (kind, key)
             self._out[kind] = key
         self._update_busy()
+
+    def _preview(self, key: str, kwargs: dict) -> None:
+        s = self.session
+        if s.device is None and s.grid is None and s.is_current("grid", key):
+            payload = gridlib.preview(**kwargs)
+            if payload is not None:
+                s.deliver_preview("grid", key, payload)
 
     def cancel(self) -> None:
         """Stop what is under way (the compute process restarts); nothing is asked again until a change."""
@@ -98,6 +112,9 @@ class ComputeBridge(QtCore.QObject):
         kind, key = sent
         if reply.progress is not None:
             session.progress(kind, key, reply.progress)
+            return
+        if reply.partial:  # the result so far: the final one is still on its way
+            session.deliver(kind, key, reply.payload, partial=True)
             return
         del self._sent[reply.id]
         if self._out.get(kind) == key:

@@ -12,13 +12,13 @@ import numpy as np
 from PyQt6 import QtCore
 
 from ..models import grid as gridlib
-from ..models.race import reached
+from ..models.race import reached, run_labels
 from ..models.session import Session
 
 FRAME_MS = 16  # the animation never asks for more than ~60 frames a second
-# While animating, the contour map follows every frame; the other views take turns, one per frame
-# at most every SECONDARY_MS (each repaint costs 10-40 ms on software GL: all of them in every frame
-# stalled the event loop ~90 ms, all of them in one frame ~65 ms).
+# While animating, the contour map follows every frame; the other views take turns, one frame of
+# their own at most every SECONDARY_MS (each repaint costs 10-40 ms on software GL: all of them in
+# every frame stalled the event loop ~90 ms, all of them in one frame ~65 ms).
 SECONDARY = ("surface", "loss", "table")
 SECONDARY_MS = 80
 SET_START_FIRST = "Set a start point first: Shift+click the map (or press Set start)."
@@ -60,9 +60,9 @@ class DescentController(QtCore.QObject):
 
     @property
     def pending(self) -> bool:
-        """The runs are on their way."""
+        """The runs (or the rest of them, after their first steps) are on their way."""
         s = self.session
-        return s.request("race") is not None and s.race is None and s.error("race") is None
+        return s.request("race") is not None and s.error("race") is None and (s.race is None or s.race.partial)
 
     # ------------------------------------------------------------------ intents
     def _target(self, optimizer) -> None:
@@ -98,6 +98,8 @@ class DescentController(QtCore.QObject):
             return
         before = race.shown
         race.advance(k)
+        if race.partial:  # the first steps of a new formula's race: the rest of the click when more arrive
+            self._queued_steps += k - (race.shown - before)
         self._report(before, race.shown)
         self.redraw()
 
@@ -149,7 +151,7 @@ class DescentController(QtCore.QObject):
         s = self.session
         if kind == "race":
             race = s.race
-            self.panel.set_busy(race is None and s.request("race") is not None)
+            self.panel.set_busy(self.pending)
             if race is not None:
                 if race.shown == 0:  # a new race: its loss curves come on screen
                     self.window.show_dock("loss")
@@ -158,6 +160,8 @@ class DescentController(QtCore.QObject):
                 steps, self._queued_steps = self._queued_steps, 0
                 before = race.shown
                 race.advance(steps)
+                if race.partial:
+                    self._queued_steps = steps - (race.shown - before)
                 self._report(-1 if before == 0 else before, race.shown)
             self.redraw()
         elif kind == "basins":
@@ -216,13 +220,17 @@ class DescentController(QtCore.QObject):
             return  # the runs are on their way
         before = race.shown
         race.advance(self._interval()[1])
+        if race.shown == before and not race.finished:
+            return  # at the end of a race's first steps: the rest is on its way
         self._report(before, race.shown)
         if race.finished:
             self.redraw()
         elif self._secondary.hasExpired(SECONDARY_MS):
+            # A secondary view's frame is its alone (the map catches up next frame): a repaint of the map
+            # with the surface or the loss curves stalled the event loop 35-50 ms, each alone 10-25 ms.
             self._secondary.restart()
             self._turn = (self._turn + 1) % len(SECONDARY)
-            self.redraw(("map", SECONDARY[self._turn]))
+            self.redraw((SECONDARY[self._turn],))
         else:
             self.redraw(("map",))
         if race.finished:
@@ -256,6 +264,12 @@ class DescentController(QtCore.QObject):
         runs = []  # per run: label, optimizer, points, values and |grad| up to the step on screen
         if race is not None:
             runs = [(label, run["optimizer"], *race.path(r)) for r, (label, run) in enumerate(zip(race.labels, race.runs))]
+        elif self.pending:
+            # Its runs on their way (a new formula): their lines stay, empty, so that the first steps only
+            # fill them in (making the plot items again cost ~40 ms before the first step showed).
+            optimizers = s.settings.descent.setup.optimizers
+            empty = (np.zeros((0, len(s.axes))), np.zeros(0), np.zeros(0))
+            runs = [(label, o, *empty) for label, o in zip(run_labels([{"optimizer": o} for o in optimizers]), optimizers)]
         two = len(race.variables if race is not None else s.axes) == 2
         if "map" in parts:
             paths = [{"label": label, "optimizer": o, "x": points[:, 0], "y": points[:, 1] if two else values}
@@ -271,7 +285,8 @@ class DescentController(QtCore.QObject):
             self.loss.set_runs([{"label": label, "optimizer": o, "steps": np.arange(len(values)), "values": values,
                                  "grad_norms": norms} for label, o, _, values, norms in runs])
         if "table" in parts:
-            self.panel.set_runs([self._row(r, label, values, norms) for r, (label, _, _, values, norms) in enumerate(runs)])
+            self.panel.set_runs([self._row(r, label, values, norms) for r, (label, _, _, values, norms) in enumerate(runs)]
+                                if race is not None else [])
             self._explain()
 
     def _row(self, r: int, label: str, values, norms) -> dict:

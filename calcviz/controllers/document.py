@@ -161,7 +161,7 @@ class DocumentController(QtCore.QObject):
     # ------------------------------------------------------------------ drawing
     def _draw_grid(self) -> None:
         w, s = self.window, self.session
-        grid = s.grid
+        grid = s.grid if s.grid is not None else s.preview("grid")  # (numpy's values while TensorFlow loads)
         if grid is None:
             return
         names = tuple(grid["axes"])
@@ -181,7 +181,7 @@ class DocumentController(QtCore.QObject):
             lines = gridlib.isolines(xs[::stride], ys[::stride], value[::stride, ::stride], levels)
             w.surface.set_grid(xs, ys, value, limits, levels, lines, names, log=log_scale)
             w.contour.set_grid(xs, ys, value, limits, lines, names)
-            if s.settings.view.toggles.field:
+            if s.settings.view.toggles.field and grid["d1"] is not None:
                 w.contour.set_field(*gridlib.gradient_field(grid))
         w.set_compute_time(f"{grid['device']} · {grid['seconds'] * 1e3:.1f} ms for {value.size:,} points")
 

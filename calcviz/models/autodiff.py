@@ -1,5 +1,5 @@
 """Compiled kernels: one parsed formula as TensorFlow functions (values, gradients, Hessians on
-grids and points, the Newton iteration of the critical-point search, the descent loops).
+grids and points, the descent loops).
 
 Every derivative comes from tf.GradientTape. A parsed expression is lowered once into TensorFlow
 ops (models/tf_lowering.py) and wrapped in tf.functions with fixed input signatures, so moving a
@@ -10,7 +10,13 @@ it twice as fast, and a picture needs no more).
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
+import os
+import threading
+import time
+from concurrent.futures import Future
 from types import SimpleNamespace
 from typing import Sequence
 
@@ -69,13 +75,31 @@ def array_gradients(expression: Expression, inputs, derivatives=(), dtype=tf.flo
     return ArrayGradients(expression, derivatives, dtype)(inputs)
 
 
+SMALL_BATCH = 32  # points: the inspector's one, the local models' 32 and a race's runs share one trace (see at)
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
+# A race stepped before its loop is compiled reports its first PARTIAL_FIRST steps at once (eagerly: one step on
+# screen needs two), then more every PARTIAL_SECONDS (each report rebuilds the path so far in the window).
+PARTIAL_FIRST = 2
+PARTIAL_CHUNK = 32
+PARTIAL_SECONDS = 0.2
+COMPILE_AFTER_SECONDS = 2.0  # a stepped race running this long has its loop compiled aside (see Compiled._stepped)
+_ASIDE = threading.Semaphore(1)  # one loop compiles aside at a time (edits come faster than compiles end)
+_ASIDE_THREADS: set = set()
+
+
+@atexit.register
+def _finish_compiling() -> None:
+    """A compile aside still running at exit is waited for: TensorFlow aborts the process when the
+    interpreter ends under one of its threads."""
+    for thread in list(_ASIDE_THREADS):
+        thread.join(60)
 
 
 class Compiled:
     """One expression with a fixed split into differentiated variables and fixed parameters."""
 
-    def __init__(self, expression: Expression, variables: Sequence[str], params: Sequence[str]):
+    def __init__(self, expression: Expression, variables: Sequence[str], params: Sequence[str],
+                 device: str | None = None):
         if not expression.output_shape.scalar:
             raise EngineError(not_a_number(expression))
         self.expression, self.variables, self.params = expression, tuple(variables), tuple(params)
@@ -88,21 +112,12 @@ class Compiled:
             env.update({name: param_values[k] for k, name in enumerate(params)})
             out = lower(expression, env, dtype)
             # A constant still has the grid's shape (``shape`` also covers a formula with no variables).
+            full = columns[0].shape if shape is None else tf.TensorShape(shape if isinstance(shape, list) else None)
+            if full.is_fully_defined() and out.shape == full:
+                return out  # (known to have it: no op to trace, differentiate twice, and run)
             return out + (tf.zeros_like(columns[0]) if shape is None else tf.zeros(shape, dtype))
 
         f64 = tf.float64
-
-        @tf.function(input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)],
-                     reduce_retracing=True, autograph=False)
-        def point(X, P):
-            with tf.GradientTape() as outer:
-                outer.watch(X)
-                with tf.GradientTape() as inner:
-                    inner.watch(X)
-                    value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
-                grad = inner.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            hess = outer.batch_jacobian(grad, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            return value, grad, hess
 
         def derivatives(X, P):
             """f and its gradient at a batch of points (traced into the functions that call it)."""
@@ -111,180 +126,129 @@ class Compiled:
                 value = f(tf.unstack(X, n, axis=1), P, f64, tf.shape(X)[:1])
             return value, tape.gradient(value, X, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-        self._point = point
         self._derivatives = derivatives
         self._value_and_gradient = tf.function(derivatives, reduce_retracing=True, autograph=False,
                                                input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
-        self._grids = {False: None, True: None}  # plain graph / XLA, built on first use
+        self._grids = {}  # (points along x, along y, XLA) -> the grid's function, traced on second use
+        self._grids_eager = set()  # the grid sizes computed once, eagerly (see grid)
         self._curve = None
-        self._newton = {}  # batch size -> Newton iteration (see newton)
+        self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
+        self._ready = set()  # the keys of the loops compiled (for a race's shapes)
+        self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
+        self._stepped_races = {}  # key -> how many races were stepped before their loop was compiled
+        self._lock = threading.Lock()
+        self.device = device  # where a background thread computes (None: TensorFlow's default)
 
     # -- points (float64)
-    def at(self, points: np.ndarray, param_values: np.ndarray):
-        """Value (B,), gradient (B, n) and Hessian (B, n, n) at a batch of points."""
-        v, g, h = self._point(np.asarray(points, np.float64), np.asarray(param_values, np.float64))
-        return v.numpy(), g.numpy(), h.numpy()
+    def at(self, points: np.ndarray, param_values: np.ndarray, batch: int | None = None, eager: bool = False):
+        """Value (B,), gradient (B, n) and Hessian (B, n, n) at a batch of points.
+
+        One traced function per formula and batch size serves the inspector, the local models, the
+        critical-point search (which drives its Newton iteration from numpy: critical.newton_iteration)
+        and the race's first steps. Its batch size is static: with known shapes TensorFlow's gradient
+        functions skip the broadcast bookkeeping (shape, broadcast-args, sum, reshape per binary op)
+        that an unknown batch needs, which makes the Hessian graph less than half as big and as slow
+        to trace. So points are padded to ``batch`` (default: SMALL_BATCH for up to that many points,
+        else exactly B), and callers use few sizes: the search its own, everything else SMALL_BATCH.
+        ``eager``: the same function run op by op, untraced (a few ms a call, but no 40 ms trace first:
+        a race's first steps on a new formula).
+        """
+        points = np.asarray(points, np.float64)
+        B, n = len(points), len(self.variables)
+        size = max(B, batch or (SMALL_BATCH if B <= SMALL_BATCH else B))
+        if B == 0:
+            return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
+        fn = self._points.get(size)
+        if fn is None and eager:
+            fn = self._points_function(size)
+        elif fn is None:
+            # A graph function of fixed signature (wrap_function): no tf.function dispatch or automatic
+            # control dependencies for a pure function, which trace 15% and call 25% faster.
+            spec = [tf.TensorSpec([size, n], tf.float64), tf.TensorSpec([len(self.params)], tf.float64)]
+            fn = self._points[size] = tf.compat.v1.wrap_function(self._points_function(size), spec)
+        if B < size:  # padded with copies of the first point (rows are independent); cut off below
+            points = np.vstack([points, np.broadcast_to(points[:1], (size - B, n))])
+        v, g, h = (t.numpy() for t in fn(tf.constant(points), tf.constant(np.asarray(param_values, np.float64))))
+        return (v, g, h) if B == size else (v[:B], g[:B], h[:B])
+
+    def _points_function(self, batch: int):
+        """f, its gradient and its Hessian at ``batch`` points, as a Python function of TensorFlow ops:
+        traced once (see at), or run eagerly.
+
+        Each variable is its own watched column (no gather/stack in the tapes), and the Hessian's row
+        i is the gradient of the gradient's column i: the points are independent, so the gradient of
+        a column's sum is that row at every point.
+        """
+        n, f, f64 = len(self.variables), self._f, tf.float64
+        zero = tf.UnconnectedGradients.ZERO
+
+        def points(X, P):
+            columns = tf.unstack(X, n, axis=1)
+            with tf.GradientTape(persistent=True) as outer:
+                outer.watch(columns)
+                with tf.GradientTape() as inner:
+                    inner.watch(columns)
+                    value = f(columns, P, f64, [batch])
+                grad = inner.gradient(value, columns, unconnected_gradients=zero)
+            if n == 0:
+                return value, tf.zeros([batch, 0], f64), tf.zeros([batch, 0, 0], f64)
+            hess = [tf.stack(outer.gradient(g, columns, unconnected_gradients=zero), axis=1) for g in grad]
+            del outer
+            return value, tf.stack(grad, axis=1), tf.stack(hess, axis=1)
+
+        return points
 
     def value_and_gradient(self, points: np.ndarray, param_values: np.ndarray):
         v, g = self._value_and_gradient(np.asarray(points, np.float64), np.asarray(param_values, np.float64))
         return v.numpy(), g.numpy()
 
-    def newton(self, points: np.ndarray, param_values: np.ndarray, lo: np.ndarray, scale: np.ndarray,
-               radius: float, steps: int, free: np.ndarray | None = None):
-        """Up to ``steps`` capped Newton steps on the gradient from each of a batch of points (float64).
-
-        Returns the final points (B, n), and the value (B,), gradient (B, n), Hessian (B, n, n) and
-        the next, uncapped, Newton step (B, n) there. Seeds move independently; a seed stops moving
-        once its step is below critical.STILL (in box units: divided by ``scale``), or it is more than
-        critical.LEAVE_MARGIN outside the box [lo, lo + scale]; the loop ends early when all have.
-        ``free`` (B, n) says which coordinates each seed may move (default: all): a seed on a face of
-        the box moves only along it, and its step solves the face's own Newton equation (the fixed
-        rows and columns of H and entries of the gradient are dropped); gradient and Hessian are
-        returned whole. The graph is traced once per batch size (static shapes make a gradient graph
-        three times faster to build: see _newton_function), so callers use one batch size per search.
-        """
-        points = np.asarray(points, np.float64)
-        fn = self._newton.get(len(points))
-        if fn is None:
-            fn = self._newton[len(points)] = self._newton_function(len(points))
-        free = np.ones(points.shape) if free is None else np.asarray(free, np.float64)
-        out = fn(points, np.asarray(param_values, np.float64), np.asarray(lo, np.float64),
-                 np.asarray(scale, np.float64), np.float64(radius), np.int32(steps), free)
-        return tuple(t.numpy() for t in out)
-
-    def _newton_function(self, batch: int):
-        """The Newton iteration in one graph, a tf.while_loop: a warm search is a few calls.
-
-        Each step solves H d = -g in the least-squares sense through the Hessian's eigen-decomposition
-        (closed form for n = 1, 2: the 2 x 2 case is one Jacobi rotation; tf.linalg.eigh beyond),
-        dropping the components along eigenvalues below PINV_CUTOFF of the largest (a pseudo-inverse): a singular Hessian gives
-        a step in its range instead of infinity, and a zero Hessian no step at all. The step, measured
-        in box units, is capped at a per-seed trust radius (which grows while |grad f| falls, so a
-        seed can travel down a long valley such as Rosenbrock's quickly); a seed that lands where f
-        or its derivatives are undefined goes back to a quarter of its step and its radius shrinks by 4.
-        The loop evaluates, then moves (except on its last pass), so one copy of the value, gradient
-        and Hessian graph serves both the iteration and the report.
-
-        The batch size is static: with a known shape TensorFlow's gradient functions skip the
-        broadcast bookkeeping (shape, broadcast-args, sum, reshape per binary op) that an unknown
-        batch dimension needs, which makes the traced Hessian graph much smaller (Himmelblau: trace
-        0.10 s instead of 0.30 s).
-        """
-        from .critical import LEAVE_MARGIN, MAX_RADIUS, STILL  # plain numbers; critical.py imports no TensorFlow
-
-        n, m, f = len(self.variables), len(self.params), self._f
-        if n < 1:
-            raise EngineError("critical points are searched for in at least one variable")
-        f64 = tf.float64
-        zero = tf.UnconnectedGradients.ZERO
-
-        def evaluate(X, P):
-            with tf.GradientTape(persistent=True) as outer:
-                outer.watch(X)
-                with tf.GradientTape() as inner:
-                    inner.watch(X)
-                    value = f(tf.unstack(X, n, axis=1), P, f64, [batch])
-                grad = inner.gradient(value, X, unconnected_gradients=zero)
-                rows = [grad[:, i] for i in range(n)]
-            # Points are independent, so the gradient of a column's sum is that Hessian row at every point.
-            hess = tf.stack([outer.gradient(r, X, unconnected_gradients=zero) for r in rows], axis=1)
-            del outer
-            return value, grad, hess
-
-        def inverse(lam, largest):
-            # 1/lambda, or 0 for an eigenvalue that is round-off next to the largest (pseudo-inverse)
-            keep = tf.abs(lam) > PINV_CUTOFF * largest
-            return tf.where(keep, 1.0 / tf.where(keep, lam, tf.ones_like(lam)), tf.zeros_like(lam))
-
-        def solve(g, H):
-            if n == 1:
-                h = H[:, 0, 0]
-                return -(inverse(h, tf.abs(h)) * g[:, 0])[:, None]
-            if n > 2:  # no closed form: a batched eigen-decomposition (it needs finite input)
-                finite = finite_rows(H)[:, None, None]
-                S = tf.where(finite, 0.5 * (H + tf.linalg.matrix_transpose(H)), tf.eye(n, dtype=f64))
-                lam, V = tf.linalg.eigh(S)
-                q = inverse(lam, tf.reduce_max(tf.abs(lam), axis=1, keepdims=True)) * tf.linalg.matvec(V, g, adjoint_a=True)
-                return -tf.linalg.matvec(V, q)
-            a, b, c = H[:, 0, 0], 0.5 * (H[:, 0, 1] + H[:, 1, 0]), H[:, 1, 1]
-            theta = 0.5 * tf.atan2(2.0 * b, a - c)  # the rotation that diagonalises H
-            cs, sn = tf.cos(theta), tf.sin(theta)
-            l1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
-            l2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
-            largest = tf.maximum(tf.abs(l1), tf.abs(l2))
-            q1 = inverse(l1, largest) * (cs * g[:, 0] + sn * g[:, 1])
-            q2 = inverse(l2, largest) * (cs * g[:, 1] - sn * g[:, 0])
-            return -tf.stack([cs * q1 - sn * q2, sn * q1 + cs * q2], axis=1)
-
-        def finite_rows(t):
-            return tf.reduce_all(tf.reshape(tf.math.is_finite(t), [batch, -1]), axis=1)
-
-        @tf.function(input_signature=[tf.TensorSpec([batch, n], f64), tf.TensorSpec([m], f64),
-                                      tf.TensorSpec([n], f64), tf.TensorSpec([n], f64),
-                                      tf.TensorSpec([], f64), tf.TensorSpec([], tf.int32),
-                                      tf.TensorSpec([batch, n], f64)],
-                     autograph=False)
-        def newton(X, P, lo, scale, radius, steps, free):
-            one = tf.constant(1.0, f64)
-            pinned = free[:, :, None] * free[:, None, :]  # a face's own Hessian: fixed rows and columns out
-
-            def body(i, _, X, Xprev, r, v, g_before, H, d):
-                v, g, H = evaluate(X, P)
-                g_free = g * free
-                # The trust radius doubles after a step that reduced |g| and is back to its start after
-                # one that did not (Newton's path to a saddle need not reduce |g|: never below the start).
-                better = tf.norm(g_free / scale, axis=1) < tf.norm(g_before * free / scale, axis=1)
-                r = tf.where((i > 0) & better, tf.minimum(2.0 * r, MAX_RADIUS), tf.minimum(r, radius))
-                d = solve(g_free, H * pinned)
-                d = tf.where(tf.math.is_finite(d), d, tf.zeros_like(d))
-                bad = ~(tf.math.is_finite(v) & finite_rows(g) & finite_rows(H))
-                u = (X - lo) / scale
-                inside = tf.reduce_all((u > -LEAVE_MARGIN) & (u < 1.0 + LEAVE_MARGIN), axis=1)
-                length = tf.norm(d / scale, axis=1)
-                came_from_elsewhere = tf.reduce_any(tf.not_equal(X, Xprev), axis=1)
-                active = tf.where(bad, came_from_elsewhere, inside & (length > STILL))
-                capped = d * tf.minimum(one, tf.math.divide_no_nan(r, length))[:, None]
-                move = (active & (i < steps))[:, None]
-                X_next = tf.where(bad[:, None], Xprev + 0.25 * (X - Xprev), X + capped)
-                X_next = tf.where(move, X_next, X)
-                Xprev_next = tf.where(move & ~bad[:, None], X, Xprev)
-                r_next = tf.where(move[:, 0] & bad, 0.25 * r, r)
-                return i + 1, tf.reduce_any(move), X_next, Xprev_next, r_next, v, g, H, d
-
-            start = (tf.constant(0), tf.constant(True), X, X, tf.fill([batch], radius), tf.zeros([batch], f64),
-                     tf.zeros([batch, n], f64), tf.zeros([batch, n, n], f64), tf.zeros([batch, n], f64))
-            out = tf.while_loop(lambda i, moved, *_: (i <= steps) & moved, body, start)
-            X, v, g, H, d = out[2], out[5], out[6], out[7], out[8]
-            return X, v, g, H, d
-
-        return newton
-
     # -- descent (float64)
-    def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool) -> dict:
-        """Run a descent.Plan's runs in the compiled loop; the arrays descent.report takes (numpy).
+    def descend(self, plan: descent.Plan, param_values: np.ndarray, path: bool, partial=None) -> dict:
+        """Run a descent.Plan's runs; the arrays descent.report takes (numpy).
 
-        The loop is traced once per set of optimizers built and per ``path`` (a race of up to
-        RACE_RUNS runs builds them all): the runs' starts, hyperparameters, learning rates, steps and
-        tolerance are inputs, so changing them does not retrace. It is compiled with XLA, which fuses each step's small element-wise ops (a step costs
-        a few microseconds instead of a hundred) but compiles (0.3 to 1.5 s) for each input shape. So a
-        call runs a fixed span of STEPS_PER_CALL steps (fewer when a path of that many steps would not
-        fit in PATH_BUFFER_MB), ending early when no run is going, and is called again while runs
-        are going: a new number of runs compiles again, a new number of steps does not.
+        The runs go in a compiled loop, traced once per set of optimizers built and per ``path`` (a race
+        of up to RACE_RUNS runs builds them all): the runs' starts, hyperparameters, learning rates,
+        steps and tolerance are inputs, so changing them does not retrace. It is compiled with XLA,
+        which fuses each step's small element-wise ops (a step costs a few microseconds instead of a
+        hundred) but compiles (0.3 to 1.5 s) for each input shape. So a call runs a fixed span of
+        STEPS_PER_CALL steps (fewer when a path of that many steps would not fit in PATH_BUFFER_MB),
+        ending early when no run is going, and is called again while runs are going: a new number of
+        runs compiles again, a new number of steps does not.
+
+        With ``partial`` (a race in the window) and that loop not compiled yet, the first steps need no
+        compile: the runs are stepped in numpy (descent.run_steps) with the formula's traced point
+        function (the first PARTIAL_FIRST steps eagerly: no trace), ``partial(out)`` gets the steps so
+        far (those first steps at once, the next PARTIAL_CHUNK once traced, then every PARTIAL_SECONDS;
+        runs still going have code RUNNING). For a formula raced again, or a race stepped longer than
+        COMPILE_AFTER_SECONDS, the loop compiles in a background thread meanwhile; the result is the
+        loop's if it compiles before the stepping ends, else the stepping's (the same numbers to
+        round-off), and the next race on the formula finds it compiled.
         """
         R = len(plan.starts)
         used = plan.used
-        if R <= RACE_RUNS:
+        race = R <= RACE_RUNS
+        if race:
             # A race in the window: build every first-order rule and pad the runs to RACE_RUNS, so
             # ticking another optimizer reuses the compiled loop instead of compiling for ~1 s. The
             # padding repeats the first run and is cut off below.
             used = tuple(o for o in descent.OPTIMIZERS if o != "newton" or "newton" in used)
             plan = plan.take(np.r_[np.arange(R), np.zeros(RACE_RUNS - R, int)])
         key = (used, path)
-        fn = self._descents.get(key)
-        if fn is None:
-            fn = self._descents[key] = self._descent_function(*key)
+        P = np.asarray(param_values, np.float64)
+        if partial is not None and race and path and key not in self._ready:
+            return self._stepped(plan, R, key, P, partial)
+        return self._result(R, path, *self._loop(plan, key, P, R))
+
+    def _loop(self, plan: descent.Plan, key: tuple, P: np.ndarray, R: int):
+        """The plan in the compiled loop: (state, final value/gradient/|gradient|, path records of the first
+        R runs: the rest pad a race), numpy."""
+        with self._lock:  # (a background compile may be building it)
+            fn = self._descents.get(key)
+            if fn is None:
+                fn = self._descents[key] = self._descent_function(*key)
+        path = key[1]
         box, rows = plan.box, len(plan.starts)  # rows: the runs computed, padding included
         span = descent.STEPS_PER_CALL
         if path:  # the path's buffer: span x R x (5n + 3) numbers (see below)
@@ -294,8 +258,9 @@ class Compiled:
             span = min(span, 1 << max(fits.bit_length() - 1, 6))
         zeros = np.zeros(rows, np.int32)
         state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
-        fixed = (np.asarray(param_values, np.float64), plan.kind, plan.table, np.int32(plan.steps),
+        fixed = (P, plan.kind, plan.table, np.int32(plan.steps),
                  np.float64(plan.tol), box.mean(axis=1), 0.5 * (box[:, 1] - box[:, 0]))
+        records = None
         if path:
             # Room for every step the runs may take, padding rows left out; np.empty's untouched
             # pages take no memory, so a run that stops early costs only the steps it took.
@@ -309,8 +274,75 @@ class Compiled:
                 records[first:first + taken] = record.numpy()[:taken, :R]
             if not np.any(state[3].numpy() == descent.RUNNING):
                 break
-        out = {k: t.numpy()[:R] for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
-        out.update(zip(("value", "gradient", "grad_norm"), (t.numpy()[:R] for t in final)))
+        self._ready.add(key)
+        return [t.numpy() for t in state], [t.numpy() for t in final], records
+
+    def _stepped(self, plan: descent.Plan, R: int, key: tuple, P: np.ndarray, partial) -> dict:
+        """A race whose loop is not compiled: numpy steps, partial results, the loop compiling aside (see descend)."""
+        used, path = key
+        mine = None  # this race run in the loop compiling aside, if this call started it
+        zeros = np.zeros(len(plan.starts), np.int32)
+        state = (plan.starts, np.zeros_like(plan.starts), plan.accumulator, zeros, zeros, zeros)
+        records, k, reported, reports, t0 = [], 0, 0.0, 0, time.perf_counter()
+        self._stepped_races[key] = again = self._stepped_races.get(key, 0) + 1
+        while np.any(state[3] == descent.RUNNING):
+            count = PARTIAL_FIRST if not reports else PARTIAL_CHUNK
+            # The first steps eagerly: they are out before the point function would have traced.
+            evaluate = lambda X, eager=not reports: self.at(X, P, eager=eager)  # noqa: E731
+            state, steps = descent.run_steps(evaluate, used, plan, state, k, count, path)
+            records += steps
+            k += len(steps)
+            # the first steps, the first chunk after the trace, then every PARTIAL_SECONDS (not the end:
+            # the result follows at once)
+            going = np.any(state[3] == descent.RUNNING)
+            if going and (reports < 2 or time.perf_counter() - reported >= PARTIAL_SECONDS):
+                partial(self._result(R, path, state, None, np.stack(records)[:, :R]))
+                reported, reports = time.perf_counter(), reports + 1
+            # The loop compiles aside (after the first steps are out: it competes for the CPU) for a
+            # formula raced again, or a long race: a formula raced once, briefly, is not worth it (the
+            # compile costs a second of CPU, and XLA keeps ~10 MB per loop compiled for good).
+            wanted = again > 1 or time.perf_counter() - t0 >= COMPILE_AFTER_SECONDS
+            if reports and wanted and key not in self._compiling and _ASIDE.acquire(blocking=False):
+                mine = self._compile_aside(plan, key, P, R)
+            if key in self._ready:  # compiled meanwhile: this race from the loop (run aside, or now: warm)
+                done = mine is not None and mine.done() and mine.exception() is None
+                return self._result(R, path, *(mine.result() if done else self._loop(plan, key, P, R)))
+        v, g, _ = self.at(state[0], P)
+        final = (v, g, np.sqrt((g * g) @ np.ones(g.shape[1])))
+        return self._result(R, path, state, final, np.stack(records)[:, :R])
+
+    def _compile_aside(self, plan: descent.Plan, key: tuple, P: np.ndarray, R: int) -> Future:
+        """Run the plan in the compiled loop in a background thread, at the lowest priority: its result
+        when it is done, and the loop compiled for the next race. (The caller holds _ASIDE; released here.)"""
+        future = self._compiling[key] = Future()
+        device = self.device
+
+        def compile_():
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
+            except (AttributeError, OSError):
+                pass
+            try:
+                with tf.device(device) if device else contextlib.nullcontext():
+                    future.set_result(self._loop(plan, key, P, R))
+            except BaseException as exc:  # noqa: BLE001 - the stepping goes on without it
+                future.set_exception(exc)
+                self._compiling.pop(key, None)  # (the next race may try again)
+            finally:
+                _ASIDE.release()
+                _ASIDE_THREADS.discard(threading.current_thread())
+
+        thread = threading.Thread(target=compile_, name="calcviz-compile-race", daemon=True)
+        _ASIDE_THREADS.add(thread)
+        thread.start()
+        return future
+
+    def _result(self, R: int, path: bool, state, final, records: np.ndarray | None) -> dict:
+        """The arrays descent.report takes, for the first R runs, from a loop's state and its records
+        (steps x R x columns)."""
+        out = {k: np.asarray(t)[:R] for k, t in zip(("X", "code", "stop", "fallbacks"), (state[0], *state[3:]))}
+        if final is not None:
+            out.update(zip(("value", "gradient", "grad_norm"), (np.asarray(t)[:R] for t in final)))
         if path:  # the columns the loop packed: X, g, update, velocity, accumulator (n each), v, |g|, fallback
             n, columns = len(self.variables), records[:out["stop"].max() + 1]
             out["path"] = {key: columns[:, :, i * n:(i + 1) * n]
@@ -347,7 +379,8 @@ class Compiled:
             any_rows=lambda a: functools.reduce(tf.logical_or, columns(a)),
             float32=lambda a: tf.cast(tf.cast(a, tf.float32), f64), eigh=tf.linalg.eigh,
             matvec=lambda A, x, transpose=False: tf.linalg.matvec(A, x, adjoint_a=transpose),
-            transpose=tf.linalg.matrix_transpose, eye=lambda k: tf.eye(k, dtype=f64))
+            transpose=tf.linalg.matrix_transpose, eye=lambda k: tf.eye(k, dtype=f64),
+            float64=lambda a: tf.cast(a, f64), count=lambda b: tf.cast(b, i32))
 
         derivatives = self._derivatives
 
@@ -381,18 +414,13 @@ class Compiled:
                 k = first + i  # the step; i counts from 0 in each call
                 v, g, H = evaluate(X, P)
                 norm = row_norm(g)
-                active = tf.equal(code, descent.RUNNING)
-                code = tf.where(active, descent.stop_codes(ops, k, X, v, g, norm, steps, tol, centre, half), code)
-                stop = tf.where(active, k, stop)  # a run's last step is the one where it stopped
-                going = tf.equal(code, descent.RUNNING)
-                update, velocity, accumulator, fallback = descent.updates(
-                    ops, used, kind, hp, tf.cast(k + 1, f64), rates[i], g, H, velocity, accumulator)
-                fallbacks += tf.cast(fallback & going, i32)
+                moved, velocity, accumulator, code, stop, fallbacks, update, fallback = descent.step(
+                    ops, used, k, rates[i], X, v, g, H, norm, velocity, accumulator, code, stop, fallbacks,
+                    kind, hp, steps, tol, centre, half)
                 if path:
                     numbers = tf.stack([v, norm, tf.cast(fallback, f64)], axis=1)
                     record = (record[0].write(i, tf.concat([X, g, update, velocity, accumulator, numbers], 1)),)
-                X = tf.where(going[:, None], X + update, X)
-                return (i + 1, X, velocity, accumulator, code, stop, fallbacks) + record
+                return (i + 1, moved, velocity, accumulator, code, stop, fallbacks) + record
 
             def going(i, X, velocity, accumulator, code, *_):
                 # (the span test inside the reduction: as `(k < end) & reduce_any(...)` XLA's loop ran 1.5x slower)
@@ -416,18 +444,25 @@ class Compiled:
             raise EngineError("a surface needs two axis variables")
         # Large grids go through XLA, which fuses the element-wise ops into one pass (2x faster at
         # N = 1000) but costs about 100 ms to compile per expression and grid size: small grids,
-        # the live-editing case, stay on the plain graph.
-        large = len(xs) * len(ys) >= XLA_MIN_POINTS
-        if self._grids[large] is None:
-            self._grids[large] = self._grid_function(jit=large)
-        v, gx, gy = self._grids[large](np.asarray(xs, np.float32), np.asarray(ys, np.float32),
-                                       np.asarray(param_values, np.float32))
+        # the live-editing case, stay on the plain graph. Traced per grid size: with static shapes the
+        # gradient needs no broadcast bookkeeping, and a new formula's grid traces in half the time.
+        # The first grid of a size runs eagerly, untraced: most formulas are drawn once, and eagerly
+        # that took 3-8 ms at N = 200 against 25 ms to trace (N = 1000: 40 against 150-400 ms of XLA).
+        key = (len(xs), len(ys), len(xs) * len(ys) >= XLA_MIN_POINTS)
+        fn = self._grids.get(key)
+        if fn is None and key not in self._grids_eager:
+            self._grids_eager.add(key)
+            fn = self._grid_function(*key).python_function
+        elif fn is None:
+            fn = self._grids[key] = self._grid_function(*key).get_concrete_function()
+        v, gx, gy = fn(tf.constant(xs, tf.float32), tf.constant(ys, tf.float32),
+                       tf.constant(param_values, tf.float32))
         return np.asarray(v), np.asarray(gx), np.asarray(gy)  # views on TF's buffers: no copy
 
-    def _grid_function(self, jit: bool):
+    def _grid_function(self, nx: int, ny: int, jit: bool):
         f32, f = tf.float32, self._f
 
-        @tf.function(input_signature=[tf.TensorSpec([None], f32), tf.TensorSpec([None], f32),
+        @tf.function(input_signature=[tf.TensorSpec([nx], f32), tf.TensorSpec([ny], f32),
                                       tf.TensorSpec([len(self.params)], f32)],
                      autograph=False, jit_compile=jit)
         def grid(xs, ys, P):

@@ -5,8 +5,9 @@ TensorFlow and the OpenGL view crash when they share a process on Mesa's softwar
 started with ``spawn`` (never fork after GL or TF exist), over a pipe.
 
 Protocol, child -> parent: ``("ready", device_name)``, ``("result", id, kind, payload)``,
-``("error", id, kind, message)``. Parent -> child: ``(id, kind, kwargs)`` where kind names an
-Engine request method.
+``("error", id, kind, message)``, and before a result ``("progress", id, kind, fraction)`` or
+``("partial", id, kind, payload)`` (the result so far: a race's first steps). Parent -> child:
+``(id, kind, kwargs)`` where kind names an Engine request method.
 
 Stale work is dropped twice: the client keeps at most one request in flight and only the
 newest pending request per kind (superseded ones are never computed), and a result whose id is
@@ -35,6 +36,7 @@ from typing import Any
 # Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
 # Long ones among them take a ``progress(fraction)`` callback, reported as ("progress", ...) messages.
 REPORTS_PROGRESS = ("find_critical_points", "basins")
+REPORTS_PARTIAL = ("descend",)  # these take a ``partial(result so far)`` callback
 KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate", "descend", "basins", "backprop",
          "evaluate_matrix", "check_derivatives")
 
@@ -46,6 +48,7 @@ class Reply:
     payload: Any = None
     error: str | None = None
     progress: float | None = None  # set on an interim reply: the fraction done so far
+    partial: bool = False          # an interim reply with the result so far (the final one follows)
 
 
 def _exit_with_parent() -> None:
@@ -90,6 +93,8 @@ def _serve(conn, device: str) -> None:
                 raise ValueError(f"unknown request {kind!r}")
             if kind in REPORTS_PROGRESS:
                 kwargs["progress"] = lambda fraction, r=request_id, k=kind: conn.send(("progress", r, k, fraction))
+            if kind in REPORTS_PARTIAL:
+                kwargs["partial"] = lambda payload, r=request_id, k=kind: conn.send(("partial", r, k, payload))
             conn.send(("result", request_id, kind, getattr(engine, kind)(**kwargs)))
         except (ParseError, ValueError, ArithmeticError) as exc:
             conn.send(("error", request_id, kind, str(exc)))
@@ -169,6 +174,10 @@ class ComputeClient:
                     _, request_id, kind, fraction = message
                     if request_id == self.latest.get(kind):
                         replies.append(Reply(kind, request_id, progress=float(fraction)))
+                elif tag == "partial":
+                    _, request_id, kind, payload = message
+                    if request_id == self.latest.get(kind):
+                        replies.append(Reply(kind, request_id, payload, partial=True))
                 else:
                     _, request_id, kind, body = message
                     self._in_flight = None
@@ -219,7 +228,7 @@ class ComputeClient:
             if not replies:
                 raise TimeoutError(f"no reply to {kind} within {timeout} s")
             for reply in replies:
-                if reply.id == request_id and reply.progress is None:
+                if reply.id == request_id and reply.progress is None and not reply.partial:
                     return reply
                 if reply.kind == "crashed" and not self._waiting(request_id):
                     return reply

@@ -1,9 +1,10 @@
 """Critical points of a function of n variables inside a box: search, de-duplicate, classify, and
 say what is true of them: which are the box's extremes, which form curves, how complete the list is.
 
-The search starts Newton's method on the gradient from a grid of seeds over the box (the batched
-TensorFlow iteration is :meth:`calcviz.models.autodiff.Compiled.newton`; this module never imports
-TensorFlow, it is handed that iteration as a callable). Seeds stop when their Newton step is
+The search starts Newton's method on the gradient from a grid of seeds over the box (``newton_iteration``:
+the iteration in numpy, each step one call of the formula's traced value/gradient/Hessian function,
+:meth:`calcviz.models.autodiff.Compiled.at`; this module never imports TensorFlow, it is handed that
+function as a callable). Seeds stop when their Newton step is
 negligible, when they leave the box or reach a place where f is undefined; the rest iterate on, in
 chunks, up to a budget. Besides the grid, the grid's seeds on the box's boundary search again, each
 along the face it lies on (an edge of a rectangle, an end of an interval): the box's extremes over
@@ -36,6 +37,7 @@ gradient test likewise compares with the gradients of the seeds around.)
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -76,12 +78,20 @@ DENSE = 4                              # fewer seeds than this per point found: 
 CURVE = 6                              # more degenerate points than this left untraced: probably a region
 MAX_CURVE_STARTS = 8                   # trace curves from at most this many degenerate points
 TRACE_STEPS = 4                        # a traced curve takes at most this many cells per seed per side
+# Newton's pseudo-inverse ignores Hessian eigenvalues below this fraction of the largest: a rank-one
+# Hessian (log(e^x+e^y)) computes its zero eigenvalue as +-1e-17 of the other, and inverting that
+# would fling the point away along the valley.
+PINV_CUTOFF = 1e-12
 
 TYPES = ("min", "max", "saddle", "degenerate")
 
-# newton(points (B, n), steps, free (B, n) bool) -> points, value (B,), gradient (B, n), Hessian (B, n, n),
-# next step (B, n): Newton's iteration with each point moving only along its free coordinates.
-NewtonFunction = Callable[[np.ndarray, int, np.ndarray], tuple]
+# newton(points (B, n), steps, free (B, n) bool, known) -> points, value (B,), gradient (B, n), Hessian (B, n, n),
+# next step (B, n): Newton's iteration with each point moving only along its free coordinates (see
+# newton_iteration; ``known`` is None or the value, gradient and Hessian at the points).
+NewtonFunction = Callable[[np.ndarray, int, np.ndarray, tuple | None], tuple]
+# evaluate(points (B, n), batch) -> value (B,), gradient (B, n), Hessian (B, n, n): the formula's derivatives,
+# computed in batches of ``batch`` points (B <= batch: one traced function serves a whole search).
+Evaluate = Callable[[np.ndarray, int], tuple]
 
 
 class BoxError(ValueError):
@@ -135,12 +145,153 @@ def boundary_seeds(grid: np.ndarray, per_side: int) -> tuple[np.ndarray, np.ndar
     return grid[on], ~at_bound[on]
 
 
+def newton_iteration(evaluate: Callable[[np.ndarray], tuple], lo: np.ndarray, scale: np.ndarray,
+                     radius: float) -> NewtonFunction:
+    """Newton's method on the gradient over the box [lo, lo + scale], driven from numpy: a NewtonFunction.
+
+    ``newton(points, steps, free)`` takes up to ``steps`` capped Newton steps from each point and
+    returns the final points, and the value, gradient, Hessian and the next, uncapped, Newton step
+    there. Each pass evaluates, then moves (except on its last pass), so the last evaluation is the
+    report. Each step solves H d = -g in the least-squares sense through the Hessian's
+    eigen-decomposition (closed form for n = 1, 2), dropping eigenvalues below PINV_CUTOFF of the
+    largest (a pseudo-inverse: a singular Hessian gives a step in its range instead of infinity). The
+    step, in box units (divided by ``scale``), is capped at a per-point trust radius that starts at
+    ``radius`` and doubles after a step that reduced |grad f| (so a point travels down a long valley
+    such as Rosenbrock's quickly), up to MAX_RADIUS; a point that lands where f or its derivatives
+    are undefined goes back a quarter of its step and its radius shrinks by 4. A point stops once its
+    step is below STILL or it is more than LEAVE_MARGIN outside the box. ``free`` (B, n) says which
+    coordinates each point may move: a point on a face of the box moves along it, solving the
+    face's own Newton equation (the fixed rows and columns of H and entries of g dropped).
+
+    A point that did not move in a pass never moves again in the call (nothing it depends on
+    changes), so only the points still moving are evaluated and updated: ``evaluate`` gets those rows.
+    ``known`` (value, gradient, Hessian at ``points``, when the caller has them) saves the first pass.
+    """
+    lo, scale = np.asarray(lo, float), np.asarray(scale, float)
+
+    def newton(points: np.ndarray, steps: int, free: np.ndarray | None = None, known: tuple | None = None) -> tuple:
+        X = np.array(points, np.float64)
+        B, n = X.shape
+        v, g, H, d = np.zeros(B), np.zeros((B, n)), np.zeros((B, n, n)), np.zeros((B, n))
+        # The points still iterated (``idx``: their rows, ``x``: where they are, ``back``: where they came
+        # from, ``r``: their trust radius). A point that stopped is iterated on unchanged (it stays put)
+        # until enough have stopped to be worth dropping; its results are written out then.
+        idx, x, back, r, g_before = np.arange(B), X.copy(), X.copy(), np.full(B, float(radius)), None
+        fr = None if free is None or np.all(free) else np.asarray(free, np.float64)  # None: all free
+        pin = None if fr is None else fr[:, :, None] * fr[:, None, :]  # a face's own Hessian: fixed rows, columns out
+        with np.errstate(all="ignore"):
+            for i in range(int(steps) + 1):
+                vl, gl, Hl = known if i == 0 and known is not None else evaluate(x)
+                g_free = gl if fr is None else gl * fr
+                norm = _row_norm(g_free / scale)
+                # The radius doubles after a step that reduced |g| and is back to its start after one that
+                # did not (Newton's path to a saddle need not reduce |g|: never below the start).
+                r = np.minimum(r, radius) if g_before is None else \
+                    np.where(norm < g_before, np.minimum(2.0 * r, MAX_RADIUS), np.minimum(r, radius))
+                dl = _solve(g_free, Hl if fr is None else Hl * pin)
+                if not np.isfinite(dl).all():
+                    dl[~np.isfinite(dl)] = 0.0
+                defined = np.isfinite(vl).all() and np.isfinite(gl).all() and np.isfinite(Hl).all()
+                bad = None if defined else ~(np.isfinite(vl) & _finite_rows(gl) & _finite_rows(Hl))
+                length = _row_norm(dl / scale)
+                move = _inside((x - lo) / scale, LEAVE_MARGIN) & (length > STILL)
+                if bad is not None:  # an undefined point moves only if it came from elsewhere: back towards there
+                    move = np.where(bad, ~_all_columns(x == back), move)
+                if i == steps or not move.any():
+                    if len(idx) == B:  # no point was dropped: these are the results
+                        return x, vl, gl, Hl, dl
+                    X[idx], v[idx], g[idx], H[idx], d[idx] = x, vl, gl, Hl, dl
+                    break
+                cap = np.minimum(1.0, np.divide(r, length, out=np.zeros_like(r), where=length > 0))
+                ahead = x + dl * cap[:, None]
+                if bad is not None:  # back a quarter of the way, with a quarter of the radius
+                    ahead = np.where(bad[:, None], back + 0.25 * (x - back), ahead)
+                    back = np.where(bad[:, None], back, x)
+                    r = np.where(move & bad, 0.25 * r, r)
+                else:
+                    back = x
+                moving = np.count_nonzero(move)
+                if moving < 0.75 * len(move):  # drop the points that stopped
+                    stop = ~move
+                    k = idx[stop]
+                    X[k], v[k], g[k], H[k], d[k] = x[stop], vl[stop], gl[stop], Hl[stop], dl[stop]
+                    idx, x, back, r, g_before = idx[move], ahead[move], back[move], r[move], norm[move]
+                    fr, pin = (None, None) if fr is None else (fr[move], pin[move])
+                else:  # (a stopped point's next pass repeats this one: its place, values and step)
+                    x, g_before = np.where(move[:, None], ahead, x), norm
+        return X, v, g, H, d
+
+    return newton
+
+
+def _solve(g: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """-H^+ g for each row (H symmetric up to round-off), dropping eigenvalues below PINV_CUTOFF of the largest."""
+    n = g.shape[1]
+
+    def inverse(lam, largest):
+        keep = np.abs(lam) > PINV_CUTOFF * largest
+        return np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+
+    if n == 1:
+        h = H[:, 0, 0]
+        return -(inverse(h, np.abs(h)) * g[:, 0])[:, None]
+    if n == 2:
+        a, b, c = H[:, 0, 0], 0.5 * (H[:, 0, 1] + H[:, 1, 0]), H[:, 1, 1]
+        g0, g1 = g[:, 0], g[:, 1]
+        # Where |det| = |l1 l2| is not small next to (|a| + |b| + |c|)^2 >= l_max^2, the inverse directly;
+        # the rest (near singular: the pseudo-inverse may drop an eigenvalue) through its eigenvalues.
+        det = a * c - b * b
+        size = np.abs(a) + np.abs(b) + np.abs(c)
+        direct = np.abs(det) > 1e-6 * size * size
+        out = np.stack([(b * g1 - c * g0) / det, (b * g0 - a * g1) / det], axis=1)
+        if not direct.all():
+            rest = np.flatnonzero(~direct)
+            diagonal = b[rest] == 0  # (a seed on an edge: its fixed row and column are zero)
+            if diagonal.any():
+                k = rest[diagonal]
+                largest = np.maximum(np.abs(a[k]), np.abs(c[k]))
+                out[k] = -np.stack([inverse(a[k], largest) * g0[k], inverse(c[k], largest) * g1[k]], axis=1)
+                rest = rest[~diagonal]
+            a, b, c, g0, g1 = a[rest], b[rest], c[rest], g0[rest], g1[rest]
+            theta = 0.5 * np.arctan2(2.0 * b, a - c)  # the one Jacobi rotation that diagonalises H
+            cs, sn = np.cos(theta), np.sin(theta)
+            l1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
+            l2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
+            largest = np.maximum(np.abs(l1), np.abs(l2))
+            q1 = inverse(l1, largest) * (cs * g0 + sn * g1)
+            q2 = inverse(l2, largest) * (cs * g1 - sn * g0)
+            out[rest] = -np.stack([cs * q1 - sn * q2, sn * q1 + cs * q2], axis=1)
+        return out
+    finite = _finite_rows(H)[:, None, None]  # eigh needs finite input
+    lam, V = np.linalg.eigh(np.where(finite, _sym(H), np.eye(n)))
+    q = inverse(lam, np.max(np.abs(lam), axis=1, keepdims=True)) * np.einsum("bji,bj->bi", V, g)
+    return -np.einsum("bij,bj->bi", V, q)
+
+
 def _rows(a: np.ndarray) -> np.ndarray:
     return a.reshape(len(a), int(np.prod(a.shape[1:])))
 
 
 def _finite_rows(a: np.ndarray) -> np.ndarray:
-    return np.isfinite(_rows(a)).all(axis=1)
+    return _all_columns(np.isfinite(_rows(a)))
+
+
+# Row reductions as folds over the (few) columns: numpy reduces along a short last axis ten times slower.
+def _all_columns(m: np.ndarray) -> np.ndarray:
+    """Each row of the boolean (B, k) all True."""
+    if not m.shape[1]:
+        return np.ones(len(m), bool)
+    return functools.reduce(np.logical_and, (m[:, k] for k in range(1, m.shape[1])), m[:, 0])
+
+
+def _row_norm(a: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of each row of (B, n) (inf and nan carry through the product with ones)."""
+    return np.sqrt((a * a) @ np.ones(a.shape[1]))
+
+
+def _inside(u: np.ndarray, margin: float) -> np.ndarray:
+    """Each point (box units) within ``margin`` of the box, strictly."""
+    return _all_columns((u > -margin) & (u < 1.0 + margin))
 
 
 def run_newton(newton: NewtonFunction, seeds: np.ndarray, free: np.ndarray, lo: np.ndarray, width: np.ndarray,
@@ -187,25 +338,32 @@ def _iterate(newton: NewtonFunction, seeds: np.ndarray, free: np.ndarray, budget
     B = len(seeds)
     X, v, g, H, d = newton(seeds, 0, free)  # the seeds themselves: values for the scale, undefined seeds out
     with np.errstate(invalid="ignore", over="ignore"):
-        curvature = np.linalg.norm(_rows(H * width[:, None] * width[None, :]), axis=1)
+        curvature = _row_norm(_rows(H * width[:, None] * width[None, :]))
     out = {"X": X, "v": v, "g": g, "H": H, "d": d, "seed_X": X.copy(), "seed_values": v.copy(), "seed_gradient": g.copy(),
            "seed_hessian": H.copy(), "seed_curvature": np.where(np.isfinite(curvature), curvature, 0.0),
            "slow": np.zeros(B, bool), "drifting": np.zeros(B, bool)}
     defined = np.isfinite(v) & _finite_rows(g) & _finite_rows(H)
-    step = np.linalg.norm(d / width, axis=1)
+    step = _row_norm(d / width)
     moving = active = defined & (step > STILL)
     before, start, done_steps = step, X, 0
     while active.any() and done_steps < MAX_ITERATIONS:
         before, start = step, X
         steps = min(CHUNK, MAX_ITERATIONS - done_steps)
-        free = free & (budget > done_steps)[:, None]
-        X, v, g, H, d = newton(X, steps, free)
+        # Only the seeds still going iterate; the others would stay where they are (their values there
+        # are known), and one held by its budget has no step.
+        if active.all():
+            X, v, g, H, d = newton(X, steps, free, (v, g, H))
+        else:
+            rows = np.flatnonzero(active)
+            held = budget <= done_steps
+            X, v, g, H, d = X.copy(), v.copy(), g.copy(), H.copy(), np.where(held[:, None], 0.0, d)
+            X[rows], v[rows], g[rows], H[rows], d[rows] = newton(X[rows], steps, free[rows], (v[rows], g[rows], H[rows]))
         done_steps += steps
         u = (X - lo) / width
         finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H)
-        inside = np.all((u > -LEAVE_MARGIN) & (u < 1 + LEAVE_MARGIN), axis=1)
-        step = np.linalg.norm(d / width, axis=1)
-        moved = np.max(np.abs(X - start) / width, axis=1)
+        inside = _inside(u, LEAVE_MARGIN)
+        step = _row_norm(d / width)
+        moved = functools.reduce(np.maximum, (np.abs(X[:, k] - start[:, k]) / width[k] for k in range(len(width))))
         moving = finite & inside & (step > STILL)
         active = moving & (budget > done_steps)
         report(min(1.0, done_steps / MAX_ITERATIONS))
@@ -246,18 +404,25 @@ def _null(lam: np.ndarray, local_scale) -> np.ndarray:
     return np.abs(lam) <= DEGENERATE_TOL * scale
 
 
-def local_max(u: np.ndarray, per_seed: np.ndarray, per_side: int) -> np.ndarray:
+def local_max(u: np.ndarray, per_seed: np.ndarray, per_side: int, around: np.ndarray | None = None) -> np.ndarray:
     """For points u (box units), the largest of ``per_seed`` (a number or a row per grid seed) at the
-    grid seeds within one cell: (len(u),) or (len(u), k)."""
+    grid seeds within one cell: (len(u),) or (len(u), k). ``around``: ``neighbourhood_max`` of it, if known."""
     n = u.shape[1]
-    per_seed = np.asarray(per_seed, float)
-    grid = per_seed.reshape((per_side,) * n + per_seed.shape[1:])
+    if around is None:
+        around = neighbourhood_max(per_seed, per_side, n)
     nearest = np.clip(np.round(u * (per_side - 1)).astype(np.int64), 0, per_side - 1)
-    out = np.full((len(u),) + per_seed.shape[1:], -np.inf)
-    for shift in np.ndindex(*(3,) * n):
-        k = np.clip(nearest + np.array(shift) - 1, 0, per_side - 1)
-        out = np.maximum(out, grid[tuple(k.T)])
-    return out
+    return around[tuple(nearest.T)]
+
+
+def neighbourhood_max(per_seed: np.ndarray, per_side: int, n: int) -> np.ndarray:
+    """The largest of ``per_seed`` over each grid seed's 3^n neighbourhood (cut at the box's edge), on
+    the grid: a maximum filter, one axis at a time."""
+    grid = np.asarray(per_seed, float).reshape((per_side,) * n + np.shape(per_seed)[1:])
+    below = np.clip(np.arange(per_side) - 1, 0, per_side - 1)
+    above = np.clip(np.arange(per_side) + 1, 0, per_side - 1)
+    for axis in range(n):
+        grid = np.maximum(grid, np.maximum(grid.take(below, axis), grid.take(above, axis)))
+    return grid
 
 
 def cluster(u: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
@@ -273,22 +438,45 @@ def cluster(u: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     reps = np.sort(first)  # one point per bucket, best first (u is in ``order``)
-    centers = np.empty((len(reps), u.shape[1]))
+    near = _with_neighbour(u[reps], CLUSTER_TOL)  # only these can merge: the rest are groups of their own
+    group = np.arange(len(reps))  # rep -> group
+    if near.any():
+        centers, groups, count = [], [], 0  # the groups started by near reps: where, which
+        for k in range(len(reps)):
+            if near[k]:
+                point = u[reps[k]]
+                close = np.flatnonzero(np.max(np.abs(np.array(centers) - point), axis=1) <= CLUSTER_TOL) \
+                    if centers else ()
+                if len(close):
+                    group[k] = groups[close[0]]
+                    continue
+                centers.append(point)
+                groups.append(count)
+            group[k] = count
+            count += 1
+    else:
+        count = len(reps)
     owner = np.empty(len(first), dtype=np.int64)  # bucket -> group
-    count = 0
-    for rep in reps:
-        if count:
-            close = np.flatnonzero(np.max(np.abs(centers[:count] - u[rep]), axis=1) <= CLUSTER_TOL)
-            if close.size:
-                owner[inverse[rep]] = close[0]
-                continue
-        owner[inverse[rep]] = count
-        centers[count] = u[rep]
-        count += 1
+    owner[inverse[reps]] = group
     member_group = owner[inverse]
     by_group = np.argsort(member_group, kind="stable")  # keeps best-first order inside each group
     bounds = np.searchsorted(member_group[by_group], np.arange(count + 1))
     return [order[by_group[bounds[k]:bounds[k + 1]]] for k in range(count)]
+
+
+def _with_neighbour(u: np.ndarray, tol: float) -> np.ndarray:
+    """Which points (rows of u) have another within ``tol`` (max norm): a sweep along the first axis."""
+    out = np.zeros(len(u), bool)
+    by_first = np.argsort(u[:, 0], kind="stable")
+    first = u[by_first, 0]
+    ends = np.searchsorted(first, first + tol * (1 + 1e-9), side="right")  # (a hair wide: exact test below)
+    for i in np.flatnonzero(ends - np.arange(len(u)) > 1):
+        others = by_first[i + 1:ends[i]]
+        close = np.max(np.abs(u[others] - u[by_first[i]]), axis=1) <= tol
+        if close.any():
+            out[by_first[i]] = True
+            out[others[close]] = True
+    return out
 
 
 def _fmt(v: float) -> str:
@@ -468,6 +656,7 @@ class _Search:
 
     def __init__(self, newton: NewtonFunction, box: _Box, batch: int, progress):
         self.newton, self.box, self.batch, self.progress = newton, box, batch, progress
+        self._around = {}  # id of a per-seed array -> (it, its neighbourhood_max)
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:
@@ -501,7 +690,11 @@ class _Search:
         self.F = spread(grid_run)
 
     def local(self, u: np.ndarray, per_seed: np.ndarray) -> np.ndarray:
-        return local_max(u, per_seed, self.box.per_side)
+        # The same few per-seed arrays are asked about again and again: their filtered grids are kept.
+        key = id(per_seed)
+        if key not in self._around or self._around[key][0] is not per_seed:
+            self._around[key] = per_seed, neighbourhood_max(per_seed, self.box.per_side, len(self.box.axes))
+        return local_max(u, per_seed, self.box.per_side, self._around[key][1])
 
     def tie(self, value: float, u: np.ndarray) -> float:
         """Round-off in values of f near u: TIE of |f| plus f's variation over a cell there."""
@@ -528,10 +721,10 @@ class _Search:
         u = box.u(X)
         with np.errstate(invalid="ignore", over="ignore"):
             gw = np.abs(g * run["free"] * box.width)
-            gs = np.linalg.norm(gw, axis=1) / self.F
-            steps = np.linalg.norm(d / box.width, axis=1)
+            gs = _row_norm(gw) / self.F
+            steps = _row_norm(d / box.width)
         finite = np.isfinite(v) & _finite_rows(g) & _finite_rows(H) & _finite_rows(X)
-        inside = finite & np.all((u >= -EDGE_TOL) & (u <= 1 + EDGE_TOL), axis=1)
+        inside = finite & _all_columns((u >= -EDGE_TOL) & (u <= 1 + EDGE_TOL))
         accepted = inside & (gs <= GRAD_TOL) & (steps <= STEP_TOL)
         # The local test for these only, once per place (thousands of seeds polish to the same few points).
         candidates = np.flatnonzero(accepted)
@@ -726,10 +919,10 @@ def _extreme(box: _Box, u: np.ndarray, values: np.ndarray, k: int | None) -> dic
     return {"value": float(values[k]), "point": box.named(box.X(u[k])), "where": box.where(u[k])}
 
 
-def find_critical_points(newton: NewtonFunction, axes: Sequence[str], ranges: Sequence[Sequence[float]],
+def find_critical_points(evaluate: Evaluate, axes: Sequence[str], ranges: Sequence[Sequence[float]],
                          seeds_per_side: int | None = None,
                          progress: Callable[[float], None] | None = None) -> dict:
-    """The whole search with a given Newton iteration (see NewtonFunction). Adds "seconds".
+    """The whole search, with f's derivatives from ``evaluate`` (see Evaluate). Adds "seconds".
 
     1. Newton from a per_side^n grid of seeds over the box, and from the grid's seeds on the box's
        boundary along their faces (see boundary_seeds).
@@ -742,7 +935,9 @@ def find_critical_points(newton: NewtonFunction, axes: Sequence[str], ranges: Se
                np.array([float(r[1]) - float(r[0]) for r in ranges]), per_side)
     grid = seed_grid(ranges, per_side)
     edge, edge_free = boundary_seeds(grid, per_side)
-    search = _Search(newton, box, len(grid) + len(edge), progress)  # one batch: grid and faces together
+    batch = len(grid) + len(edge)  # one batch size per search: grid and faces together
+    newton = newton_iteration(lambda X: evaluate(X, batch), box.lo, box.width, trust_radius(per_side))
+    search = _Search(newton, box, batch, progress)
     run = search.run(np.vstack([grid, edge]), np.vstack([np.ones(grid.shape, bool), edge_free]),
                      np.r_[np.zeros(len(grid)), np.ones(len(edge))], progress=lambda f: search.report(0.8 * f))
     search.scales(run)
@@ -776,7 +971,7 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
     D = np.diag(box.width)
     idx = np.flatnonzero(accepted)
     groups = [idx[grp] for grp in cluster(u[idx], np.argsort(gs[idx], kind="stable"))]
-    stayed = np.all(X == run["seed_X"], axis=1)
+    stayed = _all_columns(X == run["seed_X"])
     lone = np.array([grp[0] for grp in groups if len(grp) == 1 or stayed[grp].all()], dtype=np.int64)
     scaled = np.linalg.eigvalsh(_sym(D @ H[lone] @ D) / F) if lone.size else np.zeros((0, n))
     flat = set(lone[np.all(np.abs(scaled) <= DEGENERATE_TOL, axis=1)].tolist())
@@ -818,7 +1013,7 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
     V = np.concatenate([v[best], cv, run["seed_values"], v])
     named = len(best) + len(cu)
     with np.errstate(invalid="ignore"):
-        met = ~np.isnan(V) & np.isfinite(P).all(axis=1) & np.all((P >= -EDGE_TOL) & (P <= 1 + EDGE_TOL), axis=1)
+        met = ~np.isnan(V) & _finite_rows(P) & _all_columns((P >= -EDGE_TOL) & (P <= 1 + EDGE_TOL))
     candidates = np.flatnonzero(met)
     tie = {}  # extreme -> how close counts as equal to it (round-off)
 
@@ -889,7 +1084,7 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
         if len(explained) and np.min(np.max(np.abs(explained - P[k]), axis=1)) <= box.cell:
             continue
         extreme = (box_min, box_max)[kind == "max"]
-        if search.local(P[k][None], search.undefined.astype(float))[0] > 0:
+        if search.local(P[k][None], search.undefined)[0] > 0:
             remarks.append(f"f is {word} next to where it is undefined ({extreme['value']:.6g} at "
                            f"{_at(extreme['point'])}) than at any critical point: it has no {kind}imum there.")
         else:

@@ -10,8 +10,9 @@ c = (1 + cos(pi min(step, decay_steps) / decay_steps)) / 2.
 
 All runs advance together in the engine's compiled loop (Compiled.descend in autodiff.py), one batched
 value-and-gradient evaluation per step (Hessians too when a Newton run is present), in float64. This
-module holds the arithmetic of a step (``stop_codes``, ``updates``), written against an ``ops``
-namespace the engine fills with TensorFlow's functions, so it exists once; the request checking
+module holds the arithmetic of a step (``step``: ``stop_codes``, ``updates``), written against an
+``ops`` namespace the engine fills with TensorFlow's functions, so it exists once; with numpy's
+(``NUMPY_OPS``, ``run_steps``) it steps a race before its loop is compiled. The request checking
 (``plan``) and the result (``report``) are numpy. A run stops when |grad f| < tol (converged), after
 ``steps`` updates (max_steps), or when its value, gradient or point stops being finite or the point
 leaves the box scaled DIVERGE_FACTOR times about its centre (diverged); the step where it happened is
@@ -28,6 +29,7 @@ import functools
 import gc
 import math
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -212,7 +214,8 @@ HP_KEYS = ("momentum", "rho", "epsilon", "beta_1", "beta_2", "damping")  # the c
 
 # A run's stop code: 0 while it runs. The diverged reasons are in the order they are tested.
 RUNNING, CONVERGED, OUT_OF_STEPS, POINT_NOT_FINITE, LEFT_BOX, VALUE_NOT_FINITE, GRADIENT_NOT_FINITE = range(7)
-STATUS = {CONVERGED: "converged", OUT_OF_STEPS: "max_steps"}  # any other code: "diverged"
+STATUS = {RUNNING: "running", CONVERGED: "converged", OUT_OF_STEPS: "max_steps"}  # any other code: "diverged"
+# ("running": a race's runs reported before their end, see descend's ``partial``)
 
 
 def stop_codes(ops, k, X, v, g, grad_norm, steps, tol, centre, half):
@@ -275,6 +278,61 @@ def _newton(ops, g, H, rate, damping):
     positive = finite & (lam[:, 0] > approximation.PD_TOL * ops.abs(lam[:, n - 1]))
     d = -ops.matvec(V, ops.matvec(V, g, True) / ops.where(positive[:, None], lam, 1.0))  # -V diag(1/lam) V^T g
     return ops.where(positive[:, None], damping * d, -(g * rate)), ~positive
+
+
+def step(ops, used, k, rate, X, v, g, H, grad_norm, velocity, accumulator, code, stop, fallbacks, kind, hp, steps,
+         tol, centre, half):
+    """Step k of every run from its point X, where f is v with gradient g (and Hessian H): the stop tests,
+    then the update of the runs still going. The body of the engine's compiled loop (TensorFlow's ops)
+    and of the numpy stepping a race starts with (``run_steps``). Returns the new X, velocity,
+    accumulator, code, stop and fallbacks, and the update made and whether Newton fell back.
+    """
+    active = code == RUNNING
+    code = ops.where(active, stop_codes(ops, k, X, v, g, grad_norm, steps, tol, centre, half), code)
+    stop = ops.where(active, k, stop)  # a run's last step is the one where it stopped
+    going = code == RUNNING
+    update, velocity, accumulator, fallback = updates(ops, used, kind, hp, ops.float64(k + 1), rate, g, H,
+                                                      velocity, accumulator)
+    fallbacks = fallbacks + ops.count(fallback & going)
+    return ops.where(going[:, None], X + update, X), velocity, accumulator, code, stop, fallbacks, update, fallback
+
+
+# numpy's side of ``ops`` (the rules above), for run_steps
+NUMPY_OPS = SimpleNamespace(
+    where=np.where, sqrt=np.sqrt, abs=np.abs, isfinite=np.isfinite,
+    all_rows=lambda a: a.reshape(len(a), -1).all(axis=1), any_rows=lambda a: a.reshape(len(a), -1).any(axis=1),
+    float32=lambda a: np.asarray(a, np.float32).astype(np.float64), eigh=np.linalg.eigh,
+    matvec=lambda A, x, transpose=False: np.einsum("bji,bj->bi" if transpose else "bij,bj->bi", A, x),
+    transpose=lambda A: np.swapaxes(A, -1, -2), eye=np.eye, float64=np.float64,
+    count=lambda b: b.astype(np.int32))
+
+
+def run_steps(evaluate: Callable, used: tuple[str, ...], p: "Plan", state: tuple, first: int, count: int,
+              path: bool) -> tuple[tuple, list]:
+    """Steps ``first`` to ``first + count - 1`` of every run (fewer once no run is going), in numpy: the
+    compiled loop's arithmetic (``step``) without its compile. ``evaluate(X)`` gives f, its gradient and
+    Hessian at the runs' points (the formula's traced point function). ``state`` and the result's state
+    are (X, velocity, accumulator, code, stop, fallbacks); the records are the loop's, one (R, 5n + 3)
+    row block per step.
+    """
+    X, velocity, accumulator, code, stop, fallbacks = state
+    hp = {key: p.table[:, i:i + 1] for i, key in enumerate(HP_KEYS)}
+    centre, half = p.box.mean(axis=1), 0.5 * (p.box[:, 1] - p.box[:, 0])
+    records = []
+    with np.errstate(all="ignore"):
+        for k in range(first, first + count):
+            if not np.any(code == RUNNING):
+                break
+            v, g, H = evaluate(X)
+            norm = np.sqrt((g * g) @ np.ones(g.shape[1]))
+            moved, velocity, accumulator, code, stop, fallbacks, update, fallback = step(
+                NUMPY_OPS, used, k, p.rates[k], X, v, g, H, norm, velocity, accumulator, code, stop, fallbacks,
+                p.kind, hp, p.steps, p.tol, centre, half)
+            if path:
+                records.append(np.concatenate([X, g, update, velocity, accumulator,
+                                               np.stack([v, norm, fallback.astype(np.float64)], axis=1)], axis=1))
+            X = moved
+    return (X, velocity, accumulator, code, stop, fallbacks), records
 
 
 # ----------------------------------------------------------------------------- the request
@@ -380,7 +438,7 @@ def plan(variables: Sequence[str], starts, optimizers=("gd",), lr: float = 0.01,
 # ----------------------------------------------------------------------------- the runs
 def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts, optimizers=("gd",),
             lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
-            schedule="constant", box=None, path: bool = True) -> dict:
+            schedule="constant", box=None, path: bool = True, partial: Callable | None = None) -> dict:
     """Run the optimizers: ``loop(plan, path) -> arrays`` (the engine's compiled loop, see ``report``),
     ``hessians(points (B, n)) -> (B, n, n)`` (for diverged runs' stable learning rates and what the
     converged runs reached).
@@ -389,10 +447,13 @@ def descend(loop: Callable, hessians: Callable, variables: Sequence[str], starts
     steps (the step where it stopped), message, final point/value/grad_norm, stable_learning_rate (for
     a diverged run whose start has a positive definite Hessian), reached, reached_eigenvalues and
     escape_direction (see ``reached``; None unless the run converged) and, with ``path``, one record
-    per step (with ``path="columns"`` the same as numpy columns: see ``path_columns``).
+    per step (with ``path="columns"`` the same as numpy columns: see ``path_columns``). With ``partial``,
+    ``loop(plan, path, report)`` may report the steps so far first, and ``partial`` gets each as a result
+    of the same form (runs still going: status "running").
     """
     p = plan(variables, starts, optimizers, lr, steps, tol, hyperparameters, schedule, box)
-    out = loop(p, bool(path))
+    out = loop(p, bool(path)) if partial is None else loop(
+        p, bool(path), lambda part: partial(report(p, part, {}, columns=path == "columns")))
     # A diverged run's message offers the learning rate at which plain descent is stable near its start.
     diverged = np.flatnonzero(out["code"] >= POINT_NOT_FINITE)
     stable = {}
@@ -566,6 +627,8 @@ _WHY = {POINT_NOT_FINITE: "the point is no longer finite",  # (VALUE_NOT_FINITE'
 
 def _message(status: str, code: int, step: int, value: float, grad_norm: float, tol: float, stable: float | None,
              fallbacks: int, lr: float, end: tuple = (None, None, None), variables: Sequence[str] = ()) -> str:
+    if status == "running":
+        return f"running: step {step} so far, |grad f| = {grad_norm:.3g}"
     if status == "converged":
         text = f"converged at step {step}: |grad f| = {grad_norm:.3g} < {tol:g}"
         kind, eigenvalues, escape = end

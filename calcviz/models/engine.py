@@ -116,7 +116,7 @@ class Engine:
         key = (text, tuple(variables), tuple(params))
         if key != self._key:
             self._compiled = None  # drop the old functions first, so their memory can go
-            self._compiled = Compiled(parse(text), variables, params)
+            self._compiled = Compiled(parse(text), variables, params, self.device)
             self._key = key
         return self._compiled
 
@@ -204,16 +204,12 @@ class Engine:
         expression = parse(text)
         split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
         compiled = self.compile(text, split.variables, split.params)
-        width = np.array([float(hi) - float(lo) for lo, hi in ranges])
-        radius = critical.trust_radius(per_side)
 
-        lo = np.array([float(lo) for lo, _ in ranges])
-
-        def newton(points, steps, free):
-            return compiled.newton(points, split.param_values, lo, width, radius, steps, free)
+        def evaluate(points, batch):
+            return compiled.at(points, split.param_values, batch)
 
         with tf.device(self.device):
-            result = critical.find_critical_points(newton, list(axes), ranges, per_side, progress)
+            result = critical.find_critical_points(evaluate, list(axes), ranges, per_side, progress)
         result["params"] = dict(zip(split.params, map(float, split.param_values)))
         result["device"] = self.device_name
         return result
@@ -302,7 +298,7 @@ class Engine:
 
     def descend(self, text: str, start, params: Mapping[str, float] | None = None, optimizers=("gd",),
                 lr: float = 0.01, steps: int = 1000, tol: float = 1e-8, hyperparameters: Mapping | None = None,
-                schedule="constant", box=None, path: bool = True) -> dict:
+                schedule="constant", box=None, path: bool = True, partial=None) -> dict:
         """Gradient descent (and momentum, Nesterov, AdaGrad, RMSProp, Adam, Newton) from ``start``.
 
         ``start`` is one point (a dict by variable) for every optimizer, or a list of them: one per
@@ -314,6 +310,8 @@ class Engine:
         Each run's "path" is a list of one dict per step, or with ``path="columns"`` numpy columns
         (descent.path_columns; far smaller for long runs), or absent with ``path=False``.
         Returns {"variables", "params", "box", "runs": [...], "device", "seconds"}.
+        ``partial`` (optional, a race): called with results of the same form for the steps so far while
+        the loop for a new formula compiles (runs still going have status "running"; see Compiled.descend).
         """
         from collections.abc import Mapping as AnyMapping  # (isinstance with typing's Mapping is slow)
         starts = [start] if isinstance(start, AnyMapping) else list(start)
@@ -336,24 +334,27 @@ class Engine:
             raise EngineError("start coordinates must be numbers") from None
         compiled = self.compile(text, split.variables, split.params)
 
-        def loop(plan, path):
+        def loop(plan, path, steps_so_far=None):
             with tf.device(self.device):
-                return compiled.descend(plan, split.param_values, path)
+                return compiled.descend(plan, split.param_values, path, steps_so_far)
 
         def hessians(points):
             with tf.device(self.device):
                 return compiled.at(points, split.param_values)[2]
 
+        def finish(result):
+            result["params"] = dict(zip(split.params, map(float, split.param_values)))
+            result["device"] = self.device_name
+            result["seconds"] = time.perf_counter() - t0
+            return result
+
         t0 = time.perf_counter()
         try:
-            result = descent.descend(loop, hessians, split.variables, points, optimizers, lr, steps, tol,
-                                     hyperparameters, schedule, box, path)
+            return finish(descent.descend(loop, hessians, split.variables, points, optimizers, lr, steps, tol,
+                                          hyperparameters, schedule, box, path,
+                                          None if partial is None else lambda r: partial(finish(r))))
         except descent.DescentError as exc:
             raise EngineError(str(exc)) from None
-        result["params"] = dict(zip(split.params, map(float, split.param_values)))
-        result["device"] = self.device_name
-        result["seconds"] = time.perf_counter() - t0
-        return result
 
     def backprop(self, text: str, at: Mapping[str, float], expand: bool = False) -> dict:
         """The chain-rule view's numbers: forward values, local partials, adjoints, paths (models/backprop.py)."""

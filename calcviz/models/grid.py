@@ -1,10 +1,38 @@
-"""Reading a computed grid: values under the cursor, colour limits, a coarse gradient field.
+"""Reading a computed grid: values under the cursor, colour limits, a coarse gradient field; and a
+preview of a grid's values from numpy while TensorFlow loads (``preview``).
 
 Pure numpy on the arrays the engine returns (value/d1/d2 indexed [i, j] -> (xs[i], ys[j])).
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
+
+from .expression import ParseError, parse
+from .lowering import evaluate
+
+PREVIEW_SIDE = 200  # a preview has at most this many points per side (numpy: ~1 ms for a simple formula)
+
+
+def preview(text: str, axes, ranges, n: int, params=None) -> dict | None:
+    """The grid request's values of f computed with numpy through the one lowering (lowering.evaluate),
+    for the window to draw while the compute process imports TensorFlow: values only, no derivatives
+    ("d1", "d2" are None), at most PREVIEW_SIDE points per side. None when there is nothing to draw
+    (not a surface, or the formula cannot be evaluated here). TensorFlow's grid replaces it."""
+    if len(axes) != 2:
+        return None
+    t0 = time.perf_counter()
+    n = min(int(n), PREVIEW_SIDE)
+    coords = [np.linspace(float(lo), float(hi), n) for lo, hi in ranges]
+    X, Y = np.meshgrid(*coords, indexing="ij")
+    try:
+        value = evaluate(parse(text), {**(params or {}), axes[0]: X, axes[1]: Y})
+    except (ParseError, KeyError, ValueError, ArithmeticError):
+        return None
+    value = np.broadcast_to(value, X.shape).astype(np.float32)
+    return {"axes": list(axes), "coords": coords, "value": value, "d1": None, "d2": None,
+            "device": "numpy preview", "seconds": time.perf_counter() - t0}
 
 
 def nearest_index(coords: np.ndarray, value: float) -> int | None:
@@ -134,8 +162,9 @@ def _isoline(xs, ys, corners, ok, level: float) -> np.ndarray:
     a, b, c, d = corners
     sa, sb, sc, sd = a >= level, b >= level, c >= level, d >= level
     # Edges: 0 a-b (bottom), 1 b-c (right), 2 d-c (top), 3 a-d (left); a=(i,j) b=(i+1,j) c=(i+1,j+1) d=(i,j+1).
-    crossed = np.stack([sa != sb, sb != sc, sd != sc, sa != sd], axis=-1) & ok[..., None]
-    count = crossed.sum(-1)
+    # (Counted edge by edge: a sum over a short last axis of the whole grid cost most of the time.)
+    edges = [(sa != sb) & ok, (sb != sc) & ok, (sd != sc) & ok, (sa != sd) & ok]
+    count = sum(e.view(np.int8) for e in edges)
     I, J = np.nonzero(count >= 2)
     if I.size == 0:
         return np.zeros((0, 2, 2))
@@ -144,7 +173,8 @@ def _isoline(xs, ys, corners, ok, level: float) -> np.ndarray:
 
     def frac(u, v):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.clip(np.nan_to_num((level - u) / (v - u), nan=0.5), 0.0, 1.0)
+            t = (level - u) / (v - u)
+        return np.clip(np.where(np.isnan(t), 0.5, t), 0.0, 1.0)
 
     points = np.stack([
         np.stack([x0 + frac(va, vb) * (x1 - x0), y0], -1),
@@ -152,7 +182,7 @@ def _isoline(xs, ys, corners, ok, level: float) -> np.ndarray:
         np.stack([x0 + frac(vd, vc) * (x1 - x0), y1], -1),
         np.stack([x0, y0 + frac(va, vd) * (y1 - y0)], -1),
     ], axis=1)  # (K, 4 edges, 2)
-    cx, cnt = crossed[I, J], count[I, J]
+    cx, cnt = np.stack([e[I, J] for e in edges], axis=1), count[I, J]
     rows = np.arange(I.size)
     two = cnt == 2
     first = np.argmax(cx, axis=1)

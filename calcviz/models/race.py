@@ -2,7 +2,9 @@
 
 The compute process runs every optimizer to its end in one batched call (milliseconds); the window
 then shows the first ``shown`` steps and moves that cursor (Step, Run/Pause, Reset). So stepping
-never waits for the engine and Pause stops at once. Pure numpy: no Qt, no TensorFlow.
+never waits for the engine and Pause stops at once. On a formula new to the engine its first steps
+come first (``partial``: runs still "running"), and the cursor waits at their end for the rest.
+Pure numpy: no Qt, no TensorFlow.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class Race:
         self.grad_norms = [np.array([e["grad_norm"] for e in r["path"]], float) for r in self.runs]
         self.length = max((r["steps"] for r in self.runs), default=0)
         self.shown = min(max(int(shown), 0), self.length)
+        # The first steps of a race whose runs are still being computed (the rest replaces this Race).
+        self.partial = any(r["status"] == "running" for r in self.runs)
 
     # ------------------------------------------------------------------ the cursor
     def advance(self, steps: int) -> int:
@@ -53,7 +57,7 @@ class Race:
 
     @property
     def finished(self) -> bool:
-        return self.shown >= self.length
+        return self.shown >= self.length and not self.partial
 
     # ------------------------------------------------------------------ what is on screen
     def step_of(self, r: int) -> int:
@@ -77,7 +81,7 @@ class Race:
     def stopped_between(self, before: int, after: int) -> list[int]:
         """Runs whose end came on screen when the cursor moved from ``before`` to ``after``
         (``before`` = -1: from nothing shown, so runs that stopped at their start count)."""
-        return [r for r, run in enumerate(self.runs) if before < run["steps"] <= after]
+        return [r for r, run in enumerate(self.runs) if before < run["steps"] <= after and run["status"] != "running"]
 
 
 def reached(point: dict, critical: dict | None, box: list[tuple[float, float]]) -> str:

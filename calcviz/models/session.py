@@ -10,6 +10,9 @@ It holds
   still the one the settings want. So a change drops every result it makes stale (and the
   messages and hover read-out derived from them), and a late reply to an older request is dropped
   on arrival. ``result_changed(kind)`` tells the views.
+- previews: another backend's stand-in for a result while TensorFlow is not there yet (the grid's
+  values from numpy at launch), kept apart from ``results`` so that nothing takes one for
+  TensorFlow's: only drawing reads them (``preview``), and the real result replaces them.
 - messages (status bar, descent panel), the hover read-out, progress, whether the race animates.
 
 No Qt here: controllers connect the signals to the views and the compute bridge; tests drive a
@@ -34,7 +37,9 @@ from .settings import (  # noqa: F401 - re-exported: the session's vocabulary
     Param, SessionError, SessionFile, Settings, View, file_of, settings_of,
 )
 
-RESULTS = ("grid", "critical", "point", "approximation", "race", "basins", "chain", "matrix", "check")
+# Also the order they are asked for: what the user waits on first (the race before the critical points:
+# its first steps answer a Step; a point's function is the race's too, so it costs the race nothing).
+RESULTS = ("grid", "point", "race", "critical", "approximation", "basins", "chain", "matrix", "check")
 CHECK_GRID = 101        # points per side where a formula of numbers' derivatives are checked (the error map)
 BASINS_MAX_SIDE = 200   # starts per side of the basins map
 DEFAULT_EPS = (0.01, -0.03)  # where the local models are compared: the chapter's epsilon
@@ -46,6 +51,7 @@ class Result:
     key: str                  # the request it answers (see Session.request)
     payload: Any = None
     error: str | None = None
+    final: bool = True        # False: the result so far (a race's first steps); the rest is on its way
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,7 @@ class Session:
         self.expression: Expression = parse(self.settings.document.text)
         self.editor_error: ParseError | None = _check(self.settings.editor)
         self.results: dict[str, Result] = {}
+        self.previews: dict[str, Result] = {}    # kind -> a stand-in until the result comes (see preview)
         self.messages: dict[str, Message] = {}   # by source; the status bar shows the newest
         self.history = History()
         self.hover: dict | None = None
@@ -164,6 +171,7 @@ class Session:
         self._kept_step = (None, 0)             # (race origin, step on screen) of the last race dropped
         self._race_from = None                  # the origin of the race on screen
         self._checked: tuple = (None, None)     # ((formula, derivatives), what is wrong with them) last read
+        self._needs_log = (None, False)         # (grid, whether it needs a log scale): see log_scale
 
     # ------------------------------------------------------------------ reading
     @property
@@ -182,6 +190,12 @@ class Session:
         """The current result of ``kind`` (None while it is on its way, failed or not wanted)."""
         r = self.results.get(kind)
         return None if r is None or r.error is not None else r.payload
+
+    def preview(self, kind: str):
+        """A stand-in for the result of ``kind`` to draw until it comes (the grid's values from numpy while
+        TensorFlow loads), or None. Never a result: no gradient, no hover read-out, no critical points."""
+        r = self.previews.get(kind)
+        return None if r is None or kind in self.results else r.payload
 
     grid = property(lambda self: self.payload("grid"))
     critical = property(lambda self: self.payload("critical"))
@@ -235,7 +249,12 @@ class Session:
         chosen, grid = self.settings.view.log_scale, self.grid
         if chosen is not None:
             return chosen and len(self.axes) == 2
-        return grid is not None and len(grid["axes"]) == 2 and gridlib.needs_log_scale(grid["value"])
+        grid = self.preview("grid") if grid is None else grid
+        if grid is None or len(grid["axes"]) != 2:
+            return False
+        if self._needs_log[0] is not grid:  # (asked several times per grid drawn: a median over the grid)
+            self._needs_log = (grid, gridlib.needs_log_scale(grid["value"]))
+        return self._needs_log[1]
 
     @property
     def equal_aspect(self) -> bool:
@@ -303,12 +322,13 @@ class Session:
         raise ValueError(f"unknown result kind {kind!r}")
 
     def wanted(self) -> dict[str, tuple[str, dict]]:
-        """kind -> (key, kwargs) of every request the settings want whose result is not here yet."""
+        """kind -> (key, kwargs) of every request the settings want whose (final) result is not here yet."""
         out = {}
         for kind in RESULTS:
             kwargs = self.request(kind)
             key = request_key(kwargs)
-            if key is not None and kind not in self.results and self._declined.get(kind) != key:
+            here = kind in self.results and self.results[kind].final
+            if key is not None and not here and self._declined.get(kind) != key:
                 out[kind] = (key, kwargs)
         return out
 
@@ -316,22 +336,36 @@ class Session:
         return request_key(self.request(kind)) == key
 
     # ------------------------------------------------------------------ results in
-    def deliver(self, kind: str, key: str, payload=None, error: str | None = None) -> bool:
-        """A reply from the engine; kept only if it answers the request the settings want now."""
+    def deliver(self, kind: str, key: str, payload=None, error: str | None = None, partial: bool = False) -> bool:
+        """A reply from the engine; kept only if it answers the request the settings want now.
+        ``partial``: the result so far (a race's first steps), which the final reply replaces."""
         if not self.is_current(kind, key):
             return False
         self._declined.pop(kind, None)
         if kind == "race" and error is None:
+            before = self.results.get("race")
             origin, shown = self._kept_step
+            if before is not None and before.key == key and isinstance(before.payload, Race):
+                shown, origin = before.payload.shown, self._race_origin()  # more of the same race: the step stays
             payload = Race(payload, shown=shown if origin == self._race_origin() else 0)
             self._race_from = self._race_origin()
-        self.results[kind] = Result(key, payload, error)
-        self.progress_changed.emit(kind, None)
+        self.results[kind] = Result(key, payload, error, final=not partial)
+        self.previews.pop(kind, None)
+        if not partial:
+            self.progress_changed.emit(kind, None)
         if error is not None:
             self.note(kind, f"{LABELS[kind]}: {error}", error=True, panel=kind == "race")
         elif kind == "grid":
             problems = gridlib.describe_problems(payload["value"], self.log_scale)
             self.note("grid", problems) if problems else self.forget("grid")
+        self.result_changed.emit(kind)
+        return True
+
+    def deliver_preview(self, kind: str, key: str, payload) -> bool:
+        """A stand-in for the result the settings want now (see preview); dropped when it comes."""
+        if not self.is_current(kind, key) or kind in self.results:
+            return False
+        self.previews[kind] = Result(key, payload)
         self.result_changed.emit(kind)
         return True
 
@@ -357,11 +391,14 @@ class Session:
         All are dropped before anyone is told, so no listener sees an old result beside a new setting."""
         dropped = {kind: self.results.pop(kind) for kind in list(self.results)
                    if request_key(self.request(kind)) != self.results[kind].key}
+        for kind in [k for k, r in self.previews.items() if request_key(self.request(k)) != r.key]:
+            del self.previews[kind]
+            dropped.setdefault(kind, None)
         for kind in list(self._declined):
             if request_key(self.request(kind)) != self._declined[kind]:
                 del self._declined[kind]
         if "race" in dropped:
-            race, origin = dropped["race"].payload, self._race_origin()
+            race, origin = getattr(dropped["race"], "payload", None), self._race_origin()
             if isinstance(race, Race) and origin == self._race_from:  # a new setup: same step, still running
                 self._kept_step = (origin, race.shown)
             else:
@@ -683,6 +720,7 @@ class Session:
         self.settings, self.expression = settings, expression
         self.history.clear()
         self.results.clear()
+        self.previews.clear()
         self.messages.clear()
         self._declined.clear()
         self._kept_step = (None, 0)
@@ -704,8 +742,8 @@ class Session:
             self.result_changed.emit(kind)
 
     def file(self) -> dict:
-        """The session file (JSON-shaped) of what is on screen."""
-        race = self.race
+        """The session file (JSON-shaped) of what is on screen (a race still arriving is not saved)."""
+        race = self.race if self.race is not None and self.results["race"].final else None
         return file_of(self.settings, race=race.result if race else None, shown_steps=race.shown if race else 0,
                        critical_result=self.critical)
 

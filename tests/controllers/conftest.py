@@ -272,7 +272,7 @@ def fake_window() -> MagicMock:
 class Rig:
     """The real Session and controllers on a fake window and a fake engine."""
 
-    def __init__(self, text: str, **box):
+    def __init__(self, text: str, ready: bool = True, **box):
         from calcviz.controllers.chain import ChainController
         from calcviz.controllers.compute_bridge import ComputeBridge
         from calcviz.controllers.critical import CriticalController
@@ -285,6 +285,8 @@ class Rig:
 
         self.window = w = fake_window()
         self.client = FakeClient()
+        if not ready:  # the compute process is still importing TensorFlow: nothing is answered yet
+            self.client.replies = []
         self.session = s = Session()
         self.bridge = ComputeBridge(s, self.client)
         self.document = DocumentController(s, w)
@@ -294,7 +296,8 @@ class Rig:
         self.files = FilesController(s, w, self.descent)
         self.matrix = MatrixController(s, w)
         s.open(Settings.for_text(text, **box))
-        self.settle()
+        if ready:
+            self.settle()
 
     def settle(self) -> None:
         """Let the engine answer everything asked so far (and what that leads to)."""
@@ -318,8 +321,8 @@ class Rig:
 def rig(qapp):
     made = []
 
-    def make(text: str = "x*exp(-x^2 - y^2)", **box) -> Rig:
-        made.append(Rig(text, **box))
+    def make(text: str = "x*exp(-x^2 - y^2)", ready: bool = True, **box) -> Rig:
+        made.append(Rig(text, ready, **box))
         return made[-1]
     yield make
     for r in made:

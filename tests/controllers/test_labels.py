@@ -17,7 +17,7 @@ def test_the_preview_says_how_the_text_was_read(rig):
 def test_a_run_that_stops_at_a_saddle_says_so(rig):
     """x^2 - y^2 from (1, 0): gradient descent converges to the saddle at the origin (y stays 0)."""
     r = rig("x^2 - y^2")
-    w, s = r.window, r.session
+    w = r.window
     emit(w.descent.setupChanged, {"lr": 0.1, "max_steps": 300, "steps_per_click": 300, "tol": 1e-6})
     emit(w.contour.startPicked, 1.0, 0.0)
     r.settle()

@@ -210,6 +210,25 @@ def test_unknown_kind_is_refused_in_the_parent(ready):
 
 
 # ----------------------------------------------------------------------------- cancel, crash
+def test_a_race_on_a_new_formula_sends_its_first_steps_before_the_result(ready):
+    request_id = ready.submit("descend", text="(1-x)^2 + 100(y-x^2)^2", start={"x": -1.5, "y": 2.0},
+                              optimizers=["gd", "adam", "newton"], lr=0.001, steps=500)
+    replies: list[Reply] = []
+    deadline = time.monotonic() + 60
+    while not any(r.id == request_id and not r.partial for r in replies):
+        assert time.monotonic() < deadline
+        replies += ready.wait(5.0)
+    race = [r for r in replies if r.kind == "descend"]
+    assert race[0].partial and race[-1] is not race[0] and not race[-1].partial
+    assert all(r.id == request_id for r in race)
+    first, final = race[0].payload, race[-1].payload
+    assert {r["status"] for r in first["runs"]} >= {"running"}
+    assert [r["optimizer"] for r in first["runs"]] == [r["optimizer"] for r in final["runs"]]
+    step = first["runs"][0]["path"][1], final["runs"][0]["path"][1]
+    assert step[0]["point"] == pytest.approx(step[1]["point"]) and step[0]["value"] == pytest.approx(step[1]["value"])
+    assert not ready.busy
+
+
 def test_cancel_when_idle_does_not_restart(ready):
     starts = ready.starts
     ready.cancel()

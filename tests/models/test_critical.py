@@ -432,3 +432,37 @@ def test_a_tiny_but_real_slope_is_not_a_critical_point(engine):
     # x = 0; the gradient (0, 1e-6) is small, but 4e-7 of f's typical slope is not round-off.
     result = search(engine, "x^2 + 1e-6*y", ((-5.0, 5.0), (-5.0, 5.0)))
     assert result["critical_points"] == []
+
+
+def test_the_newton_iteration_in_numpy():
+    """critical.newton_iteration on a quadratic given by hand: capped steps reach the minimum, a face's
+    seed moves only along its free coordinate, known values save the first evaluation, an undefined
+    seed stays put."""
+    calls = []
+
+    def evaluate(X):
+        calls.append(len(X))
+        x, y = X[:, 0], X[:, 1]
+        v = (x - 1) ** 2 + 3 * (y + 2) ** 2 + np.where(x > 4.5, np.nan, 0.0)
+        g = np.stack([2 * (x - 1), 6 * (y + 2)], axis=1)
+        return v, g, np.broadcast_to(np.diag([2.0, 6.0]), (len(X), 2, 2)).copy()
+
+    lo, width = np.array([-5.0, -5.0]), np.array([10.0, 10.0])
+    newton = critical.newton_iteration(evaluate, lo, width, radius=0.05)  # steps of at most half a unit at first
+    seeds = np.array([[-4.0, 3.0], [0.0, 0.0], [2.0, 4.0], [4.8, 0.0]])
+    free = np.array([[1, 1], [1, 1], [1, 0], [1, 1]], bool)
+    X, v, g, H, d = newton(seeds, 0, free)
+    assert np.array_equal(X, seeds) and calls == [4]
+    del calls[:]
+    X, v, g, H, d = newton(X, 40, free, (v, g, H))
+    np.testing.assert_allclose(X[:2], [[1.0, -2.0], [1.0, -2.0]], atol=1e-12)
+    assert X[2, 1] == 4.0 and abs(X[2, 0] - 1.0) < 1e-12  # along its edge only: y stays
+    assert np.array_equal(X[3], seeds[3]) and np.isnan(v[3])  # undefined where it started: it stays
+    assert np.all(np.abs(d[:3]) < 1e-12)
+    with_known = len(calls)
+    del calls[:]
+    again = newton(seeds, 40, free)
+    assert len(calls) == with_known + 1  # the known values saved the first evaluation...
+    for a, b in zip(again, (X, v, g, H, d)):
+        np.testing.assert_array_equal(a, b)  # ...and nothing else
+    assert calls[-1] < 4  # the points that stopped are no longer evaluated

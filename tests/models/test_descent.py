@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -430,3 +431,54 @@ def test_a_long_run_compiles_its_loop_once():
     counts = [int(c) for c in re.findall(r"Compiled __inference_run_\d+ (\d+) times", done.stderr)]
     assert counts, "XLA's compilation log was not found (has TensorFlow's log format changed?)"
     assert max(counts) == 1
+
+
+# ----------------------------------------------------------------------------- a race's first steps
+def test_a_new_formulas_race_answers_its_first_steps_before_the_loop_compiles():
+    """The window's race on a formula new to the engine is stepped in numpy first (no XLA compile): its
+    first steps come as "running" runs, and every step is the compiled loop's to round-off. A formula
+    raced again gets its loop compiled aside, and the races after that need no stepping."""
+    engine = Engine("cpu")
+    text, start = ROSENBROCK.formula, {"x": -1.5, "y": 2.0}
+    kw = dict(optimizers=descent.OPTIMIZERS, lr=0.001, steps=300)
+    parts = []
+    stepped = engine.descend(text, start, partial=parts.append, **kw)
+    assert parts, "no steps before the result"
+    first = parts[0]
+    assert [r["optimizer"] for r in first["runs"]] == list(descent.OPTIMIZERS)
+    assert all(r["status"] == "running" and r["steps"] == 1 and len(r["path"]) == 2 and "running" in r["message"]
+               for r in first["runs"] if r["optimizer"] != "newton")
+    assert first["device"] == "CPU" and first["params"] == {}
+    lengths = [max(r["steps"] for r in p["runs"]) for p in parts]
+    assert lengths == sorted(lengths) and all(r["status"] != "running" for r in stepped["runs"])
+    # The same race from the compiled loop (waiting for it here, as a second race would find it compiled).
+    compiled = engine.descend(text, start, **kw)
+    for s, c, p in zip(stepped["runs"], compiled["runs"], first["runs"]):
+        assert s["optimizer"] == c["optimizer"] and s["status"] == c["status"] and s["steps"] == c["steps"]
+        np.testing.assert_allclose(xy(p), xy(c)[:len(p["path"])], rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(xy(s)[:50], xy(c)[:50], rtol=1e-10, atol=1e-10)
+        assert [e["value"] for e in p["path"]] == pytest.approx([e["value"] for e in c["path"][:len(p["path"])]],
+                                                                rel=1e-13)
+    # A formula new again (the same function, another text): its second race starts the loop's compile aside.
+    other = text + " "
+    engine.descend(other, start, partial=lambda r: None, **kw)
+    compiled_fn = engine._compiled
+    assert not compiled_fn._compiling  # raced once, briefly: not worth a compile
+    engine.descend(other, {"x": 0.5, "y": 0.5}, partial=lambda r: None, **kw)
+    deadline = time.monotonic() + 120
+    while not compiled_fn._ready and time.monotonic() < deadline:
+        time.sleep(0.1)
+    parts.clear()
+    third = engine.descend(other, {"x": 0.5, "y": 0.5}, partial=parts.append, **kw)
+    assert parts == [] and len(third["runs"]) == len(descent.OPTIMIZERS)
+
+
+def test_a_race_stepped_in_numpy_stops_diverges_and_converges_like_the_loop():
+    engine = Engine("cpu")
+    for text, start, lr in ((SPHERE.formula, {"x": 3.0, "y": -4.0}, 0.1), (ROSENBROCK.formula, {"x": -1.5, "y": 2.0}, 0.01)):
+        kw = dict(optimizers=("gd", "adam", "newton"), lr=lr, steps=400, tol=1e-6)
+        stepped = engine.descend(text + " ", start, partial=lambda r: None, **kw)
+        compiled = engine.descend(text, start, **kw)
+        for s, c in zip(stepped["runs"], compiled["runs"]):
+            assert (s["status"], s["steps"], s["reached"]) == (c["status"], c["steps"], c["reached"])
+            assert s["message"] == c["message"] or s["status"] == "converged"

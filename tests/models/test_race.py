@@ -66,3 +66,18 @@ def test_reached_names_the_critical_point_a_run_sits_on():
     assert reached({"x": -2.8, "y": 3.13}, critical, box) == "min (-2.805, 3.131)"
     assert reached({"x": 3.06, "y": 2.0}, critical, box) == ""
     assert reached({"x": 0.0, "y": 0.0}, None, box) == ""
+
+
+def test_a_races_first_steps_wait_at_their_end_and_report_no_end():
+    """Before the rest of a new formula's race arrives, its runs still going are "running": the cursor
+    stops at the last step there is, the race is not finished, and no run is reported as ended."""
+    runs = [gd_on_sphere((3.0, -4.0), 0.1, 2), gd_on_sphere((1.0, 1.0), 0.25, 1)]
+    runs[0].update(status="running")
+    runs[1].update(status="converged")
+    race = Race({"variables": ["x", "y"], "runs": runs})
+    assert race.partial and race.length == 2
+    assert race.advance(5) == 2 and not race.finished
+    assert race.stopped_between(-1, 2) == [1]  # the converged run only
+    assert race.status(0) == "running"
+    runs[0].update(status="max_steps")
+    assert not Race({"variables": ["x", "y"], "runs": runs}, shown=2).partial
