@@ -62,14 +62,15 @@ class Window:
 
         self.QtCore = QtCore
         self.app = create_app()
-        self.window, self.controller = build("auto")
+        self.built = build("auto")
+        self.window, self.session = self.built.window, self.built.session
         self.window.resize(1400, 900)
         self.tick = QtCore.QTimer()
         self.tick.start(20)
-        self.controller.start(SEED)
+        self.built.start(SEED)
         self.window.show()
-        self.wait(lambda: self.controller.grid is not None and not self.controller.client.busy, 120)
-        if len(self.controller.grid["coords"][0]) != N:
+        self.wait(lambda: self.session.grid is not None and self.built.idle, 120)
+        if len(self.session.grid["coords"][0]) != N:
             raise RuntimeError(f"the window's grid is not {N} points per side")
         end = time.monotonic() + 0.3  # let the first paints happen
         self.wait(lambda: time.monotonic() > end, 5)
@@ -78,8 +79,9 @@ class Window:
         flags = self.QtCore.QEventLoop.ProcessEventsFlag
         end = time.monotonic() + timeout
         while not done():
-            if self.controller.client.failed is not None:
-                raise RuntimeError(f"the compute process could not start: {self.controller.client.failed}")
+            failed = self.built.bridge.client.failed
+            if failed is not None:
+                raise RuntimeError(f"the compute process could not start: {failed}")
             if time.monotonic() > end:
                 raise TimeoutError(f"the window's results did not arrive within {timeout:g} s")
             self.app.processEvents(flags.AllEvents | flags.WaitForMoreEvents, 50)
@@ -88,7 +90,7 @@ class Window:
         from calcviz.gui import dispose
 
         self.tick.stop()
-        dispose(self.window, self.controller)
+        dispose(self.built)
 
 
 def bench_calcviz(w: Window, folder: Path, repeats: int) -> dict:
@@ -164,7 +166,7 @@ def run(quick: bool = False) -> dict:
         with tempfile.TemporaryDirectory(prefix="calcviz-bench-export-") as tmp:
             folder = Path(tmp)
             ours = bench_calcviz(w, folder, repeats)
-            theirs = bench_matplotlib(w.controller.grid, folder, max(1, repeats // 2))
+            theirs = bench_matplotlib(w.session.grid, folder, max(1, repeats // 2))
         if "tensorflow" in sys.modules:
             raise RuntimeError("TensorFlow was imported in the GUI process")
     finally:
