@@ -27,6 +27,7 @@ from .expression import Expression
 from .tf_lowering import EngineError, backend, lower, tf
 
 XLA_MIN_POINTS = 500 * 500  # grids this large are compiled with XLA (see Compiled.grid)
+EAGER_CALLS = 3  # calls run eagerly (untraced) per grid size, and at the small point batch (see Compiled.grid, at)
 # Newton's pseudo-inverse ignores Hessian eigenvalues below this fraction of the largest: a rank-one
 # Hessian (log(e^x+e^y)) computes its zero eigenvalue as +-1e-17 of the other, and inverting that
 # would fling the point away along the valley.
@@ -131,9 +132,10 @@ class Compiled:
                                                input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
         self._grids = {}  # (points along x, along y, XLA) -> the grid's function, traced on second use
-        self._grids_eager = set()  # the grid sizes computed once, eagerly (see grid)
+        self._grids_eager: dict = {}  # grid size -> grids computed eagerly so far (see grid)
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
+        self._small_eager = 0  # SMALL_BATCH calls run eagerly so far (see at)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
         self._ready = set()  # the keys of the loops compiled (for a race's shapes)
         self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
@@ -152,8 +154,9 @@ class Compiled:
         that an unknown batch needs, which makes the Hessian graph less than half as big and as slow
         to trace. So points are padded to ``batch`` (default: SMALL_BATCH for up to that many points,
         else exactly B), and callers use few sizes: the search its own, everything else SMALL_BATCH.
-        ``eager``: the same function run op by op, untraced (a few ms a call, but no 40 ms trace first:
-        a race's first steps on a new formula).
+        ``eager``: the same function run op by op, untraced (a few ms a call, but no 30-40 ms trace
+        first: a race's first steps on a new formula). The first EAGER_CALLS calls at SMALL_BATCH run so
+        too: a new formula's point read-out comes before the race's first steps, which would wait for it.
         """
         points = np.asarray(points, np.float64)
         B, n = len(points), len(self.variables)
@@ -161,6 +164,8 @@ class Compiled:
         if B == 0:
             return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
         fn = self._points.get(size)
+        if fn is None and size == SMALL_BATCH and self._small_eager < EAGER_CALLS:
+            eager, self._small_eager = True, self._small_eager + 1
         if fn is None and eager:
             fn = self._points_function(size)
         elif fn is None:
@@ -446,12 +451,13 @@ class Compiled:
         # N = 1000) but costs about 100 ms to compile per expression and grid size: small grids,
         # the live-editing case, stay on the plain graph. Traced per grid size: with static shapes the
         # gradient needs no broadcast bookkeeping, and a new formula's grid traces in half the time.
-        # The first grid of a size runs eagerly, untraced: most formulas are drawn once, and eagerly
-        # that took 3-8 ms at N = 200 against 25 ms to trace (N = 1000: 40 against 150-400 ms of XLA).
+        # The first EAGER_CALLS grids of a size run eagerly, untraced: most formulas are drawn once or
+        # twice, and eagerly that took 3-8 ms at N = 200 against 25 ms to trace (N = 1000: 40 against
+        # 150-400 ms of XLA). A formula drawn more often (a parameter dragged) is traced then.
         key = (len(xs), len(ys), len(xs) * len(ys) >= XLA_MIN_POINTS)
         fn = self._grids.get(key)
-        if fn is None and key not in self._grids_eager:
-            self._grids_eager.add(key)
+        if fn is None and self._grids_eager.get(key, 0) < EAGER_CALLS:
+            self._grids_eager[key] = self._grids_eager.get(key, 0) + 1
             fn = self._grid_function(*key).python_function
         elif fn is None:
             fn = self._grids[key] = self._grid_function(*key).get_concrete_function()

@@ -28,6 +28,7 @@ import itertools
 import multiprocessing as mp
 import multiprocessing.connection
 import os
+import queue
 import threading
 import traceback
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from typing import Any
 # Request kinds the child serves: Engine method names (a whitelist: nothing else is callable).
 # Long ones among them take a ``progress(fraction)`` callback, reported as ("progress", ...) messages.
 REPORTS_PROGRESS = ("find_critical_points", "basins")
+QUICK = ("evaluate_grid", "evaluate_point")  # milliseconds each: another request may be sent behind one
 REPORTS_PARTIAL = ("descend",)  # these take a ``partial(result so far)`` callback
 KINDS = ("evaluate_grid", "evaluate_point", "find_critical_points", "approximate", "descend", "basins", "backprop",
          "evaluate_matrix", "check_derivatives")
@@ -67,6 +69,27 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="calcviz-parent-watch").start()
 
 
+class _Outbox:
+    """The child's messages to the window, in order, sent by a thread of their own: a large result (a
+    grid, half a megabyte) fills the pipe until the window reads it, which it does only between its own
+    work (drawing the last result), and meanwhile the next request (a race's first steps) is computed
+    instead of waiting for the send to end."""
+
+    def __init__(self, conn):
+        self._conn, self._queue = conn, queue.SimpleQueue()
+        threading.Thread(target=self._run, daemon=True, name="calcviz-outbox").start()
+
+    def send(self, message) -> None:
+        self._queue.put(message)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._conn.send(self._queue.get())
+            except (OSError, ValueError):  # the window is gone: the results have no one to go to
+                os._exit(0)
+
+
 def _serve(conn, device: str) -> None:
     """The child's loop: one Engine, requests in order, every failure reported as a message."""
     _exit_with_parent()
@@ -83,6 +106,7 @@ def _serve(conn, device: str) -> None:
         conn.send(("fatal", str(exc)))
         return
     conn.send(("ready", engine.device_name))
+    outbox = _Outbox(conn)
     while True:
         try:
             request_id, kind, kwargs = conn.recv()
@@ -92,15 +116,15 @@ def _serve(conn, device: str) -> None:
             if kind not in KINDS:
                 raise ValueError(f"unknown request {kind!r}")
             if kind in REPORTS_PROGRESS:
-                kwargs["progress"] = lambda fraction, r=request_id, k=kind: conn.send(("progress", r, k, fraction))
+                kwargs["progress"] = lambda fraction, r=request_id, k=kind: outbox.send(("progress", r, k, fraction))
             if kind in REPORTS_PARTIAL:
-                kwargs["partial"] = lambda payload, r=request_id, k=kind: conn.send(("partial", r, k, payload))
-            conn.send(("result", request_id, kind, getattr(engine, kind)(**kwargs)))
+                kwargs["partial"] = lambda payload, r=request_id, k=kind: outbox.send(("partial", r, k, payload))
+            outbox.send(("result", request_id, kind, getattr(engine, kind)(**kwargs)))
         except (ParseError, ValueError, ArithmeticError) as exc:
-            conn.send(("error", request_id, kind, str(exc)))
+            outbox.send(("error", request_id, kind, str(exc)))
         except Exception as exc:  # noqa: BLE001 - TensorFlow's own errors, worded as they come
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            conn.send(("error", request_id, kind, f"the computation failed: {detail}"))
+            outbox.send(("error", request_id, kind, f"the computation failed: {detail}"))
 
 
 class ComputeClient:
@@ -111,7 +135,7 @@ class ComputeClient:
         self._ids = itertools.count(1)
         self.latest: dict[str, int] = {}           # kind -> newest id issued
         self._pending: dict[str, tuple[int, dict]] = {}
-        self._in_flight: tuple[int, str, dict] | None = None
+        self._in_flight: list[tuple[int, str, dict]] = []  # sent, final reply not in yet; oldest first
         self._resent: set[int] = set()            # ids sent again after a crash: a second one gives up
         self.device_name: str | None = None
         self.failed: str | None = None            # why the process could not start (then it stays down)
@@ -124,7 +148,7 @@ class ComputeClient:
         self._process = ctx.Process(target=_serve, args=(child, self._device), daemon=True, name="calcviz-compute")
         self._process.start()
         child.close()
-        self._in_flight = None
+        self._in_flight = []
         self.device_name = None
         self.failed = None
         self.starts += 1
@@ -134,7 +158,7 @@ class ComputeClient:
 
     @property
     def busy(self) -> bool:
-        return self._in_flight is not None or bool(self._pending)
+        return bool(self._in_flight) or bool(self._pending)
 
     def submit(self, kind: str, **kwargs) -> int:
         """Queue a request; it replaces any not-yet-sent request of the same kind. Returns its id."""
@@ -147,11 +171,17 @@ class ComputeClient:
         return request_id
 
     def _pump(self) -> None:
-        if self._in_flight is None and self._pending and self.device_name is not None:
-            kind = next(iter(self._pending))
+        # One request at a time (a newer one of its kind can still replace a queued one), except that one
+        # of another kind goes behind a QUICK one: the process goes on to it (a race's first steps) while
+        # the window draws the grid. (Not a second grid: a burst of them still coalesces.)
+        while self._pending and self.device_name is not None and (
+                not self._in_flight or (len(self._in_flight) == 1 and self._in_flight[0][1] in QUICK)):
+            kind = next((k for k in self._pending if all(k != sent[1] for sent in self._in_flight)), None)
+            if kind is None:
+                return
             request_id, kwargs = self._pending.pop(kind)
             self._conn.send((request_id, kind, kwargs))
-            self._in_flight = (request_id, kind, kwargs)
+            self._in_flight.append((request_id, kind, kwargs))
 
     def receive(self) -> list[Reply]:
         """Read what has arrived (call when fileno is readable); return the replies still current."""
@@ -180,7 +210,7 @@ class ComputeClient:
                         replies.append(Reply(kind, request_id, payload, partial=True))
                 else:
                     _, request_id, kind, body = message
-                    self._in_flight = None
+                    self._in_flight = [sent for sent in self._in_flight if sent[0] != request_id]
                     self._resent.discard(request_id)
                     if request_id == self.latest.get(kind):
                         replies.append(Reply(kind, request_id, None if tag == "error" else body,
@@ -192,12 +222,15 @@ class ComputeClient:
         self._pump()
         return replies
 
-    def _recover(self, lost: tuple[int, str, dict] | None) -> list[Reply]:
+    def _recover(self, lost: list[tuple[int, str, dict]]) -> list[Reply]:
         """After a crash: the request it was computing goes again, first, unless superseded; a
-        request that already crashed the process once gets its error reply instead."""
-        if lost is None:
+        request that already crashed the process once gets its error reply instead. One sent behind
+        it (see _pump) goes again after it, unless superseded."""
+        if not lost:
             return [Reply("crashed", 0, error="the compute process stopped; it was restarted")]
-        request_id, kind, kwargs = lost
+        (request_id, kind, kwargs), behind = lost[0], lost[1:]
+        self._pending = {k: (i, kw) for i, k, kw in behind
+                         if i == self.latest.get(k) and k not in self._pending} | self._pending
         what = kind.replace("_", " ")
         stopped = f"the compute process stopped while computing {what}; it was restarted"
         if request_id != self.latest.get(kind) or kind in self._pending:
@@ -235,7 +268,7 @@ class ComputeClient:
 
     def _waiting(self, request_id: int) -> bool:
         """The request is queued or being computed (after a crash: being sent again)."""
-        return (self._in_flight is not None and self._in_flight[0] == request_id) or any(
+        return any(sent[0] == request_id for sent in self._in_flight) or any(
             queued == request_id for queued, _ in self._pending.values())
 
     def cancel(self) -> None:
@@ -243,7 +276,7 @@ class ComputeClient:
         self._pending.clear()
         self._resent.clear()
         self.latest = {kind: next(self._ids) for kind in self.latest}
-        if self._in_flight is not None:
+        if self._in_flight:
             self.restart()
 
     def restart(self) -> None:

@@ -100,7 +100,7 @@ def test_a_killed_compute_process_loses_no_search(win, qtbot):
     window, app = win
     client = app.bridge.client
     app.start("20 + x^2 + y^2 - 10cos(2pi x) - 10cos(2pi y)", x_range=(-5.12, 5.12), y_range=(-5.12, 5.12))
-    qtbot.waitUntil(lambda: client._in_flight is not None and client._in_flight[1] == "find_critical_points",
+    qtbot.waitUntil(lambda: client._in_flight and client._in_flight[0][1] == "find_critical_points",
                     timeout=TIMEOUT)
     os.kill(client._process.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: "stopped" in window.message.full_text(), timeout=TIMEOUT)

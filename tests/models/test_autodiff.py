@@ -221,6 +221,9 @@ def test_parameters(engine):
     assert r["variables"] == ["x"] and r["params"] == {"k": 3.0}
     assert r["value"] == 12.0 and r["gradient"] == {"x": 12.0} and r["hessian"] == [[6.0]]
     compiled = engine._compiled
+    from calcviz.models.autodiff import EAGER_CALLS
+    for _ in range(EAGER_CALLS):  # (the first calls run eagerly; then one function is traced)
+        engine.evaluate_point("k*x^2", {"x": 2.0}, {"k": 3.0})
     traced = dict(compiled._points)
     r = engine.evaluate_point("k*x^2", {"x": -1.0}, {"k": 0.5})
     assert r["value"] == 0.5 and r["gradient"] == {"x": -1.0} and r["hessian"] == [[1.0]]
@@ -501,8 +504,31 @@ def test_batch_of_points(engine):
     np.testing.assert_allclose(g2, g, **TOL)
 
 
+def test_a_new_formulas_first_points_run_eagerly_then_one_traced_function_agrees(engine):
+    """The first EAGER_CALLS small batches skip the 30-40 ms trace (a new formula's read-out, a race's first
+    steps); the traced function that follows gives the same numbers."""
+    from calcviz.models.autodiff import EAGER_CALLS
+    compiled = engine.compile("sin(x) y^3 + k e^(x y)", ["x", "y"], ["k"])
+    pts, k = np.array([[0.3, -1.2], [2.0, 0.5]]), np.array([0.7])
+    eager = [compiled.at(pts, k) for _ in range(EAGER_CALLS)]
+    assert compiled._points == {}
+    traced = compiled.at(pts, k)
+    assert list(compiled._points) == [32]
+    x, y = pts[:, 0], pts[:, 1]
+    exact_v = np.sin(x) * y**3 + 0.7 * np.exp(x * y)
+    exact_g = np.stack([np.cos(x) * y**3 + 0.7 * y * np.exp(x * y), 3 * np.sin(x) * y**2 + 0.7 * x * np.exp(x * y)], 1)
+    exact_hxy = 3 * np.cos(x) * y**2 + 0.7 * (1 + x * y) * np.exp(x * y)
+    for v, g, h in (*eager, traced):
+        np.testing.assert_allclose(v, exact_v, rtol=1e-13)
+        np.testing.assert_allclose(g, exact_g, rtol=1e-13)
+        np.testing.assert_allclose(h[:, 0, 1], exact_hxy, rtol=1e-13)
+        np.testing.assert_allclose(h[:, 1, 0], exact_hxy, rtol=1e-13)
+
+
 def test_compiling_a_second_expression_drops_the_first(engine):
-    engine.evaluate_point("x^2 + y^2 + 1", {"x": 1.0, "y": 2.0})
+    from calcviz.models.autodiff import EAGER_CALLS
+    for _ in range(EAGER_CALLS + 1):  # (the first run eagerly: no function kept)
+        engine.evaluate_point("x^2 + y^2 + 1", {"x": 1.0, "y": 2.0})
     first = engine._compiled
     assert engine.compile("x^2 + y^2 + 1", ["x", "y"], []) is first  # same key: kept
     (point_function,) = first._points.values()
@@ -558,7 +584,7 @@ def test_unknown_device_is_refused(device):
 
 def test_large_grids_through_xla_agree_with_the_plain_graph():
     """Grids of XLA_MIN_POINTS or more take the XLA-compiled function; it must give the same numbers."""
-    from calcviz.models.autodiff import XLA_MIN_POINTS
+    from calcviz.models.autodiff import EAGER_CALLS, XLA_MIN_POINTS
     from calcviz.models.engine import Engine
     engine = Engine("cpu")
     n = int(np.ceil(np.sqrt(XLA_MIN_POINTS)))
@@ -573,7 +599,10 @@ def test_large_grids_through_xla_agree_with_the_plain_graph():
         np.testing.assert_allclose(got[finite], want[finite], rtol=2e-4, atol=2e-4)
     assert np.isnan(big["value"][X < 0]).all()  # holes survive XLA's fusion
     compiled = engine.compile(text, ("x", "y"), ())
-    assert list(compiled._grids) == []  # the first grid of a size runs eagerly; the second through XLA
+    for _ in range(EAGER_CALLS - 1):  # the first grids of a size run eagerly; the next through XLA
+        assert list(compiled._grids) == []
+        engine.evaluate_grid(text, ["x", "y"], [(-3.0, 3.0), (-3.0, 3.0)], n)
+    assert list(compiled._grids) == []
     again = engine.evaluate_grid(text, ["x", "y"], [(-3.0, 3.0), (-3.0, 3.0)], n)
     assert list(compiled._grids) == [(n, n, True)]
     for key in ("value", "d1", "d2"):

@@ -186,6 +186,32 @@ def test_kinds_are_coalesced_separately(ready):
     assert got[point].kind == "evaluate_point" and got[point].payload["value"] == 3.0
 
 
+def test_a_request_of_another_kind_goes_behind_a_grid_and_both_survive_a_crash(ready):
+    """While a grid is computed the next request of another kind is sent too (the race's first steps need
+    not wait for the window to read the grid), but no third; killed then, both are computed again."""
+    counting = ready._conn = CountingConnection(ready._conn)
+    try:
+        grid = ready.submit("evaluate_grid", **HEAVY_GRID)
+        race = ready.submit("descend", text="x^2 + y^2", start={"x": 1.0, "y": 1.0}, lr=0.5, steps=50)
+        point = ready.submit("evaluate_point", text="x^2 + y^2", at={"x": 1.0, "y": 2.0})
+        assert [sent[:2] for sent in ready._in_flight] == [(grid, "evaluate_grid"), (race, "descend")]
+        assert [m[:2] for m in counting.sent] == [(grid, "evaluate_grid"), (race, "descend")]
+        time.sleep(0.3)
+        ready._process.kill()
+        replies = until(ready, lambda r: r.id == point)
+        got = {r.id: r for r in replies if r.progress is None and not r.partial}
+        assert [r.error for r in replies if r.kind == "crashed"] == [
+            "the compute process stopped while computing evaluate grid; it was restarted and the evaluate grid "
+            "request sent again"]
+        assert got[grid].payload["value"].shape == (2000, 2000)
+        (run,) = got[race].payload["runs"]
+        assert run["status"] == "converged" and run["point"] == {"x": 0.0, "y": 0.0}  # (one step at lr 1/2)
+        assert got[point].payload["value"] == 5.0 and not ready.busy
+    finally:
+        if ready._conn is counting:  # (not restarted: the pipe is still this one)
+            ready._conn = counting.conn
+
+
 def test_errors_come_back_as_messages(ready):
     starts = ready.starts
     reply = ready.request("evaluate_point", text="x +", at={"x": 1.0})
@@ -239,7 +265,7 @@ def test_cancel_during_a_long_request_restarts_and_the_next_request_works(ready)
     starts, old = ready.starts, ready._process
     heavy = ready.submit("evaluate_grid", **HEAVY_GRID)
     queued = ready.submit("evaluate_point", text="x", at={"x": 1.0})
-    assert ready.busy and ready._in_flight[:2] == (heavy, "evaluate_grid")
+    assert ready.busy and ready._in_flight[0][:2] == (heavy, "evaluate_grid")
     assert ready.wait(1.0) == []  # still computing after a second
     t0 = time.monotonic()
     ready.cancel()
@@ -339,7 +365,7 @@ def test_a_superseded_request_is_not_sent_again(ready):
     """Killed while computing a grid that a newer grid has replaced: only the newer one is sent."""
     old = ready.submit("evaluate_grid", **HEAVY_GRID)
     new = ready.submit("evaluate_grid", text="x + y", axes=["x", "y"], ranges=[(0, 1), (0, 1)], n=3)
-    assert ready._in_flight[0] == old
+    assert ready._in_flight[0][0] == old
     time.sleep(0.3)
     ready._process.kill()
     replies = until(ready, lambda r: r.id == new)
