@@ -178,6 +178,7 @@ class DescentController(QtCore.QObject):
             if self.timer.isActive():
                 self.redraw()  # every view shows the step the race paused at
             self.timer.stop()  # no tick after this: Pause takes effect before the next frame
+        self.window.loss.hold_axes(on)
         self.panel.set_running(on)
         self.window.set_checked("descent_run", on)
 

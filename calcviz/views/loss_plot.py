@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtGui import QAction
+from PyQt6.QtGui import QAction, QFontMetrics
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from .common import ContextMenu, StepAxis, plain_axes, run_color
@@ -120,6 +120,16 @@ class LossPlot(ContextMenu, pg.GraphicsLayoutWidget):
 
     def curves(self) -> dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]]:
         return dict(self._curves)
+
+    def hold_axes(self, hold: bool) -> None:
+        """While a race animates the value axes keep their width, with room for four more digits: a tick
+        label of another width re-laid out both plots in the middle of a paint, which stalled the event
+        loop 20-30 ms a few times a second. Released, they fit their labels again."""
+        room = QFontMetrics(self.font()).horizontalAdvance("0000")
+        for plot in (self.value_plot, self.grad_plot):
+            axis = plot.getAxis("left")
+            if hold != (axis.fixedWidth is not None):  # (held already: not wider again)
+                axis.setWidth(round(axis.width()) + room if hold else None)
 
     def set_value_log(self, on: bool) -> None:
         self.value_plot.setLogMode(y=bool(on))  # its check box's signal redraws

@@ -167,3 +167,26 @@ def test_axes_show_plain_numbers_whole_steps_and_powers_of_ten(plot, qtbot):
     qtbot.wait(50)
     assert plot.grad_plot.getAxis("left").labelUnits == "" and "x1e" not in plot.grad_plot.getAxis("left").labelString()
     assert "(x" not in plot.value_plot.getAxis("bottom").labelString()
+
+
+def test_while_a_race_animates_the_value_axes_hold_their_width_then_fit_again(plot, qtbot):
+    """A tick label of a new width re-laid out both plots inside a paint (20-30 ms stalls): held, the
+    axes keep one width with room for four more digits; released, they fit their labels again."""
+    axis = plot.value_plot.getAxis("left")
+    plot.set_runs([GD])
+    qtbot.waitUntil(lambda: axis.textWidth > 0, timeout=2000)
+    qtbot.wait(50)
+    fitted = axis.width()
+    plot.hold_axes(True)
+    plot.hold_axes(True)  # (a second call does not widen it again)
+    held = axis.fixedWidth
+    qtbot.waitUntil(lambda: axis.width() == held, timeout=2000)  # (once the layout has run)
+    assert held > fitted
+    wide = {**GD, "values": GD["values"] * 1234.5678}  # labels several digits wider
+    plot.set_runs([wide])
+    qtbot.waitUntil(lambda: axis.textWidth > fitted - 15, timeout=2000)
+    qtbot.wait(50)
+    assert axis.width() == held
+    plot.hold_axes(False)
+    assert axis.fixedWidth is None
+    qtbot.waitUntil(lambda: axis.width() != held, timeout=2000)
