@@ -77,7 +77,7 @@ case "$command" in
     "${XVFB[@]}" "$VENV/bin/python" -m pytest tests/gui "$@" || status=$?
     exit $status ;;
   bench) setup
-    "$VENV/bin/python" -c "import scipy" 2>/dev/null || "$VENV/bin/python" -m pip install -q -e '.[test,bench]'
+    "$VENV/bin/python" -c "import scipy, matplotlib" 2>/dev/null || "$VENV/bin/python" -m pip install -q -e '.[test,bench]'
     exec "${XVFB[@]}" "$VENV/bin/python" -m calcviz.bench "$@" ;;
   screenshot) setup; exec "$VENV/bin/python" scripts/screenshot.py "$@" ;;  # one Xvfb per screen size
   *) say "unknown command '$command': use run, test, bench, screenshot or setup"; exit 2 ;;
