@@ -136,6 +136,7 @@ class Compiled:
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._small_eager = 0  # SMALL_BATCH calls run eagerly so far (see at)
+        self._param_tensor = (None, None)  # the last parameter values at() was given, and their tensor
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
         self._ready = set()  # the keys of the loops compiled (for a race's shapes)
         self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
@@ -174,8 +175,14 @@ class Compiled:
             spec = [tf.TensorSpec([size, n], tf.float64), tf.TensorSpec([len(self.params)], tf.float64)]
             fn = self._points[size] = tf.compat.v1.wrap_function(self._points_function(size), spec)
         if B < size:  # padded with copies of the first point (rows are independent); cut off below
-            points = np.vstack([points, np.broadcast_to(points[:1], (size - B, n))])
-        v, g, h = (t.numpy() for t in fn(tf.constant(points), tf.constant(np.asarray(param_values, np.float64))))
+            padded = np.empty((size, n))
+            padded[:B], padded[B:] = points, points[0]
+            points = padded
+        # (A search calls this a few dozen times with the same parameters: their tensor is made once.)
+        P = np.asarray(param_values, np.float64)
+        if self._param_tensor[0] is None or not np.array_equal(self._param_tensor[0], P):
+            self._param_tensor = (P.copy(), tf.constant(P))
+        v, g, h = (t.numpy() for t in fn(tf.constant(points), self._param_tensor[1]))
         return (v, g, h) if B == size else (v[:B], g[:B], h[:B])
 
     def _points_function(self, batch: int):
