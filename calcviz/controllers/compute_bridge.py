@@ -21,6 +21,8 @@ ENGINE = {"grid": "evaluate_grid", "critical": "find_critical_points", "point": 
           "matrix": "evaluate_matrix", "check": "check_derivatives"}
 KIND = {method: kind for kind, method in ENGINE.items()}
 
+RECEIVE_ROUNDS = 4  # reads of the pipe per wake-up at most: a stream of replies never starves the repaint
+
 
 class ComputeBridge(QtCore.QObject):
     busyChanged = QtCore.pyqtSignal(bool)
@@ -92,7 +94,7 @@ class ComputeBridge(QtCore.QObject):
     def receive(self) -> None:
         # What arrives while replies are handled is handled too, before the views repaint: a race's first
         # steps come a moment after the grid, and would otherwise wait for the grid's paint (~40 ms).
-        for _ in range(4):
+        for _ in range(RECEIVE_ROUNDS):
             replies = self.client.receive()
             self._watch()
             for reply in replies:

@@ -132,10 +132,9 @@ class Compiled:
                                                input_signature=[tf.TensorSpec([None, n], f64), tf.TensorSpec([m], f64)])
         self._f = f
         self._grids = {}  # (points along x, along y, XLA) -> the grid's function, traced on second use
-        self._grids_eager: dict = {}  # grid size -> grids computed eagerly so far (see grid)
+        self._eager_calls: dict = {}  # ("grid", size) or ("points", SMALL_BATCH) -> calls run eagerly so far
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
-        self._small_eager = 0  # SMALL_BATCH calls run eagerly so far (see at)
         self._param_tensor = (None, None)  # the last parameter values at() was given, and their tensor
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
         self._ready = set()  # the keys of the loops compiled (for a race's shapes)
@@ -165,8 +164,8 @@ class Compiled:
         if B == 0:
             return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
         fn = self._points.get(size)
-        if fn is None and size == SMALL_BATCH and self._small_eager < EAGER_CALLS:
-            eager, self._small_eager = True, self._small_eager + 1
+        if fn is None and size == SMALL_BATCH and self._eager_call(("points", size)):
+            eager = True
         if fn is None and eager:
             fn = self._points_function(size)
         elif fn is None:
@@ -184,6 +183,14 @@ class Compiled:
             self._param_tensor = (P.copy(), tf.constant(P))
         v, g, h = (t.numpy() for t in fn(tf.constant(points), self._param_tensor[1]))
         return (v, g, h) if B == size else (v[:B], g[:B], h[:B])
+
+    def _eager_call(self, key) -> bool:
+        """Whether this call of the function ``key`` runs eagerly: one of its first EAGER_CALLS (counted)."""
+        count = self._eager_calls.get(key, 0)
+        if count >= EAGER_CALLS:
+            return False
+        self._eager_calls[key] = count + 1
+        return True
 
     def _points_function(self, batch: int):
         """f, its gradient and its Hessian at ``batch`` points, as a Python function of TensorFlow ops:
@@ -463,8 +470,7 @@ class Compiled:
         # 150-400 ms of XLA). A formula drawn more often (a parameter dragged) is traced then.
         key = (len(xs), len(ys), len(xs) * len(ys) >= XLA_MIN_POINTS)
         fn = self._grids.get(key)
-        if fn is None and self._grids_eager.get(key, 0) < EAGER_CALLS:
-            self._grids_eager[key] = self._grids_eager.get(key, 0) + 1
+        if fn is None and self._eager_call(("grid", key)):
             fn = self._grid_function(*key).python_function
         elif fn is None:
             fn = self._grids[key] = self._grid_function(*key).get_concrete_function()
