@@ -461,9 +461,11 @@ class PathEntry(Loose):
     step: Annotated[int, _whole(0, descent.MAX_STEPS)]
     point: Numbers
     value: Measure
+    gradient: Numbers  # (these two are what the window's step explanation reads: required)
     grad_norm: Measure
+    learning_rate: Measure
 
-    VECTORS: ClassVar = ("gradient", "update", "velocity", "accumulator")  # kept where present (null after the last step)
+    VECTORS: ClassVar = ("update", "velocity", "accumulator")  # kept where present (null after the last step)
 
     @model_validator(mode="after")
     def _vectors(self):
@@ -523,7 +525,7 @@ class DescentResult(Loose):
                     raise ValueError(f".runs[{k}].{key} must give a number for each of {', '.join(self.variables)} "
                                      f"(got {show(getattr(run, key))})")
             for j, entry in enumerate(run.path):
-                for key in ("point", *PathEntry.VECTORS):
+                for key in ("point", "gradient", *PathEntry.VECTORS):
                     values = getattr(entry, key, None)
                     if values is not None and set(values) != names:
                         raise ValueError(f".runs[{k}].path[{j}].{key} must give a number (or null) for each of "

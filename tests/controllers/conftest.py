@@ -99,7 +99,8 @@ class FakeEngine:
                 g = np.array([info["gradient"][n] for n in names])
                 norm = float(np.linalg.norm(g))
                 entry = {"step": step, "point": dict(zip(names, x.tolist())), "value": info["value"],
-                         "gradient": dict(zip(names, g.tolist())), "grad_norm": norm, "update": None}
+                         "gradient": dict(zip(names, g.tolist())), "grad_norm": norm, "learning_rate": lr,
+                         "update": None}
                 path.append(entry)
                 if not np.isfinite(info["value"]) or np.abs(x).max() > 1e6:
                     status, message = "diverged", f"diverged at step {step}: lower the learning rate"

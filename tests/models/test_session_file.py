@@ -196,7 +196,7 @@ def put(where: str, value):
 
 
 def drop(where: str):
-    *parents, last = where.split(".")
+    *parents, last = [int(k) if k.isdigit() else k for k in where.split(".")]
 
     def edit(data):
         for k in parents:
@@ -263,6 +263,13 @@ BROKEN = [
      "descent.result.runs[0].path[2].step must be 2"),
     ("path point missing y", changed(put("descent.result.runs.1.path.0.point", {"x": 1.0})),
      "descent.result.runs[1].path[0].point must give a number (or null) for each of x, y"),
+    # (the step explanation reads each step's gradient and learning rate)
+    ("path step without its learning rate", changed(drop("descent.result.runs.0.path.3.learning_rate")),
+     "descent.result.runs[0].path[3].learning_rate is missing"),
+    ("path step without its gradient", changed(drop("descent.result.runs.1.path.0.gradient")),
+     "descent.result.runs[1].path[0].gradient is missing"),
+    ("path gradient missing y", changed(put("descent.result.runs.0.path.1.gradient", {"x": 1.0})),
+     "descent.result.runs[0].path[1].gradient must give a number (or null) for each of x, y"),
     ("critical type", changed(put("critical.critical_points.0.type", "bowl")),
      "critical.critical_points[0].type must be min, max, saddle or degenerate"),
     ("critical points not a list", changed(put("critical.critical_points", {"x": 1})),
