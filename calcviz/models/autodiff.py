@@ -77,6 +77,7 @@ def array_gradients(expression: Expression, inputs, derivatives=(), dtype=tf.flo
 
 
 SMALL_BATCH = 32  # points: the inspector's one, the local models' 32 and a race's runs share one trace (see at)
+TAIL_BATCH = 256  # points: a critical-point search's last Newton steps, once the formula was searched before
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
 # A race stepped before its loop is compiled reports its first PARTIAL_FIRST steps at once (eagerly: one step on
 # screen needs two), then more every PARTIAL_SECONDS (each report rebuilds the path so far in the window).
@@ -136,6 +137,7 @@ class Compiled:
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._param_tensor = (None, None)  # the last parameter values at() was given, and their tensor
+        self.searched = False  # whether a critical-point search ran on this formula (see search_points)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
         self._ready = set()  # the keys of the loops compiled (for a race's shapes)
         self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
@@ -181,8 +183,26 @@ class Compiled:
         P = np.asarray(param_values, np.float64)
         if self._param_tensor[0] is None or not np.array_equal(self._param_tensor[0], P):
             self._param_tensor = (P.copy(), tf.constant(P))
-        v, g, h = (t.numpy() for t in fn(tf.constant(points), self._param_tensor[1]))
+        # (Read-only views of the results: Tensor.numpy() would copy them, 6% of a search's time.)
+        v, g, h = (np.asarray(t) for t in fn(tf.constant(points), self._param_tensor[1]))
         return (v, g, h) if B == size else (v[:B], g[:B], h[:B])
+
+    def search_points(self, param_values: np.ndarray):
+        """at() as a critical-point search calls it (a critical.Evaluate: points and the search's batch).
+
+        A search's last Newton steps move a few dozen seeds, which its own batch of thousands would
+        pad. A formula searched before (the view panned, zoomed, a parameter moved) is worth a second
+        trace at TAIL_BATCH points for them; a new formula's first search is not (its trace would cost
+        more than it saves).
+        """
+        tail, self.searched = self.searched, True
+
+        def evaluate(points: np.ndarray, batch: int):
+            if tail and len(points) <= TAIL_BATCH < batch:
+                batch = TAIL_BATCH
+            return self.at(points, param_values, batch)
+
+        return evaluate
 
     def _eager_call(self, key) -> bool:
         """Whether this call of the function ``key`` runs eagerly: one of its first EAGER_CALLS (counted)."""

@@ -205,11 +205,9 @@ class Engine:
         split = split_inputs(expression, list(axes), params or {}, allow_unused=True)
         compiled = self.compile(text, split.variables, split.params)
 
-        def evaluate(points, batch):
-            return compiled.at(points, split.param_values, batch)
-
         with tf.device(self.device):
-            result = critical.find_critical_points(evaluate, list(axes), ranges, per_side, progress)
+            result = critical.find_critical_points(compiled.search_points(split.param_values), list(axes), ranges,
+                                                   per_side, progress)
         result["params"] = dict(zip(split.params, map(float, split.param_values)))
         result["device"] = self.device_name
         return result

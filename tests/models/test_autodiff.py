@@ -525,6 +525,35 @@ def test_a_new_formulas_first_points_run_eagerly_then_one_traced_function_agrees
         np.testing.assert_allclose(h[:, 1, 0], exact_hxy, rtol=1e-13)
 
 
+def test_a_formula_searched_again_traces_its_search_tail_and_finds_the_same_points(engine):
+    """A first search pads its last few moving seeds to its own batch (no second trace for a formula that
+    may be searched once); the second traces TAIL_BATCH for them, and finds the same points, to round-off."""
+    from calcviz.models.autodiff import TAIL_BATCH
+    fn = TEST_FUNCTIONS["rosenbrock"]  # (a long valley: its last Newton steps move a few seeds)
+    box = [list(r) for r in fn.box]
+    first = engine.find_critical_points(fn.formula, ["x", "y"], box)
+    compiled = engine._compiled
+    assert TAIL_BATCH not in compiled._points and len(compiled._points) == 1
+    second = engine.find_critical_points(fn.formula, ["x", "y"], box)
+    assert engine._compiled is compiled and TAIL_BATCH in compiled._points
+    (cp,) = fn.critical_points
+    for result in (first, second):
+        (found,) = result["critical_points"]
+        assert found["type"] == "min" and result["complete"]
+        assert found["point"]["x"] == pytest.approx(cp.x, abs=1e-9) and found["point"]["y"] == pytest.approx(cp.y, abs=1e-9)
+        np.testing.assert_allclose(found["eigenvalues"], cp.eigenvalues, rtol=ROSENBROCK_EIGENVALUE_TOL)
+    assert second["critical_points"][0]["point"] == pytest.approx(first["critical_points"][0]["point"], abs=1e-12)
+
+
+def test_points_come_back_read_only(engine):
+    """at() hands out TensorFlow's buffers without copying them: writing into one is an error, not a
+    silent change of a later result."""
+    v, g, h = engine.compile("x y^2", ["x", "y"], []).at(np.array([[1.0, 2.0]]), np.zeros(0))
+    assert (v[0], *g[0], *h[0].ravel()) == (4.0, 4.0, 4.0, 0.0, 4.0, 4.0, 2.0)
+    with pytest.raises(ValueError, match="read-only"):
+        g[0, 0] = 1.0
+
+
 def test_compiling_a_second_expression_drops_the_first(engine):
     from calcviz.models.autodiff import EAGER_CALLS
     for _ in range(EAGER_CALLS + 1):  # (the first run eagerly: no function kept)
