@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import Future
 from types import SimpleNamespace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -77,7 +77,8 @@ def array_gradients(expression: Expression, inputs, derivatives=(), dtype=tf.flo
 
 
 SMALL_BATCH = 32  # points: the inspector's one, the local models' 32 and a race's runs share one trace (see at)
-TAIL_BATCH = 256  # points: a critical-point search's last Newton steps, once the formula was searched before
+TAIL_BATCH = 256  # points: a critical-point search's last Newton steps, on a formula searched before ...
+TAIL_WORTH = 16  # ... whose search took this many of them (see critical_search)
 RACE_RUNS = 8  # races of up to this many runs share one compiled descent loop per formula (see Compiled.descend)
 # A race stepped before its loop is compiled reports its first PARTIAL_FIRST steps at once (eagerly: one step on
 # screen needs two), then more every PARTIAL_SECONDS (each report rebuilds the path so far in the window).
@@ -85,7 +86,7 @@ PARTIAL_FIRST = 2
 PARTIAL_CHUNK = 32
 PARTIAL_SECONDS = 0.2
 COMPILE_AFTER_SECONDS = 2.0  # a stepped race running this long has its loop compiled aside (see Compiled._stepped)
-_ASIDE = threading.Semaphore(1)  # one loop compiles aside at a time (edits come faster than compiles end)
+_ASIDE = threading.Semaphore(1)  # one function compiles aside at a time (edits come faster than compiles end)
 _ASIDE_THREADS: set = set()
 
 
@@ -137,7 +138,7 @@ class Compiled:
         self._curve = None
         self._points = {}  # batch size -> value, gradient and Hessian at that many points (see at)
         self._param_tensor = (None, None)  # the last parameter values at() was given, and their tensor
-        self.searched = False  # whether a critical-point search ran on this formula (see search_points)
+        self._searches = 0  # critical-point searches of this formula so far (see critical_search)
         self._descents = {}  # (optimizers present, path) -> descent loop (see descend)
         self._ready = set()  # the keys of the loops compiled (for a race's shapes)
         self._compiling = {}  # key -> Future of a race run in the loop while it compiles aside (see descend)
@@ -187,22 +188,38 @@ class Compiled:
         v, g, h = (np.asarray(t) for t in fn(tf.constant(points), self._param_tensor[1]))
         return (v, g, h) if B == size else (v[:B], g[:B], h[:B])
 
-    def search_points(self, param_values: np.ndarray):
-        """at() as a critical-point search calls it (a critical.Evaluate: points and the search's batch).
+    def critical_search(self, param_values: np.ndarray, search: Callable[[Callable], dict]) -> dict:
+        """``search(evaluate)``: a critical-point search (critical.find_critical_points) with at() as its
+        Evaluate (points, and the search's batch of thousands).
 
-        A search's last Newton steps move a few dozen seeds, which its own batch of thousands would
-        pad. A formula searched before (the view panned, zoomed, a parameter moved) is worth a second
-        trace at TAIL_BATCH points for them; a new formula's first search is not (its trace would cost
-        more than it saves).
+        A search's last Newton steps move a few seeds, padded to the whole batch. A formula searched
+        again whose search had TAIL_WORTH such steps or more (a long valley such as Rosenbrock's) has a
+        TAIL_BATCH function traced aside for them, which the next searches use. Not after its first
+        search: most formulas are searched once, and the 30-40 ms trace pays for itself only over
+        several; not inline: the search would wait for it.
         """
-        tail, self.searched = self.searched, True
+        tail = 0  # the search's calls with few enough points for TAIL_BATCH, made at its own batch
 
         def evaluate(points: np.ndarray, batch: int):
-            if tail and len(points) <= TAIL_BATCH < batch:
-                batch = TAIL_BATCH
+            nonlocal tail
+            if len(points) <= TAIL_BATCH < batch:
+                if TAIL_BATCH in self._points:
+                    batch = TAIL_BATCH
+                else:
+                    tail += 1
             return self.at(points, param_values, batch)
 
-        return evaluate
+        result = search(evaluate)
+        self._searches += 1
+        if self._searches >= 2 and tail >= TAIL_WORTH and _ASIDE.acquire(blocking=False):
+            spec = [tf.TensorSpec([TAIL_BATCH, len(self.variables)], tf.float64),
+                    tf.TensorSpec([len(self.params)], tf.float64)]
+
+            def trace():
+                self._points[TAIL_BATCH] = tf.compat.v1.wrap_function(self._points_function(TAIL_BATCH), spec)
+
+            self._aside("calcviz-trace-search-tail", trace)
+        return result
 
     def _eager_call(self, key) -> bool:
         """Whether this call of the function ``key`` runs eagerly: one of its first EAGER_CALLS (counted)."""
@@ -351,27 +368,36 @@ class Compiled:
         return self._result(R, path, state, final, np.stack(records)[:, :R])
 
     def _compile_aside(self, plan: descent.Plan, key: tuple, P: np.ndarray, R: int) -> Future:
-        """Run the plan in the compiled loop in a background thread, at the lowest priority: its result
-        when it is done, and the loop compiled for the next race. (The caller holds _ASIDE; released here.)"""
-        future = self._compiling[key] = Future()
-        device = self.device
+        """Run the plan in the compiled loop aside: its result when it is done, and the loop compiled for
+        the next race. (The caller holds _ASIDE.)"""
+        def failed(future: Future) -> None:  # the stepping goes on without it; the next race may try again
+            if future.exception() is not None:
+                self._compiling.pop(key, None)
 
-        def compile_():
+        future = self._compiling[key] = self._aside("calcviz-compile-race", lambda: self._loop(plan, key, P, R))
+        future.add_done_callback(failed)
+        return future
+
+    def _aside(self, name: str, work: Callable) -> Future:
+        """Run ``work`` in a background thread at the lowest priority, on this formula's device: a Future
+        of its result. (The caller holds _ASIDE; released here.)"""
+        future, device = Future(), self.device
+
+        def run():
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
             except (AttributeError, OSError):
                 pass
             try:
                 with tf.device(device) if device else contextlib.nullcontext():
-                    future.set_result(self._loop(plan, key, P, R))
-            except BaseException as exc:  # noqa: BLE001 - the stepping goes on without it
+                    future.set_result(work())
+            except BaseException as exc:  # noqa: BLE001 - reported through the Future
                 future.set_exception(exc)
-                self._compiling.pop(key, None)  # (the next race may try again)
             finally:
                 _ASIDE.release()
                 _ASIDE_THREADS.discard(threading.current_thread())
 
-        thread = threading.Thread(target=compile_, name="calcviz-compile-race", daemon=True)
+        thread = threading.Thread(target=run, name=name, daemon=True)
         _ASIDE_THREADS.add(thread)
         thread.start()
         return future

@@ -206,8 +206,8 @@ class Engine:
         compiled = self.compile(text, split.variables, split.params)
 
         with tf.device(self.device):
-            result = critical.find_critical_points(compiled.search_points(split.param_values), list(axes), ranges,
-                                                   per_side, progress)
+            result = compiled.critical_search(split.param_values, lambda evaluate: critical.find_critical_points(
+                evaluate, list(axes), ranges, per_side, progress))
         result["params"] = dict(zip(split.params, map(float, split.param_values)))
         result["device"] = self.device_name
         return result

@@ -525,24 +525,41 @@ def test_a_new_formulas_first_points_run_eagerly_then_one_traced_function_agrees
         np.testing.assert_allclose(h[:, 1, 0], exact_hxy, rtol=1e-13)
 
 
-def test_a_formula_searched_again_traces_its_search_tail_and_finds_the_same_points(engine):
-    """A first search pads its last few moving seeds to its own batch (no second trace for a formula that
-    may be searched once); the second traces TAIL_BATCH for them, and finds the same points, to round-off."""
+def test_a_formula_searched_again_traces_its_search_tail_aside_and_finds_the_same_points(engine, monkeypatch):
+    """The first two searches pad their last few moving seeds to their own batch (no second trace for a
+    formula that may be searched once, none that the second would wait for); after the second, the
+    TAIL_BATCH function is traced aside, and the searches that use it find the same points, to round-off.
+    A formula whose search has no long tail (the sphere: Newton lands in one step) gets no such trace."""
+    from calcviz.models import autodiff
     from calcviz.models.autodiff import TAIL_BATCH
     fn = TEST_FUNCTIONS["rosenbrock"]  # (a long valley: its last Newton steps move a few seeds)
     box = [list(r) for r in fn.box]
+    sizes = []
+    at = autodiff.Compiled.at
+    monkeypatch.setattr(autodiff.Compiled, "at", lambda self, X, P, batch=None, eager=False:
+                        sizes.append(batch) or at(self, X, P, batch, eager))
     first = engine.find_critical_points(fn.formula, ["x", "y"], box)
     compiled = engine._compiled
-    assert TAIL_BATCH not in compiled._points and len(compiled._points) == 1
-    second = engine.find_critical_points(fn.formula, ["x", "y"], box)
+    assert TAIL_BATCH not in compiled._points and len(compiled._points) == 1 and TAIL_BATCH not in sizes
+    engine.find_critical_points(fn.formula, ["x", "y"], box)
+    assert TAIL_BATCH not in sizes
+    autodiff._finish_compiling()  # (the trace aside ends)
     assert engine._compiled is compiled and TAIL_BATCH in compiled._points
+    third = engine.find_critical_points(fn.formula, ["x", "y"], box)
+    assert sizes.count(TAIL_BATCH) >= 10  # (its last 20-30 Newton passes move fewer than 256 seeds)
     (cp,) = fn.critical_points
-    for result in (first, second):
+    for result in (first, third):
         (found,) = result["critical_points"]
         assert found["type"] == "min" and result["complete"]
         assert found["point"]["x"] == pytest.approx(cp.x, abs=1e-9) and found["point"]["y"] == pytest.approx(cp.y, abs=1e-9)
         np.testing.assert_allclose(found["eigenvalues"], cp.eigenvalues, rtol=ROSENBROCK_EIGENVALUE_TOL)
-    assert second["critical_points"][0]["point"] == pytest.approx(first["critical_points"][0]["point"], abs=1e-12)
+    assert third["critical_points"][0]["point"] == pytest.approx(first["critical_points"][0]["point"], abs=1e-12)
+
+    sphere = TEST_FUNCTIONS["sphere"]
+    for _ in range(3):
+        engine.find_critical_points(sphere.formula, ["x", "y"], [list(r) for r in sphere.box])
+    autodiff._finish_compiling()
+    assert list(engine._compiled._points) == [sizes[-1]]  # (its search's batch alone)
 
 
 def test_points_come_back_read_only(engine):
