@@ -13,7 +13,7 @@ from PyQt6 import QtCore
 
 from ..models import grid as gridlib
 from ..models.race import reached, run_labels
-from ..models.session import Session
+from ..models.session import NO_START, Session
 
 FRAME_MS = 16  # the animation never asks for more than ~60 frames a second
 # While animating, the contour map follows every frame; the other views take turns, one frame of
@@ -92,7 +92,7 @@ class DescentController(QtCore.QObject):
         race = s.race
         if race is None:
             if not s.settings.descent.starts:
-                s.note("descent", SET_START_FIRST, error=True, panel=True)
+                s.note(NO_START, SET_START_FIRST, error=True, panel=True)
             elif s.request("race") is not None:
                 self._queued_steps += k  # taken as soon as the runs arrive
             return
@@ -106,7 +106,7 @@ class DescentController(QtCore.QObject):
     def set_running(self, on: bool) -> None:
         s = self.session
         if on and not s.settings.descent.starts:
-            s.note("descent", SET_START_FIRST, error=True, panel=True)
+            s.note(NO_START, SET_START_FIRST, error=True, panel=True)
         race = s.race
         if on and race is not None and race.finished:
             race.reset()  # Run after the end replays the race
@@ -120,7 +120,7 @@ class DescentController(QtCore.QObject):
             s.race.reset()
         self._queued_steps = 0
         s.forget("race")
-        s.forget("descent")
+        s.forget(NO_START)
         self.redraw()
 
     def explain_run(self, index: int) -> None:

@@ -44,6 +44,7 @@ CHECK_GRID = 101        # points per side where a formula of numbers' derivative
 BASINS_MAX_SIDE = 200   # starts per side of the basins map
 DEFAULT_EPS = (0.01, -0.03)  # where the local models are compared: the chapter's epsilon
 HISTORY_LIMIT = 200     # undo steps kept
+NO_START = "no start"   # the source of the message asking for a start point (gone once there is one)
 
 
 @dataclass(frozen=True)
@@ -476,6 +477,8 @@ class Session:
         if after.editor != before.editor:
             self._check_editor()
         self._invalidate()
+        if after.descent.starts:
+            self.forget(NO_START)  # answered (by a click, a typed start, undo or a session)
         self.settings_changed.emit(before, after)
 
     def _with_document(self, document: Document, **more) -> Settings:

@@ -116,3 +116,24 @@ def test_a_parameter_move_clears_what_depends_on_it_and_keeps_the_rest(rig):
     r.settle()
     assert math.isclose(s.point["value"], 3 * 1.0 + 0.25) and math.isclose(before, 1.25)
     np.testing.assert_allclose(s.grid["value"][-1, 100], 3 * 4 + s.grid["coords"][1][100] ** 2, rtol=1e-5)
+
+
+def test_the_ask_for_a_start_point_goes_once_there_is_one(rig):
+    """Step or Run with no start asks for one, in the panel and the status bar; a start picked answers it:
+    neither keeps asking while the race it started runs."""
+    r = rig("x^2 + sin(y)")
+    w, s = r.window, r.session
+    emit(w.descent.stepRequested)
+    asked = w.descent.set_message.call_args.args[0]
+    assert asked.startswith("Set a start point first") and asked in r.shown_status()
+    emit(w.contour.startPicked, -1.0, 1.2)
+    assert w.descent.set_message.call_args.args[0] == "" and "start point" not in r.shown_status()
+    r.settle()
+    emit(w.descent.stepRequested)
+    assert s.race.shown == 1 and w.descent.set_message.call_args.args[0] == ""
+    emit(w.editor.expressionEdited, "x^2 + z^2")  # other axes: the start goes with the old ones, so Run asks again
+    r.settle()
+    emit(w.descent.runToggled, True)
+    assert w.descent.set_message.call_args.args[0].startswith("Set a start point first")
+    emit(w.contour.startPicked, 0.5, 0.5)
+    assert w.descent.set_message.call_args.args[0] == "" and "start point" not in r.shown_status()
