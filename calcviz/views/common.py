@@ -279,7 +279,43 @@ class ElidedLabel(QLabel):
         self.setToolTip(self._full if shown != self._full else "")
 
 
-class StepAxis(pg.AxisItem):
+class TidyAxis(pg.AxisItem):
+    """An axis whose tick labels never overlap, a log axis's rounder ones first.
+
+    pyqtgraph judges crowding by the labels' total size, as if evenly spaced; a log axis's minor ticks
+    are not (0.8 and 0.9 crowd beside 1), and their labels were drawn over each other. Here the minor
+    ticks form three levels, 10^k, then 2 and 5 times it, then the rest; labels are kept level by level
+    and a label that would overlap one kept is left out (its tick stays).
+    """
+
+    ROUNDNESS = ((1,), (2, 5), (3, 4, 6, 7, 8, 9))  # a log axis's minor tick levels, by mantissa
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802 - pyqtgraph override
+        levels, seen = [], []
+        for spacing, values in super().logTickValues(minVal, maxVal, size, stdTicks):
+            if spacing is not None:
+                levels.append((spacing, values))
+                seen.extend(values)
+                continue
+            v = np.asarray(values, float)
+            v = v[~np.isclose(v[:, None], np.asarray(seen, float)[None, :], atol=1e-9).any(axis=1)] if seen else v
+            mantissa = np.rint(10.0 ** (v - np.floor(v + 1e-9)))
+            levels += [(None, v[np.isin(mantissa, group)].tolist()) for group in self.ROUNDNESS]
+        return levels
+
+    def generateDrawSpecs(self, p):  # noqa: N802 - pyqtgraph override
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis, ticks, texts = specs
+        kept: list = []
+        for text in texts:  # (in level order: the first level's labels first)
+            if not any(text[0].intersects(other[0]) for other in kept):
+                kept.append(text)
+        return axis, ticks, kept
+
+
+class StepAxis(TidyAxis):
     """An axis of whole numbers (descent steps): ticks at integers only, never 0.5 or "(x0.001)"."""
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph override

@@ -15,7 +15,7 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QAction, QFontMetrics
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from .common import ContextMenu, StepAxis, plain_axes, run_color
+from .common import ContextMenu, StepAxis, TidyAxis, plain_axes, run_color
 
 LOG_FLOOR = 1e-12  # f − min f + LOG_FLOOR · (the spread of f): the minimum itself stays on a log axis
 VALUE_LABEL = "f"
@@ -32,8 +32,8 @@ class LossPlot(ContextMenu, pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self._length: int | None = None   # the race's length, when known (see set_steps)
         self._x_max: int | None = None
-        self.value_plot = self.addPlot(row=0, col=0, axisItems={"bottom": StepAxis("bottom")})
-        self.grad_plot = self.addPlot(row=1, col=0, axisItems={"bottom": StepAxis("bottom")})
+        self.value_plot = self.addPlot(row=0, col=0, axisItems={"bottom": StepAxis("bottom"), "left": TidyAxis("left")})
+        self.grad_plot = self.addPlot(row=1, col=0, axisItems={"bottom": StepAxis("bottom"), "left": TidyAxis("left")})
         self.grad_plot.setXLink(self.value_plot)
         for plot in (self.value_plot, self.grad_plot):
             plain_axes(plot)

@@ -190,3 +190,34 @@ def test_while_a_race_animates_the_value_axes_hold_their_width_then_fit_again(pl
     plot.hold_axes(False)
     assert axis.fixedWidth is None
     qtbot.waitUntil(lambda: axis.width() != held, timeout=2000)
+
+
+def drawn_labels(axis) -> list:
+    """The axis's tick labels as it draws them: (rectangle, text)."""
+    from PyQt6 import QtGui
+    image = QtGui.QImage(10, 10, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(image)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(rect, text) for rect, _, text in texts]
+
+
+def test_log_axis_labels_never_overlap_and_the_round_ones_stay(qtbot):
+    """Seen at 1366x768: |∇f| from 2 down to 0.72 on a short log axis had "1", "0.9" and "0.8" drawn over
+    each other (pyqtgraph judges crowding as if the ticks were evenly spaced)."""
+    plot = show(qtbot, LossPlot(), 700, 230)
+    steps = np.arange(100)
+    plot.set_runs([{"label": "gd", "color": "#d55e00", "steps": steps, "values": 2.0 - steps / 100,
+                    "grad_norms": 2.0 * 0.99 ** steps}])
+    qtbot.wait(100)
+    axis = plot.grad_plot.getAxis("left")
+    qtbot.waitUntil(lambda: axis.height() > 0, timeout=2000)
+    assert axis.height() < 110  # (short, as on a laptop)
+    labels = drawn_labels(axis)
+    texts = [text for _, text in labels]
+    assert {"1", "2"} <= set(texts), texts
+    for k, (rect, text) in enumerate(labels):
+        for other, other_text in labels[k + 1:]:
+            assert not rect.intersects(other), f"{text!r} drawn over {other_text!r}"
