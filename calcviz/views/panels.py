@@ -53,8 +53,9 @@ class DomainPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.horizontal_combo.setToolTip("The variable along the plot's horizontal axis; the others become sliders")
         self.vertical_combo.setToolTip("The variable along the plot's vertical axis; the others become sliders")
-        self.form.addRow("horizontal axis", self.horizontal_combo)
-        self.form.addRow("vertical axis", self.vertical_combo)
+        # (short captions: "horizontal axis" widened the label column so far that a laptop's dock cut the ranges off)
+        self.form.addRow("across", self.horizontal_combo)
+        self.form.addRow("up", self.vertical_combo)
 
         self.x_caption = QLabel("x", self)
         self.y_caption = QLabel("y", self)

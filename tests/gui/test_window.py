@@ -476,6 +476,28 @@ def test_right_click_menus_are_calcvizs_own(win, qtbot, monkeypatch):
     assert "Logarithmic f axis" in [a.text() for a in window.loss.context_menu().actions()]
 
 
+def test_on_a_laptop_a_formula_of_four_inputs_shows_whole_ranges(win, qtbot):
+    """Seen at 1366x768 on the chapter's chain (f of x, y, w, z): the axis choices' captions widened the
+    Domain panel past its dock, and the upper ends of both ranges were cut off out of reach."""
+    window, app = win
+    app.start("a = w+x+y+z; b = w+x-y-z; f = a^2 + b^2", x_range=(-2.0, 2.0), y_range=(-2.0, 2.0))
+    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    try:
+        window.resize(1366, 768)
+        qtbot.wait(100)
+        window._arrange_docks()
+        qtbot.wait(100)
+        domain = window.domain
+        assert domain.horizontal_combo.isVisible() and domain.vertical_combo.isVisible()
+        viewport = domain.parentWidget()  # (the dock's scroll area shows the panel through this)
+        for box in (domain.x_min, domain.x_max, domain.y_min, domain.y_max, domain.vertical_combo):
+            corner = box.mapTo(viewport, QtCore.QPoint(box.width(), box.height()))
+            assert box.width() >= box.minimumSizeHint().width() and corner.x() <= viewport.width(), box.toolTip()
+    finally:
+        window.resize(1400, 900)
+        qtbot.wait(50)
+
+
 def test_the_window_fits_a_laptop_screen_with_the_plots_over_half_of_it(win, qtbot):
     window, app = win
     app.start("(x^2+y-11)^2 + (x+y^2-7)^2", x_range=(-5.0, 5.0), y_range=(-5.0, 5.0))
