@@ -275,8 +275,9 @@ class MainWindow(QtWidgets.QMainWindow):
         first = dock.isHidden()
         dock.show()
         dock.raise_()
-        if first and key in ("loss", "chain"):
-            self.resizeDocks([dock], [max(200, self.height() // 3)], QtCore.Qt.Orientation.Vertical)
+        if first and key in ("loss", "chain"):  # (the chain's graph: room for its boxes' text)
+            share = 0.45 if key == "chain" else 1 / 3
+            self.resizeDocks([dock], [max(200, int(self.height() * share))], QtCore.Qt.Orientation.Vertical)
 
     def _shortcut_rows(self) -> list[tuple[str, str]]:
         rows = []

@@ -476,17 +476,26 @@ def test_right_click_menus_are_calcvizs_own(win, qtbot, monkeypatch):
     assert "Logarithmic f axis" in [a.text() for a in window.loss.context_menu().actions()]
 
 
-def test_on_a_laptop_a_formula_of_four_inputs_shows_whole_ranges(win, qtbot):
+def test_on_a_laptop_the_chapters_chain_shows_whole_ranges_and_a_readable_graph(win, qtbot):
     """Seen at 1366x768 on the chapter's chain (f of x, y, w, z): the axis choices' captions widened the
-    Domain panel past its dock, and the upper ends of both ranges were cut off out of reach."""
+    Domain panel past its dock, and the upper ends of both ranges were cut off out of reach; the chain
+    rule's graph, fitted into a third of the window's height, had text 5 px high."""
     window, app = win
-    app.start("a = w+x+y+z; b = w+x-y-z; f = a^2 + b^2", x_range=(-2.0, 2.0), y_range=(-2.0, 2.0))
-    qtbot.waitUntil(lambda: app.idle and app.session.grid is not None, timeout=TIMEOUT)
+    window.docks["chain"].hide()
     try:
         window.resize(1366, 768)
         qtbot.wait(100)
         window._arrange_docks()
         qtbot.wait(100)
+        app.start("a = w+x+y+z; b = w+x-y-z; f = a^2 + b^2", x_range=(-2.0, 2.0), y_range=(-2.0, 2.0))
+        qtbot.waitUntil(lambda: app.idle and app.session.grid is not None and "w" in window.chain._boxes,
+                        timeout=TIMEOUT)
+        qtbot.wait(200)
+        graph = window.chain
+        box = graph.node_item("w")
+        assert graph.canvas.zoom() * box.line_height >= 9.0  # (pixels between lines of a box's text)
+        assert graph.canvas.mapToScene(graph.canvas.viewport().rect()).boundingRect().contains(
+            graph.canvas.scene().itemsBoundingRect())  # ...and the whole graph in view
         domain = window.domain
         assert domain.horizontal_combo.isVisible() and domain.vertical_combo.isVisible()
         viewport = domain.parentWidget()  # (the dock's scroll area shows the panel through this)
