@@ -478,7 +478,7 @@ class Session:
             self._check_editor()
         self._invalidate()
         if after.descent.starts:
-            self.forget(NO_START)  # answered (by a click, a typed start, undo or a session)
+            self.forget(NO_START)  # answered (by a click, Set start or a session file)
         self.settings_changed.emit(before, after)
 
     def _with_document(self, document: Document, **more) -> Settings:
