@@ -126,8 +126,14 @@ class _LaidOut:
     def __init__(self, widget: pg.GraphicsView, size: tuple[int, int] | None, scale: float | None = None):
         self.widget, self.item, self.size, self.scale = widget, widget.centralWidget, size, scale
         self.old = self.item.geometry()
-        # An aspect-locked plot widens its range to the export's shape: its range on screen is put back too.
-        self.boxes = [(vb, vb.viewRange()) for vb in widget.scene().items() if isinstance(vb, pg.ViewBox)]
+        # pyqtgraph fits a view to new data only when it next paints: fitted now, or the export (made
+        # before the window repainted) would show the previous data's range.
+        widget.scene().prepareForPaint()
+        # An aspect-locked plot widens its range to the export's shape: its range on screen is put back
+        # too, and whether it follows its data (setting a range turns that off: the next formula's curve
+        # would be drawn in this one's range).
+        self.boxes = [(vb, vb.viewRange(), vb.autoRangeEnabled())
+                      for vb in widget.scene().items() if isinstance(vb, pg.ViewBox)]
 
     def __enter__(self) -> pg.GraphicsObject:
         if self.size is not None:
@@ -148,7 +154,7 @@ class _LaidOut:
         if hasattr(self.widget, "fit_view"):  # the map: its box, tight at this shape
             self.widget.fit_view()
             return
-        for vb, (x_range, y_range) in self.boxes:
+        for vb, (x_range, y_range), _ in self.boxes:
             vb.setRange(xRange=x_range, yRange=y_range, padding=0)
 
     def __exit__(self, *exc) -> None:
@@ -159,8 +165,9 @@ class _LaidOut:
             # Settled now: an export drawn next at the size on screen (an SVG) would otherwise take its
             # image's place from this layout (seen: the colour map drawn off the plot, twice its size).
             _settle(self.item)
-            for vb, (x_range, y_range) in self.boxes:  # the view on screen as it was
+            for vb, (x_range, y_range), (x_auto, y_auto) in self.boxes:  # the view on screen as it was
                 vb.setRange(xRange=x_range, yRange=y_range, padding=0)
+                vb.enableAutoRange(x=x_auto, y=y_auto)
 
 
 def _settle(item) -> None:

@@ -436,12 +436,25 @@ def test_headless_export_without_a_display_says_so(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ one variable
-def test_one_variable_exports_the_curve_not_the_contour(win, qtbot, tmp_path):
+def show_formula(qtbot, app, text, **box):
+    app.start(text, **box)
+    qtbot.waitUntil(lambda: app.session.document.text == text and app.session.grid is not None and app.idle,
+                    timeout=TIMEOUT)
+
+
+@pytest.fixture
+def one_variable(win, qtbot):
+    """``x^3 - x`` on [-2, 2], the module's formula back after the test whatever happened in it."""
     window, app = win
     no_race(app)
-    app.start("x^3 - x", x_range=(-2.0, 2.0))
-    qtbot.waitUntil(lambda: app.session.document.text == "x^3 - x" and app.session.grid is not None
-                    and app.session.grid["axes"] == ["x"] and app.idle, timeout=TIMEOUT)
+    show_formula(qtbot, app, "x^3 - x", x_range=(-2.0, 2.0))
+    assert app.session.grid["axes"] == ["x"]
+    yield window, app
+    show_formula(qtbot, app, FORMULA)
+
+
+def test_one_variable_exports_the_curve_not_the_contour(one_variable, tmp_path):
+    window, app = one_variable
     with pytest.raises(StorageError, match="export its curve"):
         exporting.export_view(window, "contour", tmp_path / "c.png")
     with pytest.raises(StorageError, match="shows no surface"):
@@ -454,7 +467,29 @@ def test_one_variable_exports_the_curve_not_the_contour(win, qtbot, tmp_path):
     assert len(app.session.grid["coords"][0]) in [len(p) for p in stroked_paths(root, "#1f77b4")]
     figure = read_png(exporting.export_view(window, "figure", tmp_path / "figure.png", size=(1000, 600)))
     assert near(figure, "#1f77b4", 30).sum() > 300
-    app.start(FORMULA)
+
+
+def test_an_exported_curve_still_follows_the_next_formula(one_variable, qtbot, tmp_path):
+    """Seen in CI: a curve exported before the window repainted was drawn in the previous formula's
+    range (pyqtgraph fits a view to new data when it paints), and exporting turned the view's fitting
+    off for good, so the next formula's curve stayed in this one's range."""
+    window, app = one_variable
+    box = window.curve.plot.vb
+    assert box.autoRangeEnabled() == [True, True]
+    exporting.export_view(window, "curve", tmp_path / "first.png", size=(800, 500))
+    assert box.autoRangeEnabled() == [True, True]
+    # Exported before the curve repaints (as on a busy machine): x^2 over [-10, 10] runs from 0 to 100.
+    window.curve.setUpdatesEnabled(False)
+    try:
+        show_formula(qtbot, app, "x^2", x_range=(-10.0, 10.0))
+        a = read_png(exporting.export_view(window, "curve", tmp_path / "second.png", size=(800, 500)))
+    finally:
+        window.curve.setUpdatesEnabled(True)
+    line = np.argwhere(near(a, "#1f77b4", 30))
+    # The parabola fills the plot, from its floor up to both top corners (in the old range it sat in the middle).
+    assert line[:, 0].max() - line[:, 0].min() > 0.7 * 500 and line[:, 1].max() - line[:, 1].min() > 0.7 * 800
+    (x0, x1), (y0, y1) = box.viewRange()
+    assert x0 <= -10 and x1 >= 10 and y0 <= 0 and y1 >= 100
 
 
 # ------------------------------------------------------------------------------------------ what a teacher puts on a slide
