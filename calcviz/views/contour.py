@@ -97,7 +97,8 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         self.plot.addItem(self.readout, ignoreBounds=True)
         self.readout.hide()
         self.field.setVisible(False)
-        self._box = None
+        self._box = None  # (x0, x1, y0, y1) of the grid on screen
+        self._names = ("x", "y")
         # Descent: one line + step markers + arrow heads per run, draggable start markers, "explain" arrows.
         # The runs' legend goes under the map, never over its data, and only while runs are drawn.
         self.legend = pg.LegendItem(labelTextColor="k", colCount=2)
@@ -162,7 +163,12 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         if event.button() != QtCore.Qt.MouseButton.LeftButton or event.double():
             return
         p = self._to_data(event.scenePos())
-        if p is not None and self._inside(p.x(), p.y()):
+        if p is not None and self._box is not None and not self._inside(p.x(), p.y()):
+            # The margin the equal scales leave around the box: say why the click does nothing. (Shown once
+            # the click's events are done: a tooltip hides at a mouse release, this one's included.)
+            at, text = event.screenPos().toPoint(), self.outside_text()
+            QtCore.QTimer.singleShot(0, lambda: QtWidgets.QToolTip.showText(at, text, self))
+        elif p is not None and self._inside(p.x(), p.y()):
             self.setFocus()
             shift = event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier
             if self._start_mode or shift:
@@ -232,6 +238,12 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
         angle = np.degrees(np.arctan2(tip.y() - self._point[1], tip.x() - self._point[0])) % 360.0
         self.directionDragged.emit(float(angle))
 
+    def outside_text(self) -> str:
+        x0, x1, y0, y1 = self._box
+        (a, b), n = self._names, format_number
+        return (f"Outside the box ({a} from {n(x0)} to {n(x1)}, {b} from {n(y0)} to {n(y1)}): click inside it.\n"
+                "Zoom out or set the Domain to widen the box.")
+
     def _inside(self, x: float, y: float) -> bool:
         if self._box is None:
             return False
@@ -243,7 +255,7 @@ class ContourView(ContextMenu, pg.GraphicsLayoutWidget):
                  isolines: list[np.ndarray], names: tuple[str, str] = ("x", "y"), reset_range: bool = True) -> None:
         x0, x1, y0, y1 = float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])
         box_changed = self._box != (x0, x1, y0, y1)
-        self._box = (x0, x1, y0, y1)
+        self._box, self._names = (x0, x1, y0, y1), tuple(names)
         dx, dy = (x1 - x0) / max(len(xs) - 1, 1), (y1 - y0) / max(len(ys) - 1, 1)
         self.image.setImage(np.asarray(z, dtype=np.float32), levels=limits, autoLevels=False)
         # Pixel centres sit on the grid nodes.

@@ -109,6 +109,30 @@ def test_click_selects_point_and_inspector_matches_cli(win, qtbot):
     np.testing.assert_allclose(window.surface.marker.pos[0][:2], [px, py], atol=1e-6)
 
 
+def test_a_click_beside_the_box_says_why_it_does_nothing(win, qtbot):
+    """The map keeps equal scales, so a box that is not the map's shape leaves a blank margin: a click or
+    Shift+click there selects nothing and starts nothing, and says so where the mouse is."""
+    window, app = win
+    app.start("x*exp(-x^2 - y^2)", x_range=(-2.0, 2.0), y_range=(-1.0, 1.0))
+    wait_for_text(qtbot, app, "x*exp(-x^2 - y^2)")
+    qtbot.waitUntil(lambda: window.contour._box == (-2.0, 2.0, -1.0, 1.0), timeout=TIMEOUT)
+    app.session.select(0.5, 0.5)
+    (_, x1), (vy0, vy1) = window.contour.plot.vb.viewRange()
+    assert x1 < 2.1 and vy1 - vy0 > 3.0  # the margin is above and below the box
+    QtWidgets.QToolTip.hideText()
+    for modifier in (QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.KeyboardModifier.ShiftModifier):
+        scene = window.contour.plot.vb.mapViewToScene(QtCore.QPointF(0.0, (1.0 + vy1) / 2))
+        qtbot.mouseClick(window.contour.viewport(), QtCore.Qt.MouseButton.LeftButton, modifier,
+                         window.contour.mapFromScene(scene))
+        qtbot.waitUntil(QtWidgets.QToolTip.isVisible, timeout=5000)
+        assert QtWidgets.QToolTip.text() == ("Outside the box (x from -2 to 2, y from -1 to 1): click inside it.\n"
+                                             "Zoom out or set the Domain to widen the box.")
+        assert app.session.selected == (0.5, 0.5) and not app.session.settings.descent.starts
+        QtWidgets.QToolTip.hideText()
+    app.start("x*exp(-x^2 - y^2)")
+    wait_for_text(qtbot, app, "x*exp(-x^2 - y^2)")
+
+
 def test_arrow_keys_nudge_the_selected_point(win, qtbot):
     window, app = win
     app.session.select(0.0, 0.0)
