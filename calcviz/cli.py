@@ -126,6 +126,15 @@ def _fmt(v: float) -> str:
     return f"{v:.10g}"
 
 
+def _eigenvalues(point: Mapping) -> str:
+    """A critical point's eigenvalues, those its classification counted as zero as 0 (the exact values
+    are in --json)."""
+    from .models.critical import judged_zero
+
+    zero = judged_zero(point["eigenvalues"], point["zero_eigenvalues"])
+    return ", ".join("0" if z else _fmt(e) for e, z in zip(point["eigenvalues"], zero))
+
+
 def cmd_eval(args) -> int:
     shapes = declared_shapes(args.shape)
     expression = parse(args.expr, shapes)
@@ -470,7 +479,7 @@ def cmd_critical(args) -> int:
             tags = [t for t, on in (("global min", p["global_min"]), ("global max", p["global_max"])) if on]
             rows.append([p["type"] + (f" ({', '.join(tags)})" if tags else ""),
                          *(_fmt(p["point"][a]) for a in axes), _fmt(p["value"]),
-                         ", ".join(_fmt(e) for e in p["eigenvalues"]), f"{p['grad_norm']:.2g}"])
+                         _eigenvalues(p), f"{p['grad_norm']:.2g}"])
         print()
         for line in _table(rows):
             print(line)

@@ -103,7 +103,7 @@ class DocumentController(QtCore.QObject):
         w.approximation.set_dimension(len(doc.axes))
         w.approximation.set_eps(s.eps)
         w.inspector.set_angle(after.view.angle)
-        w.inspector.set_entry(list(doc.axes), after.selected)
+        w.inspector.set_entry(list(doc.axes), after.selected, gridlib.scales(None, doc.ranges)["point"])
         toggles = after.view.toggles
         for name in TOGGLES:
             if name in w.actions:
@@ -129,7 +129,7 @@ class DocumentController(QtCore.QObject):
             self.window.set_checked("log_scale", self.session.log_scale)
             self._draw_grid()
             self._draw_point()  # the local models follow the surface's scale
-        elif kind == "point":
+        elif kind in ("point", "critical"):  # (the inspector reads a listed critical point's zero eigenvalues)
             self._draw_point()
         elif kind == "approximation":
             self.window.approximation.set_result(self.session.approximation)
@@ -198,8 +198,9 @@ class DocumentController(QtCore.QObject):
             if s.selected is None:
                 w.approximation.set_result(None)
             return
-        w.inspector.set_point(info, gridlib.scales(s.grid, s.document.ranges))
-        grad = [info["gradient"][n] for n in info["variables"]]
+        listed, scales = s.listed_critical_point(), gridlib.scales(s.grid, s.document.ranges)
+        w.inspector.set_point(info, scales, listed["zero_eigenvalues"] if listed else 0)
+        grad = gridlib.without_round_off([info["gradient"][n] for n in info["variables"]], scales["gradient"])
         coords = [info["point"][n] for n in info["variables"]]
         self._draw_models(info)
         if len(coords) == 1:

@@ -398,6 +398,17 @@ def classify(eigenvalues: np.ndarray, local_scale: np.ndarray | float = 0.0) -> 
                                                  np.where(np.all(lam < 0, axis=-1), "max", "saddle")))
 
 
+def judged_zero(eigenvalues, zeros: int) -> list[bool]:
+    """Which of a point's eigenvalues its classification counted as zero: the ``zeros`` smallest in size
+    (its "zero_eigenvalues"). They were judged in box units, where the eigenvalues differ, but a change of
+    units keeps how many are positive, negative and zero (Sylvester's law of inertia), and the ones judged
+    zero are the smallest in either units."""
+    order = np.argsort(np.abs(np.asarray(eigenvalues, float)), kind="stable")
+    zero = np.zeros(len(order), bool)
+    zero[order[:zeros]] = True
+    return zero.tolist()
+
+
 def _null(lam: np.ndarray, local_scale) -> np.ndarray:
     """Which eigenvalues count as zero (see classify)."""
     scale = np.maximum(np.max(np.abs(lam), axis=-1), np.asarray(local_scale, float))[..., None]
@@ -982,7 +993,9 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
     best = np.array([grp[0] for grp in groups], dtype=np.int64)  # the best polished seed of each point
     h = _sym(H[best])
     local = search.local(u[best], search.curvature) if best.size else np.zeros(0)
-    kinds = classify(np.linalg.eigvalsh(_sym(D @ h @ D)), local) if best.size else []
+    scaled = np.linalg.eigvalsh(_sym(D @ h @ D)) if best.size else np.zeros((0, n))
+    kinds = classify(scaled, local) if best.size else []
+    zeros = np.sum(_null(scaled, local), axis=-1) if best.size else []
     eigenvalues = np.linalg.eigvalsh(h) if best.size else np.zeros((0, n))
     grad_norms = np.linalg.norm(g[best], axis=1)
     points = [{
@@ -990,10 +1003,11 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
         "value": float(v[k]),
         "type": str(kind),
         "eigenvalues": [float(e) for e in lam],
+        "zero_eigenvalues": int(z),
         "grad_norm": float(gn),
         "global_min": False,
         "global_max": False,
-    } for k, kind, lam, gn in zip(best, kinds, eigenvalues, grad_norms)]
+    } for k, kind, lam, z, gn in zip(best, kinds, eigenvalues, zeros, grad_norms)]
 
     # Curves of critical points: reported as sets; the points on them leave the list.
     traced, covered = search.curves(points, best, run) if n > 1 else ([], set())

@@ -214,6 +214,12 @@ def nice_range(lo: float, hi: float) -> tuple[float, float]:
 ROUND_OFF = 1e-12  # below this fraction of its quantity's scale, a number is round-off: shown as 0
 
 
+def without_round_off(values, scale: float) -> list[float]:
+    """``values`` with those below ROUND_OFF of ``scale`` as 0, as the window shows them: a gradient of
+    1e-22 at a critical point is 0, and draws no arrow in a direction that round-off chose."""
+    return [0.0 if abs(v) < ROUND_OFF * abs(scale) else float(v) for v in values]
+
+
 def scales(grid: dict | None, ranges) -> dict[str, float]:
     """The size of f, its gradient and its Hessian over the box, from the grid on screen: what a number
     must be compared with to tell a real value from round-off (an eigenvalue of -4e-17 beside f ~ 1)."""

@@ -230,6 +230,13 @@ class Session:
         (the box's centre until one is picked) for the entries on the axes."""
         return matrix.arrays_from_entries(self.expression, {**self.document.param_values, **self.at})
 
+    def listed_critical_point(self) -> dict | None:
+        """The critical point of the list that the point shown is (chosen from its row: the same numbers)."""
+        point, critical = self.point, self.critical
+        if point is None or critical is None:
+            return None
+        return next((c for c in critical["critical_points"] if c["point"] == point["point"]), None)
+
     def error(self, kind: str) -> str | None:
         r = self.results.get(kind)
         return None if r is None else r.error

@@ -544,6 +544,7 @@ class CriticalPoint(Loose):
     point: Point
     value: Finite
     eigenvalues: Annotated[list[Finite], _listed(64)]
+    zero_eigenvalues: Annotated[int, _whole(0, 64)] = 0  # how many the classification counted as zero
     grad_norm: Finite
     global_min: Flag
     global_max: Flag
@@ -561,6 +562,8 @@ class CriticalResult(Loose):
                                  f"{', '.join(self.axes)} (got {show(p.point)})")
             if len(p.eigenvalues) != len(self.axes):
                 raise ValueError(f".critical_points[{k}].eigenvalues must be one number per axis")
+            if p.zero_eigenvalues > len(p.eigenvalues):
+                raise ValueError(f".critical_points[{k}].zero_eigenvalues must be at most {len(p.eigenvalues)}")
         return self
 
 

@@ -13,6 +13,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QIcon, QPixmap, QValidator
 from PyQt6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QLabel, QSizePolicy, QWidget
 
+from ..models.critical import judged_zero
+from ..models.grid import ROUND_OFF
 from ..models.settings import VALUE_LIMIT
 
 UNDEFINED = "undefined"
@@ -49,7 +51,6 @@ DIVERGED_COLOR = "#b00020"
 UNCONVERGED_COLOR = "#7f7f7f"
 
 
-ROUND_OFF = 1e-12  # models.grid.ROUND_OFF: below this fraction of its scale a number is round-off
 
 
 def format_number(value: Any, digits: int = 6, scale: float | None = None) -> str:
@@ -69,6 +70,19 @@ def format_number(value: Any, digits: int = 6, scale: float | None = None) -> st
         return "0"
     text = f"{x:.{digits}g}"
     return "0" if text == "-0" else text
+
+
+def format_eigenvalues(values: Sequence[float], zeros: int = 0, scale: float | None = None) -> tuple[str, str]:
+    """A Hessian's eigenvalues for people, and the tooltip with their exact values. At a critical point,
+    the ``zeros`` its classification counted as zero read 0: the monkey saddle's polished point, 4e-12
+    from the origin, has eigenvalues +-2.4e-11, round-off of the exact 0, 0."""
+    zero = judged_zero(values, zeros)
+    text = ", ".join("0" if z else format_number(e, scale=scale) for e, z in zip(values, zero)) or "—"
+    tip = ", ".join(format_number(e, 17) for e in values)
+    if zeros:
+        tip += (f"\n{'Both' if zeros == len(values) == 2 else zeros} counted as zero: below a millionth "
+                "of the Hessian's size around this critical point")
+    return text, tip
 
 
 def format_vector(values: Sequence[Any], scale: float | None = None) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from .common import GLOBAL_MIN_SYMBOL, TYPE_STYLE, format_number, swatch  # noqa: F401
+from .common import GLOBAL_MIN_SYMBOL, TYPE_STYLE, format_eigenvalues, format_number, swatch  # noqa: F401
 
 class _NumberItem(QtWidgets.QTableWidgetItem):
     """Sorts by the number, not the text; round-off next to ``scale`` shows as 0 (the tooltip has the number)."""
@@ -99,9 +99,9 @@ class CriticalPointsPanel(QtWidgets.QWidget):
                     # Round-off around an exact zero (4.6e-17) reads as noise: show 0, keep it in the tooltip.
                     self.table.setItem(row, col, _NumberItem(c, scales.get("point", 1.0)))
                 self.table.setItem(row, len(self._axes) + 1, _NumberItem(p["value"], scales.get("value")))
-                eig = QtWidgets.QTableWidgetItem(", ".join(format_number(e, scale=scales.get("hessian"))
-                                                           for e in p["eigenvalues"]))
-                eig.setToolTip(", ".join(repr(float(e)) for e in p["eigenvalues"]))
+                text, tip = format_eigenvalues(p["eigenvalues"], p.get("zero_eigenvalues", 0), scales.get("hessian"))
+                eig = QtWidgets.QTableWidgetItem(text)
+                eig.setToolTip(tip)
                 self.table.setItem(row, len(self._axes) + 2, eig)
                 self.table.setItem(row, len(self._axes) + 3, _NumberItem(p["grad_norm"], scales.get("gradient")))
             self.table.setSortingEnabled(True)

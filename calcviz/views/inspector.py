@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
     QLabel, QLineEdit, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from .common import ERROR_COLOR, UNDEFINED, format_number, format_vector, plain_axes  # noqa: F401 - format_number: tests use it
+from .common import ERROR_COLOR, UNDEFINED, format_eigenvalues, format_number, format_vector, plain_axes  # noqa: F401 - format_number: tests use it
 
 PLACEHOLDER = "Click the contour map to pick a point"
 
@@ -264,8 +264,10 @@ class PointInspector(QWidget):
 
     # --- public interface ------------------------------------------------------------------------
     # --- the typed point ------------------------------------------------------------------------------
-    def set_entry(self, axes: Sequence[str], point: Sequence[float] | None) -> None:
-        """One field per axis, showing the selected point; a formula typed for it (log(2)) stays as typed."""
+    def set_entry(self, axes: Sequence[str], point: Sequence[float] | None, scale: float | None = None) -> None:
+        """One field per axis, showing the selected point (round-off below ``scale``'s as 0, as everywhere
+        else: a critical point polished to 4e-12 from the origin reads 0); a formula typed for it (log(2))
+        stays as typed."""
         axes = list(axes)
         if axes != self._entry_axes:
             self._entry_axes = axes
@@ -288,7 +290,7 @@ class PointInspector(QWidget):
                 if value == point[k]:
                     continue
                 del self._typed[axis]  # moved since (a click, a nudge): show the number
-            field.setText(format_number(point[k], 10))
+            field.setText(format_number(point[k], 10, scale))
         self.entry.setVisible(bool(axes))
 
     def set_entry_error(self, message: str | None) -> None:
@@ -303,9 +305,10 @@ class PointInspector(QWidget):
         self._typed = {axis: (text, None) for axis, text in texts.items()}
         self.pointTyped.emit(texts)
 
-    def set_point(self, info: dict | None, scales: dict | None = None) -> None:
+    def set_point(self, info: dict | None, scales: dict | None = None, zero_eigenvalues: int = 0) -> None:
         """Show an engine point result (see Engine.evaluate_point), or None for the placeholder. ``scales``
-        (models.grid.scales: the size of f, its gradient and Hessian over the box) turns round-off into 0."""
+        (models.grid.scales: the size of f, its gradient and Hessian over the box) turns round-off into 0;
+        so does ``zero_eigenvalues`` for the eigenvalues a listed critical point's classification counted as zero."""
         self._info = info
         if info is None:
             self.placeholder.show()
@@ -335,7 +338,8 @@ class PointInspector(QWidget):
             self.point_label.setText(format_number(point.get(x), scale=sp))
             self.gradient_label.setText(format_number(gradient.get(x), scale=sg))
             self.gradient_label.setToolTip("")
-            self.second_label.setText(format_number(hessian[0][0] if hessian and hessian[0] else None, scale=sh))
+            second = hessian[0][0] if hessian and hessian[0] else None
+            self.second_label.setText("0" if zero_eigenvalues else format_number(second, scale=sh))
         else:
             self.point_caption.setText("(" + ", ".join(variables) + ")")
             self.value_caption.setText("f")
@@ -345,10 +349,11 @@ class PointInspector(QWidget):
             self.gradient_label.setText(format_vector(components, sg))
             self.gradient_label.setToolTip("\n".join(f"∂f/∂{v} = {format_number(c, 17)}" for v, c in zip(variables, components)))
             self.norm_label.setText(format_number(self._norm(components), scale=sg))
-            self._fill_hessian(variables, hessian, sh)
-            eigenvalues = info.get("eigenvalues") or []
-            self.eigen_label.setText(", ".join(format_number(e, scale=sh) for e in eigenvalues) or "—")
-            self.eigen_label.setToolTip(", ".join(format_number(e, 17) for e in eigenvalues))
+            # Every eigenvalue counted as zero: so is every entry (none exceeds the largest eigenvalue's size).
+            self._fill_hessian(variables, hessian, sh, zero=zero_eigenvalues == len(variables))
+            text, tip = format_eigenvalues(info.get("eigenvalues") or [], zero_eigenvalues, sh)
+            self.eigen_label.setText(text)
+            self.eigen_label.setToolTip(tip)
         self.value_label.setText(format_number(info.get("value"), scale=sv))
         self.value_label.setToolTip(format_number(info.get("value"), 17))
         device = info.get("device")
@@ -504,7 +509,8 @@ class PointInspector(QWidget):
             return float("nan")
         return math.hypot(*values)
 
-    def _fill_hessian(self, variables: Sequence[str], hessian: Sequence[Sequence[Any]], scale: float | None = None) -> None:
+    def _fill_hessian(self, variables: Sequence[str], hessian: Sequence[Sequence[Any]], scale: float | None = None,
+                      zero: bool = False) -> None:
         n = len(variables)
         table = self.hessian_table
         table.setRowCount(n)
@@ -517,7 +523,7 @@ class PointInspector(QWidget):
                     value = hessian[r][c]
                 except (IndexError, TypeError):
                     value = None
-                cell = QTableWidgetItem(format_number(value, scale=scale))
+                cell = QTableWidgetItem("0" if zero else format_number(value, scale=scale))
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 cell.setToolTip(f"∂²f/∂{variables[r]}∂{variables[c]} = {format_number(value, 17)}")
                 table.setItem(r, c, cell)

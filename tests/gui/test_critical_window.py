@@ -91,6 +91,44 @@ def test_one_variable_critical_points_marked_on_the_curve(win, qtbot):
                     and app.idle, timeout=TIMEOUT)
 
 
+def test_a_degenerate_points_zero_eigenvalues_read_0_in_the_panel_and_the_inspector(win, qtbot):
+    """The monkey saddle's Hessian is 0 at the origin; its polished point, picoscales away, computes
+    eigenvalues of about +-1e-11. The panel and the inspector (at that point, chosen from its row) show
+    the classification's 0, 0, the exact values in the tooltip; elsewhere the inspector shows the Hessian's."""
+    window, app = win
+    try:
+        app.start("x^3 - 3x y^2", x_range=(-2, 2), y_range=(-2, 2))
+        qtbot.waitUntil(lambda: app.session.critical is not None and app.session.document.text == "x^3 - 3x y^2"
+                        and app.idle, timeout=TIMEOUT)
+        (p,) = app.session.critical["critical_points"]
+        assert p["type"] == "degenerate" and p["zero_eigenvalues"] == 2 and p["eigenvalues"] != [0.0, 0.0]
+        table = window.critical.table
+        eig = table.item(0, 4)
+        assert table.horizontalHeaderItem(4).text() == "eigenvalues" and eig.text() == "0, 0"
+        assert "Both counted as zero" in eig.toolTip() and repr(p["eigenvalues"][1])[:8] in eig.toolTip()
+        qtbot.mouseClick(table.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                         pos=table.visualItemRect(table.item(0, 1)).center())
+        qtbot.waitUntil(lambda: app.session.point is not None
+                        and app.session.point["point"]["x"] == p["point"]["x"], timeout=TIMEOUT)
+        shown = window.inspector.shown()
+        assert shown["eigenvalues"] == "0, 0" and shown["hessian"] == [["0", "0"], ["0", "0"]]
+        # Its gradient (about 1e-22) is round-off too: 0 everywhere, and no arrow in a direction it chose.
+        assert shown["gradient"] == "(0, 0)" and shown["directional"]["value"] == "0"
+        assert shown["point"] == "(0, 0)" and [f.text() for f in window.inspector.entry_fields[:2]] == ["0", "0"]
+        assert window.contour.gradient_arrow.getData()[0] is None or len(window.contour.gradient_arrow.getData()[0]) == 0
+        app.session.select(1.0, 0.5)  # Hessian [[6x, -6y], [-6y, -6x]]: eigenvalues +-6 sqrt(x^2 + y^2)
+        qtbot.waitUntil(lambda: app.session.point is not None and app.session.point["point"]["x"] == 1.0,
+                        timeout=TIMEOUT)
+        shown = window.inspector.shown()
+        assert shown["eigenvalues"] == "-6.7082, 6.7082" and shown["hessian"] == [["6", "-3"], ["-3", "-6"]]
+        assert shown["gradient"] == "(2.25, -3)"  # (3x^2 - 3y^2, -6xy)
+        assert len(window.contour.gradient_arrow.getData()[0]) > 0
+    finally:
+        app.start(HIMMELBLAU, x_range=(-5, 5), y_range=(-5, 5))  # leave the window as the other tests expect
+        qtbot.waitUntil(lambda: app.idle and app.session.critical is not None
+                        and len(app.session.critical["critical_points"]) == 9, timeout=TIMEOUT)
+
+
 def test_a_killed_compute_process_loses_no_search(win, qtbot):
     """kill -9 of the compute process while it searches: the search is sent again to the restarted
     process and its points arrive; the panel never stays at "Searching…"."""

@@ -32,5 +32,5 @@ def critical_result() -> dict:
     """x^2 - y^2 on [-1, 1]^2: one saddle at the origin, Hessian diag(2, -2)."""
     return {"axes": ["x", "y"], "critical_points": [
         {"point": {"x": 0.0, "y": 0.0}, "value": 0.0, "type": "saddle", "eigenvalues": [-2.0, 2.0],
-         "grad_norm": 0.0, "global_min": False, "global_max": False}],
+         "zero_eigenvalues": 0, "grad_norm": 0.0, "global_min": False, "global_max": False}],
         "complete": True, "note": "", "seeds": 2304, "device": "CPU", "seconds": 0.02}

@@ -43,7 +43,9 @@ def test_critical_json_himmelblau(capsys):
         (p,) = [p for p in points
                 if abs(p["point"]["x"] - ref.x) <= COORD_TOL and abs(p["point"]["y"] - ref.y) <= COORD_TOL]
         assert p["type"] == ref.kind and p["value"] == pytest.approx(ref.f, abs=COORD_TOL)
-        assert set(p) == {"point", "value", "type", "eigenvalues", "grad_norm", "global_min", "global_max"}
+        assert set(p) == {"point", "value", "type", "eigenvalues", "zero_eigenvalues", "grad_norm", "global_min",
+                          "global_max"}
+        assert p["zero_eigenvalues"] == 0
     assert [p["value"] for p in points] == sorted(p["value"] for p in points)
 
 
@@ -65,7 +67,7 @@ def test_critical_box_and_parameters(capsys):
 def test_critical_incomplete_note_in_json(capsys):
     data = as_json(capsys, "critical", "x^3 - 3x y^2", "--x", "-1", "1", "--y", "-1", "1")
     (p,) = data["critical_points"]
-    assert p["type"] == "degenerate" and "inconclusive" in data["note"]
+    assert p["type"] == "degenerate" and "inconclusive" in data["note"] and p["zero_eigenvalues"] == 2
     data = as_json(capsys, "critical", "exp(-(x^2+y^2)*100)")
     assert data["complete"] is False and "the search may be incomplete because" in data["note"]
 
@@ -89,6 +91,12 @@ def test_critical_human_readable_note(capsys):
     code, out, _ = run(capsys, "critical", "x^4 + y^4")
     assert code == 0
     assert "complete   yes" in out and "note       At (" in out and "inconclusive" in out
+    # Its Hessian at the origin is 0: the eigenvalues the classification counted as zero read 0, not round-off.
+    (row,) = [line for line in out.splitlines() if line.startswith("degenerate")]
+    assert "  0, 0  " in row
+    code, out, _ = run(capsys, "critical", "x^2 + y^4")
+    (row,) = [line for line in out.splitlines() if line.startswith("degenerate")]
+    assert "  0, 2  " in row
 
 
 # ----------------------------------------------------------------------------- approx

@@ -18,7 +18,7 @@ from reference import (
 
 KEYS = {"axes", "ranges", "params", "critical_points", "curves", "box_min", "box_max", "complete", "note",
         "resolution", "seeds", "device", "seconds"}
-POINT_KEYS = {"point", "value", "type", "eigenvalues", "grad_norm", "global_min", "global_max"}
+POINT_KEYS = {"point", "value", "type", "eigenvalues", "zero_eigenvalues", "grad_norm", "global_min", "global_max"}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,8 @@ def check_shape(result, axes=("x", "y")):
         assert set(p) == POINT_KEYS and list(p["point"]) == list(axes)
         assert p["type"] in critical.TYPES
         assert len(p["eigenvalues"]) == len(axes)
+        # degenerate exactly when an eigenvalue counted as zero
+        assert 0 <= p["zero_eigenvalues"] <= len(axes) and (p["zero_eigenvalues"] > 0) == (p["type"] == "degenerate")
         assert all(type(v) is float for v in (p["value"], p["grad_norm"], *p["eigenvalues"], *p["point"].values()))
     # de-duplicated: no two points closer than a millionth of the box
     pts = np.array([coords(p, axes) for p in result["critical_points"]]).reshape(-1, len(axes))
@@ -205,6 +207,9 @@ def test_degenerate_points_at_the_origin(engine, text):
     (p,) = result["critical_points"]
     assert p["type"] == "degenerate"
     np.testing.assert_allclose(coords(p), [0.0, 0.0], atol=1e-6)
+    # The Hessian is 0 at the origin: both eigenvalues are zero, whatever round-off the polish left
+    # (the monkey saddle's read +-2.4e-11 at a point 4e-12 from the origin).
+    assert p["zero_eigenvalues"] == 2 and critical.judged_zero(p["eigenvalues"], 2) == [True, True]
     assert p["value"] == pytest.approx(0.0, abs=1e-12)
     assert not p["global_min"] and not p["global_max"]
     assert "second-derivative test is inconclusive" in result["note"]
@@ -228,6 +233,9 @@ def test_huge_values_elsewhere_do_not_make_a_point_degenerate(engine):
     # one flat direction is enough: x^2 + y^4
     (p,) = search(engine, "x^2 + y^4", ((-5.0, 5.0), (-5.0, 5.0)))["critical_points"]
     assert p["type"] == "degenerate" and np.abs(coords(p)).max() < 1e-6
+    # its Hessian diag(2, 12 y^2): the second eigenvalue is the zero one, the first is x's 2
+    assert p["zero_eigenvalues"] == 1 and p["eigenvalues"][1] == pytest.approx(2.0)
+    assert critical.judged_zero(p["eigenvalues"], 1) == [True, False]
 
 
 def test_very_slow_convergence_is_reported(engine):
@@ -241,7 +249,7 @@ def test_very_slow_convergence_is_reported(engine):
 def test_one_variable_degenerate_and_flat_second_derivative(engine):
     result = search(engine, "x^3", [(-1.0, 2.0)], axes=("x",))
     (p,) = result["critical_points"]
-    assert p["type"] == "degenerate" and abs(p["point"]["x"]) < 1e-6
+    assert p["type"] == "degenerate" and abs(p["point"]["x"]) < 1e-6 and p["zero_eigenvalues"] == 1
     assert "inconclusive" in result["note"]
 
 
@@ -391,6 +399,12 @@ def test_classify():
     assert critical.classify(eigenvalues, 1.0).tolist() == ["min", "max", "saddle", "degenerate", "degenerate",
                                                             "degenerate", "min"]
     assert critical.classify(np.array([[4.0], [-4.0], [0.0]])).tolist() == ["min", "max", "degenerate"]
+
+
+def test_judged_zero_marks_the_smallest_eigenvalues_in_size():
+    assert critical.judged_zero([-3.0, 1e-9, 2.0], 1) == [False, True, False]
+    assert critical.judged_zero([-1e-11, 2.4e-11, 5.0], 2) == [True, True, False]
+    assert critical.judged_zero([-1.0, 1.0], 0) == [False, False]
 
 
 def test_local_max_takes_the_largest_of_the_nearby_seeds():

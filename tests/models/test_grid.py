@@ -77,3 +77,12 @@ def test_gradient_field_subsamples_finite_arrows(n):
     assert len(x) <= 15 * 15 and np.isfinite(gx).all()
     np.testing.assert_allclose(gx, 2 * x)
     np.testing.assert_allclose(gy, 2 * y)
+
+
+def test_round_off_is_zeroed_against_its_scale():
+    # The monkey saddle's gradient at its polished critical point, beside gradients of size ~1 over the box.
+    assert grid.without_round_off([-7.6e-23, 4.8e-23], 1.0) == [0.0, 0.0]
+    assert grid.without_round_off([2.25, -3e-13, 2e-12], 1.0) == [2.25, 0.0, 2e-12]
+    assert grid.without_round_off([3e-13], 1e-3) == [3e-13]  # the same number is real beside a small scale
+    nan = grid.without_round_off([float("nan")], 1.0)[0]
+    assert nan != nan  # undefined stays undefined

@@ -67,6 +67,13 @@ def test_session_round_trip_gives_the_same_state():
     assert set(session.wanted()) == {"grid", "point", "approximation"}
 
 
+def test_a_session_saved_before_zero_eigenvalues_were_counted_reads_none():
+    data = json.loads(storage.session_to_text(full_state()))
+    del data["critical"]["critical_points"][0]["zero_eigenvalues"]
+    back = storage.parse_session(json.dumps(data))
+    assert back.critical.critical_points[0].zero_eigenvalues == 0
+
+
 def test_save_and_load_session_file(tmp_path):
     state = full_state()
     target = tmp_path / "work.json"
@@ -272,6 +279,8 @@ BROKEN = [
      "descent.result.runs[0].path[1].gradient must give a number (or null) for each of x, y"),
     ("critical type", changed(put("critical.critical_points.0.type", "bowl")),
      "critical.critical_points[0].type must be min, max, saddle or degenerate"),
+    ("more zero eigenvalues than eigenvalues", changed(put("critical.critical_points.0.zero_eigenvalues", 3)),
+     "critical.critical_points[0].zero_eigenvalues must be at most 2"),
     ("critical points not a list", changed(put("critical.critical_points", {"x": 1})),
      "critical.critical_points must be a list"),
     ("nested 10**5 deep", raw("[" * 10**5), "nests too deeply"),
