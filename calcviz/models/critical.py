@@ -45,6 +45,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .grid import without_round_off
+
 # Seeds per side of the box when not given. The seeds span the box, so they scale with it. Rastrigin
 # on [-5.12, 5.12]^2 has critical points 0.5 apart, each with a Newton basin roughly 0.25 wide along
 # each axis; 32 seeds per side (spacing 0.33) is the least that finds all 441 of them here, 48
@@ -494,8 +496,10 @@ def _fmt(v: float) -> str:
     return f"{v + 0.0:.6g}"
 
 
-def _where(point: dict) -> str:
-    return "(" + ", ".join(_fmt(c) for c in point.values()) + ")"
+def _where(point: dict, span: float = 0.0) -> str:
+    """'(3, 2)'; with ``span`` (the box's size), round-off of it as 0, as the window shows it: the
+    monkey saddle's point polished to (-7.6e-12, -6.5e-12) is (0, 0)."""
+    return "(" + ", ".join(_fmt(c) for c in without_round_off(point.values(), span)) + ")"
 
 
 def _at(point: dict) -> str:
@@ -1106,7 +1110,7 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
                            f"critical point found, away from the box's edge: a {kind}imum there was missed, "
                            f"or f is not differentiable there")
     if degenerate and len(degenerate) <= CURVE:
-        where = ", ".join(_where(p["point"]) for p in degenerate)
+        where = ", ".join(_where(p["point"], box.width.max()) for p in degenerate)
         remarks.append(f"At {where} the Hessian has a zero eigenvalue: the second-derivative test is "
                        f"inconclusive there (degenerate critical point).")
     undefined = int(np.count_nonzero(search.undefined))

@@ -51,8 +51,6 @@ DIVERGED_COLOR = "#b00020"
 UNCONVERGED_COLOR = "#7f7f7f"
 
 
-
-
 def format_number(value: Any, digits: int = 6, scale: float | None = None) -> str:
     """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"; with ``scale``
     (the size of such numbers here), round-off below ROUND_OFF of it as 0."""
@@ -78,10 +76,11 @@ def format_eigenvalues(values: Sequence[float], zeros: int = 0, scale: float | N
     from the origin, has eigenvalues +-2.4e-11, round-off of the exact 0, 0."""
     zero = judged_zero(values, zeros)
     text = ", ".join("0" if z else format_number(e, scale=scale) for e, z in zip(values, zero)) or "—"
-    tip = ", ".join(format_number(e, 17) for e in values)
+    tip = ", ".join(repr(float(e)) for e in values)  # (the shortest text that reads back as the same number)
     if zeros:
-        tip += (f"\n{'Both' if zeros == len(values) == 2 else zeros} counted as zero: below a millionth "
-                "of the Hessian's size around this critical point")
+        which = ({1: "The smallest"}.get(zeros, f"The {zeros} smallest") if zeros < len(values) else
+                 {1: "It", 2: "Both"}.get(zeros, "All"))
+        tip += f"\n{which} counted as zero: below a millionth of the Hessian's size around this critical point."
     return text, tip
 
 
