@@ -1050,13 +1050,14 @@ def summarize(search: _Search, run: dict, refined: dict) -> dict:
     box_min, box_max = _extreme(box, P, V, low), _extreme(box, P, V, high)
 
     # Global flags: a minimum (maximum) is global only when it ties the box's min (max) to round-off
-    # (Himmelblau's four minima are all 0: all four are global minima).
+    # (Himmelblau's four minima are all 0: all four are global minima). So is a degenerate point: the
+    # second-derivative test cannot tell what x^4 + y^4's origin is, but its value shows it is the lowest.
     def ties(value: float, k: int | None) -> bool:
         return k in tie and abs(value - V[k]) <= tie[k]
 
     for p in points:
-        p["global_min"] = bool(p["type"] == "min" and ties(p["value"], low))
-        p["global_max"] = bool(p["type"] == "max" and ties(p["value"], high))
+        p["global_min"] = bool(p["type"] in ("min", "degenerate") and ties(p["value"], low))
+        p["global_max"] = bool(p["type"] in ("max", "degenerate") and ties(p["value"], high))
     for c in curves:
         values = [q["value"] for q in c["points"]]
         c["global_min"] = bool(c["type"] == "degenerate/min" and ties(min(values), low))
