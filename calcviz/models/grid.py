@@ -109,7 +109,8 @@ def describe_problems(values: np.ndarray, log_scale: bool = False) -> str:
     if nan:
         notes.append(f"f is undefined (NaN) on {nan:.1%} of the box: shown as holes")
     if inf:
-        notes.append(f"f overflows (±inf in float32) on {inf:.1%} of the box: shown as holes")
+        # (±inf: a pole, as 1/(x - y) on its diagonal, or an overflow of the grid's float32, as exp(50x))
+        notes.append(f"f is infinite or beyond float32's ±3.4e38 on {inf:.1%} of the box: shown as holes")
     finite = values[np.isfinite(values)]
     limits = robust_limits(values)
     if log_scale and finite.size:

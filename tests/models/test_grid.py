@@ -66,7 +66,7 @@ def test_sample_is_the_nearest_node_and_none_outside():
 
 def test_problems_are_described_separately():
     text = grid.describe_problems(np.array([np.nan, np.inf, 1.0, 2.0]))
-    assert "undefined (NaN) on 25.0%" in text and "overflows" in text
+    assert "undefined (NaN) on 25.0%" in text and "infinite or beyond float32's ±3.4e38 on 25.0%" in text
 
 
 @pytest.mark.parametrize("n", [7, 200])
