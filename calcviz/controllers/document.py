@@ -15,6 +15,7 @@ from ..models.directional import directional_profile
 from ..models.pretty import notes_html, to_html
 from ..models.session import Session
 from ..models.settings import TOGGLES, Settings
+from ..views.common import format_number
 
 ISO_LEVELS = 10
 ISO_MAX_SIDE = 300  # iso-lines are traced on at most this many points per side (fast enough to redraw live)
@@ -138,9 +139,10 @@ class DocumentController(QtCore.QObject):
         if hover is None:
             self.window.contour.hide_readout()
             return
-        a, b = hover["axes"]
-        text = (f"{a} = {hover['x']:.4g}, {b} = {hover['y']:.4g}\nf = {hover['value']:.5g}\n"
-                f"∇f = ({hover['gradient'][0]:.4g}, {hover['gradient'][1]:.4g})")
+        (a, b), n = hover["axes"], format_number  # (NaN reads "undefined", as in the inspector)
+        gx, gy = hover["gradient"]
+        text = (f"{a} = {n(hover['x'], 4)}, {b} = {n(hover['y'], 4)}\nf = {n(hover['value'], 5)}\n"
+                f"∇f = ({n(gx, 4)}, {n(gy, 4)})")
         self.window.contour.show_readout(hover["x"], hover["y"], text)
 
     def show_status(self) -> None:

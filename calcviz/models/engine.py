@@ -174,6 +174,11 @@ class Engine:
                 value, d1, d2 = compiled.grid(coords[0], coords[1], split.param_values)
             else:
                 value, d1, d2 = compiled.curve(coords[0], split.param_values)
+        # Where f is undefined or infinite, so are its derivatives, as evaluate_point says: TensorFlow
+        # still gives log(x)'s 1/x at x = -1, which the hover read-out and the gradient field would show.
+        undefined = ~np.isfinite(value)
+        if undefined.any():
+            d1, d2 = (np.where(undefined, np.float32(np.nan), d) for d in (d1, d2))
         seconds = time.perf_counter() - t0
         return {
             "axes": list(axes),

@@ -201,6 +201,12 @@ def test_undefined_region_is_a_hole_with_a_message(win, qtbot):
     wait_for_text(qtbot, app, "log(x) + y")
     assert "undefined" in window.message.full_text() and "%" in window.message.full_text()
     assert np.isnan(window.contour.image.image[0, 0]) and np.isfinite(window.contour.image.image[-1, 0])
+    xs, ys = app.session.grid["coords"]
+    x, y = xs[len(xs) // 4], ys[len(ys) // 2]  # a grid node in the hole (x < 0)
+    app.session.set_hover(x, y)  # said as the inspector says it: not "nan", and no gradient (TF's 1/x)
+    assert window.contour.readout.textItem.toPlainText() == (f"x = {x:.4g}, y = {y:.4g}\nf = undefined\n"
+                                                             "∇f = (undefined, undefined)")
+    app.session.set_hover(None)
 
 
 def test_hover_shows_value_and_gradient(win, qtbot):

@@ -320,6 +320,14 @@ def test_log_outside_its_domain_gives_holes_not_errors(engine):
     np.testing.assert_allclose(out["value"][xs > 0], np.log(xs[xs > 0])[:, None] * np.ones(100), **F32)
     assert out["undefined_fraction"] == pytest.approx(0.5, abs=0.01)
     np.testing.assert_allclose(out["d2"][xs > 0], 0.0)  # constant along y
+    np.testing.assert_allclose(out["d1"][xs > 0], (1 / xs[xs > 0])[:, None] * np.ones(100), **F32)
+    # where f is undefined, so is its gradient (TensorFlow alone would give log's 1/x there)
+    assert np.isnan(out["d1"][xs < 0]).all() and np.isnan(out["d2"][xs < 0]).all()
+    assert out["d1"].dtype == out["d2"].dtype == np.float32
+    # ... and on a curve: no f' or f'' drawn where there is no f
+    curve = engine.evaluate_grid("log(x)", ["x"], [(-1.0, 1.0)], 100)
+    assert np.isnan(curve["d1"][xs < 0]).all() and np.isnan(curve["d2"][xs < 0]).all()
+    np.testing.assert_allclose(curve["d2"][xs > 0], -1 / xs[xs > 0] ** 2, **F32)
     # with x = 0 on the grid: log(0) = -inf counts as undefined too
     out = engine.evaluate_grid("log(x)", ["x", "y"], [(-1.0, 1.0), (-1.0, 1.0)], 101)
     assert out["undefined_fraction"] == pytest.approx(51 / 101)
@@ -347,8 +355,8 @@ def test_overflow_is_inf_not_an_exception(engine):
     out = engine.evaluate_grid("exp(50*x)", ["x", "y"], [(-5, 5), (-5, 5)], 21)
     xs = np.linspace(-5, 5, 21)
     big = 50 * xs > 89  # float32 overflows past about e^88.7
-    assert np.isposinf(out["value"][big]).all()
-    assert np.isfinite(out["value"][~big]).all()
+    assert np.isposinf(out["value"][big]).all() and np.isnan(out["d1"][big]).all()
+    assert np.isfinite(out["value"][~big]).all() and np.isfinite(out["d1"][~big]).all()
     assert out["undefined_fraction"] == pytest.approx(big.mean())
     r = engine.evaluate_point("exp(50*x)", {"x": 20.0})  # float64 overflows past e^709
     assert r["value"] == math.inf
