@@ -176,9 +176,10 @@ class Engine:
                 value, d1, d2 = compiled.curve(coords[0], split.param_values)
         # Where f is undefined or infinite, so are its derivatives, as evaluate_point says: TensorFlow
         # still gives log(x)'s 1/x at x = -1, which the hover read-out and the gradient field would show.
-        undefined = ~np.isfinite(value)
-        if undefined.any():
-            d1, d2 = (np.where(undefined, np.float32(np.nan), d) for d in (d1, d2))
+        defined = np.isfinite(value)
+        undefined_fraction = float(1.0 - defined.mean())
+        if undefined_fraction:
+            d1, d2 = (np.where(defined, d, np.float32(np.nan)) for d in (d1, d2))
         seconds = time.perf_counter() - t0
         return {
             "axes": list(axes),
@@ -186,7 +187,7 @@ class Engine:
             "value": value,
             "d1": d1,  # df/dx on a surface, f' on a curve
             "d2": d2,  # df/dy on a surface, f'' on a curve
-            "undefined_fraction": float(1.0 - np.isfinite(value).mean()),
+            "undefined_fraction": undefined_fraction,
             "device": self.device_name,
             "seconds": seconds,
         }
