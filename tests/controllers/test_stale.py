@@ -22,8 +22,8 @@ def test_the_hover_readout_goes_with_the_function_it_was_read_from(rig):
     assert r.session.hover is None
     r.settle()
     w.contour.show_readout.reset_mock()
-    emit(w.contour.hovered, -1.0, 0.5)  # where log is undefined: the new grid's NaN, not a stale number
-    assert "f = nan" in w.contour.show_readout.call_args.args[2]
+    emit(w.contour.hovered, -1.0, 0.5)  # where log is undefined: the new grid's NaN (said so), not a stale number
+    assert "f = undefined" in w.contour.show_readout.call_args.args[2]
     emit(w.contour.left)
     assert r.session.hover is None and w.contour.hide_readout.called
 
