@@ -215,10 +215,15 @@ def nice_range(lo: float, hi: float) -> tuple[float, float]:
 ROUND_OFF = 1e-12  # below this fraction of its quantity's scale, a number is round-off: shown as 0
 
 
+def is_round_off(value: float, scale: float | None) -> bool:
+    """Whether ``value`` is round-off next to ``scale``, the size of such numbers here (none: never)."""
+    return bool(scale) and abs(value) < ROUND_OFF * abs(scale)
+
+
 def without_round_off(values, scale: float) -> list[float]:
-    """``values`` with those below ROUND_OFF of ``scale`` as 0, as the window shows them: a gradient of
-    1e-22 at a critical point is 0, and draws no arrow in a direction that round-off chose."""
-    return [0.0 if abs(v) < ROUND_OFF * abs(scale) else float(v) for v in values]
+    """``values`` with the round-off among them as 0, as the window shows them: a gradient of 1e-22 at a
+    critical point is 0, and draws no arrow in a direction that round-off chose."""
+    return [0.0 if is_round_off(v, scale) else float(v) for v in values]
 
 
 def scales(grid: dict | None, ranges) -> dict[str, float]:

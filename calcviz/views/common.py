@@ -14,7 +14,7 @@ from PyQt6.QtGui import QColor, QIcon, QPixmap, QValidator
 from PyQt6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QLabel, QSizePolicy, QWidget
 
 from ..models.critical import judged_zero
-from ..models.grid import ROUND_OFF
+from ..models.grid import is_round_off
 from ..models.settings import VALUE_LIMIT
 
 UNDEFINED = "undefined"
@@ -53,7 +53,7 @@ UNCONVERGED_COLOR = "#7f7f7f"
 
 def format_number(value: Any, digits: int = 6, scale: float | None = None) -> str:
     """A number for people: ~6 significant digits, no trailing zeros, NaN as "undefined"; with ``scale``
-    (the size of such numbers here), round-off below ROUND_OFF of it as 0."""
+    (the size of such numbers here), its round-off (models.grid.is_round_off) as 0."""
     if value is None:
         return "—"
     try:
@@ -64,7 +64,7 @@ def format_number(value: Any, digits: int = 6, scale: float | None = None) -> st
         return UNDEFINED
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
-    if scale and abs(x) < ROUND_OFF * abs(scale):
+    if is_round_off(x, scale):
         return "0"
     text = f"{x:.{digits}g}"
     return "0" if text == "-0" else text

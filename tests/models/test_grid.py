@@ -84,5 +84,7 @@ def test_round_off_is_zeroed_against_its_scale():
     assert grid.without_round_off([-7.6e-23, 4.8e-23], 1.0) == [0.0, 0.0]
     assert grid.without_round_off([2.25, -3e-13, 2e-12], 1.0) == [2.25, 0.0, 2e-12]
     assert grid.without_round_off([3e-13], 1e-3) == [3e-13]  # the same number is real beside a small scale
+    assert grid.is_round_off(-3e-13, 1.0) and not grid.is_round_off(3e-13, 1e-3)
+    assert not grid.is_round_off(0.0, None) and not grid.is_round_off(1e-300, 0.0)  # no scale: nothing is
     nan = grid.without_round_off([float("nan")], 1.0)[0]
     assert nan != nan  # undefined stays undefined
